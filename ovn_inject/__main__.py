@@ -1,0 +1,3 @@
+from ovn_inject.cli import main
+
+main(prog_name="ovn-inject")

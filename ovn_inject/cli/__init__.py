@@ -1,0 +1,36 @@
+"""The ``ovn-inject`` command: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ovn_inject.errors import OvnInjectError
+
+
+class Group(click.Group):
+    """Turns every OvnInjectError into ``ovn-inject: <message>`` and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OvnInjectError as exc:
+            click.echo(f"ovn-inject: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="ovn-inject")
+def main() -> None:
+    """Topology Service Injection for OVN."""
+
+
+def _register() -> None:
+    from ovn_inject.cli import demo_cmd, sandbox_cmd
+
+    main.add_command(sandbox_cmd.sandbox)
+    main.add_command(demo_cmd.demo)
+
+
+_register()

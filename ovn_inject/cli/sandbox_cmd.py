@@ -1,0 +1,92 @@
+"""``ovn-inject sandbox up|down|status|env``: a real OVN in userspace."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import click
+
+from ovn_inject.sandbox import DEFAULT_DIR, Sandbox
+from ovn_inject.sandbox import topology as topologies
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="State directory of the sandbox.",
+)
+
+
+@click.group()
+def sandbox() -> None:
+    """Run a complete OVN (NB, SB, northd, N chassis) in userspace."""
+
+
+@sandbox.command()
+@dir_option
+@click.option(
+    "--chassis", default=2, show_default=True, type=click.IntRange(1, 32), help="Number of chassis."
+)
+@click.option(
+    "--topology",
+    default="demo",
+    show_default=True,
+    type=click.Choice(sorted(topologies.TOPOLOGIES)),
+)
+def up(directory: Path, chassis: int, topology: str) -> None:
+    """Start the sandbox and build a topology in it."""
+    started = time.monotonic()
+    box = Sandbox(directory)
+    box.up(chassis=chassis)
+    try:
+        topologies.build(box, topologies.by_name(topology))
+    except BaseException:
+        box.down()
+        raise
+    elapsed = time.monotonic() - started
+    click.echo(f"sandbox up in {box.root} with {chassis} chassis, topology '{topology}' ({elapsed:.2f} s)")
+    click.echo(
+        f'use it from a shell with: eval "$(ovn-inject sandbox env --dir {shlex.quote(str(directory))})"'
+    )
+
+
+@sandbox.command()
+@dir_option
+def down(directory: Path) -> None:
+    """Stop every process of the sandbox."""
+    box = Sandbox(directory)
+    survivors = box.down()
+    if survivors:
+        raise click.ClickException(f"processes {survivors} did not stop")
+    click.echo(f"sandbox in {box.root} is down")
+
+
+@sandbox.command()
+@dir_option
+def status(directory: Path) -> None:
+    """Show the sandbox's processes and whether they run."""
+    box = Sandbox(directory)
+    rows = box.status()
+    if not rows:
+        click.echo(f"no sandbox is up in {box.root}")
+        return
+    for name, pid, alive in rows:
+        click.echo(f"{name:<28} pid {pid:<8} {'running' if alive else 'stopped'}")
+    click.echo(f"NB: {box.nb_remote} {box.nb_tcp_remote}")
+    click.echo(f"SB: {box.sb_remote} {box.sb_tcp_remote}")
+    click.echo(f"northd's SB: {box.northd_sb_remote}")
+    for lport, chassis in sorted(box.state.bindings.items()):
+        click.echo(f"port {lport:<10} on {chassis}")
+
+
+@sandbox.command()
+@dir_option
+def env(directory: Path) -> None:
+    """Print export lines for ovn-nbctl, ovn-sbctl, ovn-trace and hv1's OVS tools."""
+    box = Sandbox(directory)
+    for key, value in box.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")

@@ -1,0 +1,17 @@
+"""Names shared by every component: the marks on our rows and our defaults."""
+
+from __future__ import annotations
+
+#: external_ids key that marks a Southbound row as ovn-inject's. The northd
+#: gate hides every row that carries it; the compiler sets it on every row
+#: it writes. Its value is free (the compiler stores its own version there).
+OWNER_KEY = "ovn-inject"
+
+#: external_ids key of NB rows that names their tenant (as OpenStack writes it).
+DEFAULT_TENANT_KEY = "neutron:project_id"
+
+#: Environment variable that names the OVN_Inject database, like OVN_NB_DB.
+INJECT_DB_ENV = "OVN_INJECT_DB"
+
+#: Name of the OVN_Inject database in its schema.
+INJECT_DB_NAME = "OVN_Inject"

@@ -1,0 +1,147 @@
+"""Starting, querying and stopping the OVN/OVS daemons of a sandbox.
+
+Every daemon is started with ``--detach --pidfile --log-file`` so that its
+parent returns only once it is ready (ovsdb-server is listening, vswitchd has
+read its database); teardown signals exactly the pids we recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ovn_inject.errors import CommandFailedError, MissingBinaryError, SandboxError
+
+COMMAND_TIMEOUT = 30.0
+
+
+def require(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise MissingBinaryError(program)
+    return path
+
+
+def run(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = COMMAND_TIMEOUT,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run one OVN/OVS command and return its result; raise with its stderr."""
+    require(argv[0])
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"'{' '.join(argv[:3])} ...' did not finish within {timeout:g} s") from exc
+    if check and proc.returncode != 0:
+        raise CommandFailedError(list(argv), proc.returncode, proc.stderr)
+    return proc
+
+
+def start_daemon(argv: Sequence[str], rundir: Path, name: str, env: Mapping[str, str] | None = None) -> int:
+    """Start one detached daemon whose pidfile is ``rundir/name.pid``; return its pid."""
+    pidfile = rundir / f"{name}.pid"
+    logfile = rundir / f"{name}.log"
+    full = [
+        *argv[:1],
+        "-vconsole:off",
+        "--detach",
+        "--no-chdir",
+        f"--pidfile={pidfile}",
+        f"--log-file={logfile}",
+        *argv[1:],
+    ]
+    run(full, env=env)
+    pid = read_pid(pidfile)
+    if pid is None:
+        raise SandboxError(f"{name} started but wrote no pidfile {pidfile.name}; see {logfile}")
+    return pid
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return fields[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_pids(pids: Sequence[int], timeout: float = 5.0) -> list[int]:
+    """SIGTERM the given pids, wait, SIGKILL stragglers; return those still alive."""
+    alive = [pid for pid in pids if is_alive(pid)]
+    for pid in alive:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [pid for pid in alive if is_alive(pid)]
+    for pid in alive:
+        _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [pid for pid in alive if is_alive(pid)]
+    return alive
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll ``predicate()`` until it is true; raise SandboxError naming ``what``."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def listening_port(logfile: Path, remote: str, timeout: float = 5.0) -> int:
+    """The TCP port an ovsdb-server bound for ``ptcp:0:...``, read from its log."""
+    marker = remote.split(":", 1)[1] + ": listening on port "
+    found: list[int] = []
+
+    def check() -> bool:
+        try:
+            text = logfile.read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            if marker in line:
+                found.append(int(line.rsplit(marker, 1)[1].split()[0]))
+                return True
+        return False
+
+    wait_for(check, timeout, f"{remote} to listen (see {logfile})")
+    return found[0]
