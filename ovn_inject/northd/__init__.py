@@ -1,0 +1,1 @@
+"""The compiler daemon: services, attachments and flows -> hook lflows in SB."""

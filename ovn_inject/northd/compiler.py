@@ -1,0 +1,283 @@
+"""Services + attachments + flows -> the hook lflows SB must hold (pure, no I/O).
+
+For every datapath and hook point, the ports there are grouped by the
+ordered chain of services whose attachments cover them (a *scope*). A
+per-hook cursor counts how many services of the chain a packet has passed:
+
+* continuation, service j of a scope: ``cursor == j && scope`` ->
+  ``cursor = j+1; next(pipeline=P, table=K);``
+* the service's own flows: ``cursor == j && scope && (app match)`` at a
+  higher priority; ``next;`` in the app's actions is that continuation.
+
+Once the cursor reached the chain's length no hook flow matches, and
+northd's own flows of table K run as if nothing happened.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ovn_inject.constants import OWNER_KEY
+from ovn_inject.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.northd.placement import Placement, Unusable
+from ovn_inject.northd.topology import TargetError, Topology
+
+#: uuid5 namespace of our Logical_Flow rows: same identity, same row uuid.
+LFLOW_NAMESPACE = uuid.UUID("6f0e6a4e-8a0b-5d0e-9a57-0c1d2b3e4f50")
+OWNER_VALUE = "1"
+
+INSTALLED = "installed"
+INVALID = "invalid"
+PENDING = "pending"
+ACTIVE = "active"
+ERROR = "invalid"
+DISABLED = "pending"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    uuid: str
+    name: str
+    tenant: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class AttachmentSpec:
+    uuid: str
+    service: str  # ServiceSpec.uuid
+    kind: TargetKind
+    target: str
+    hook: str
+    order: int = 0
+
+
+class AppFlow(Protocol):
+    """A service flow, already parsed and checked against the policy.
+
+    ``render_actions`` prints the actions with every plain ``next;`` replaced
+    by ``continuation`` (canonical action text), from the parsed tree.
+    """
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def attachment(self) -> str | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def ports(self) -> frozenset[str]: ...
+    def render_match(self) -> str: ...
+    def render_actions(self, continuation: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class LogicalFlow:
+    """One SB Logical_Flow row of ours; its uuid is a function of its content."""
+
+    datapath: str
+    pipeline: str
+    table_id: int
+    priority: int
+    match: str
+    actions: str
+    external_ids: tuple[tuple[str, str], ...]
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        identity = json.dumps(
+            [
+                self.datapath,
+                self.pipeline,
+                self.table_id,
+                self.priority,
+                self.match,
+                self.actions,
+                self.external_ids,
+            ],
+            separators=(",", ":"),
+        )
+        return uuid.uuid5(LFLOW_NAMESPACE, identity)
+
+    @property
+    def service(self) -> str:
+        return dict(self.external_ids).get("ovn-inject-service", "")
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str
+    reason: str = ""
+
+
+@dataclass
+class Compiled:
+    lflows: dict[uuid.UUID, LogicalFlow] = field(default_factory=dict)
+    flow_status: dict[str, Status] = field(default_factory=dict)
+    attachment_status: dict[str, Status] = field(default_factory=dict)
+
+    def add(self, lflow: LogicalFlow) -> None:
+        self.lflows[lflow.uuid] = lflow
+
+
+def quote(name: str) -> str:
+    """An OVN string constant for a port name."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def scope_match(field_name: str, ports: Iterable[str]) -> str:
+    names = sorted(ports)
+    if len(names) == 1:
+        return f"{field_name} == {quote(names[0])}"
+    return f"{field_name} == {{{', '.join(quote(n) for n in names)}}}"
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One service in one scope chain."""
+
+    attachment: AttachmentSpec
+    service: ServiceSpec
+
+
+def compile_hooks(
+    topology: Topology,
+    placements: Mapping[str, Placement | Unusable],
+    services: Iterable[ServiceSpec],
+    attachments: Iterable[AttachmentSpec],
+    flows: Iterable[AppFlow],
+) -> Compiled:
+    """The desired hook lflows, plus the status of every attachment and flow."""
+    out = Compiled()
+    by_uuid = {s.uuid: s for s in services}
+    flows_by_service: dict[str, list[AppFlow]] = defaultdict(list)
+    for flow in flows:
+        flows_by_service[flow.service].append(flow)
+        out.flow_status[flow.uuid] = Status(PENDING, "no active attachment")
+
+    # (datapath, hook) -> port -> links covering it
+    chains: dict[tuple[str, str], dict[str, list[_Link]]] = defaultdict(lambda: defaultdict(list))
+    for att in sorted(attachments, key=lambda a: (a.order, a.uuid)):
+        service = by_uuid.get(att.service)
+        if service is None:
+            continue
+        if not service.enabled:
+            out.attachment_status[att.uuid] = Status(DISABLED, f"service '{service.name}' is disabled")
+            continue
+        placement = placements.get(att.hook)
+        if placement is None or isinstance(placement, Unusable):
+            reason = placement.reason if placement else f"unknown hook point '{att.hook}'"
+            out.attachment_status[att.uuid] = Status(ERROR, f"hook '{att.hook}' unusable: {reason}")
+            continue
+        if not HOOKS_BY_NAME[att.hook].accepts(att.kind):
+            out.attachment_status[att.uuid] = Status(
+                ERROR, f"hook '{att.hook}' does not fit a {att.kind} target"
+            )
+            continue
+        try:
+            scope = topology.scope(att.kind, att.target, service.tenant)
+        except TargetError as exc:
+            out.attachment_status[att.uuid] = Status(ERROR, str(exc))
+            continue
+        out.attachment_status[att.uuid] = Status(ACTIVE)
+        for datapath, ports in scope.items():
+            for port in ports:
+                links = chains[(datapath, att.hook)][port]
+                if all(link.service.uuid != service.uuid for link in links):
+                    links.append(_Link(att, service))
+
+    for (datapath, hook_name), port_links in sorted(chains.items()):
+        placement = placements[hook_name]
+        assert isinstance(placement, Placement)
+        groups: dict[tuple[_Link, ...], set[str]] = defaultdict(set)
+        for port, links in port_links.items():
+            groups[tuple(links)].add(port)
+        for chain, members in sorted(groups.items(), key=lambda item: sorted(item[1])):
+            _compile_chain(out, topology, placement, datapath, chain, frozenset(members), flows_by_service)
+    return out
+
+
+def _compile_chain(
+    out: Compiled,
+    topology: Topology,
+    placement: Placement,
+    datapath_name: str,
+    chain: tuple[_Link, ...],
+    ports: frozenset[str],
+    flows_by_service: Mapping[str, list[AppFlow]],
+) -> None:
+    hook = placement.hook
+    datapath = topology.datapath(datapath_name)
+    assert datapath is not None
+    cursor = placement.cursor
+    scope = scope_match(hook.scope_field, ports)
+    pipeline = hook.pipeline.value
+    for j, link in enumerate(chain):
+        service, att = link.service, link.attachment
+        if j >= cursor.capacity:
+            out.attachment_status[att.uuid] = Status(
+                ERROR,
+                f"more than {cursor.capacity} services at hook '{hook.name}' on port(s) "
+                f"{', '.join(sorted(ports))}: widen the cursor",
+            )
+            continue
+        ids = (
+            (OWNER_KEY, OWNER_VALUE),
+            ("ovn-inject-attachment", att.uuid),
+            ("ovn-inject-hook", hook.name),
+            ("ovn-inject-service", service.name),
+            ("stage-name", hook.stage_name),
+        )
+        continuation = f"{cursor.field} = {j + 1}; next(pipeline={pipeline}, table={placement.table_id});"
+        at_cursor = f"{cursor.field} == {j} && {scope}"
+        out.add(
+            LogicalFlow(
+                datapath.sb_uuid,
+                pipeline,
+                placement.table_id,
+                placement.base_priority,
+                at_cursor,
+                continuation,
+                ids,
+            )
+        )
+        for flow in flows_by_service.get(service.uuid, ()):
+            if flow.attachment is not None and flow.attachment != att.uuid:
+                continue
+            problem = _port_problem(topology, flow, service.tenant)
+            if problem:
+                out.flow_status[flow.uuid] = Status(INVALID, problem)
+                continue
+            if any(topology.port(p).datapath != datapath_name for p in flow.ports):  # type: ignore[union-attr]
+                if out.flow_status[flow.uuid].state != INSTALLED:
+                    out.flow_status[flow.uuid] = Status(PENDING, "its ports sit on no attached datapath")
+                continue
+            out.add(
+                LogicalFlow(
+                    datapath.sb_uuid,
+                    pipeline,
+                    placement.table_id,
+                    placement.priority(flow.priority),
+                    f"{at_cursor} && ({flow.render_match()})",
+                    flow.render_actions(continuation),
+                    (*ids[:2], ("ovn-inject-flow", flow.uuid), *ids[2:]),
+                )
+            )
+            out.flow_status[flow.uuid] = Status(INSTALLED)
+
+
+def _port_problem(topology: Topology, flow: AppFlow, tenant: str) -> str | None:
+    for name in sorted(flow.ports):
+        port = topology.port(name)
+        if port is None:
+            return f"port '{name}' does not exist"
+        if port.tenant != tenant:
+            return f"port '{name}' does not belong to tenant '{tenant}'"
+    return None
