@@ -123,9 +123,7 @@ def resolve_attachment(reference: str, service: ServiceView) -> AttachmentView:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise FlowValidationError(
-            "attachment", f"service '{service.name}' has no attachment '{reference}'"
-        )
+        raise FlowValidationError("attachment", f"service '{service.name}' has no attachment '{reference}'")
     raise FlowValidationError(
         "attachment",
         f"'{reference}' names {len(found)} attachments of service '{service.name}'; give its uuid",

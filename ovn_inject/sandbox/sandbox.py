@@ -165,7 +165,13 @@ class Sandbox:
         if tcp:
             remotes.append("--remote=ptcp:0:127.0.0.1")
         pid = processes.start_daemon(
-            ["ovsdb-server", f"--unixctl={rundir / (name + '.ctl')}", *remotes, str(db), *map(str, extra_dbs)],
+            [
+                "ovsdb-server",
+                f"--unixctl={rundir / (name + '.ctl')}",
+                *remotes,
+                str(db),
+                *map(str, extra_dbs),
+            ],
             rundir,
             name,
         )
@@ -187,6 +193,7 @@ class Sandbox:
         from ovn_inject.db.schema import schema_path
 
         db = self.layout.inject_db
+        db.parent.mkdir(parents=True, exist_ok=True)
         processes.run(["ovsdb-tool", "create", str(db), str(schema_path())])
         return db
 
