@@ -53,7 +53,7 @@ def _record_row(api: Any, table: str, reference: str) -> Any:
         return rows[0]
     found = by_uuid(rows, reference, table)
     if found is None:
-        raise RowNotFoundError(f"no row '{reference}' in table {table}")
+        raise RowNotFoundError(f"row '{reference}' in table {table}")
     return found
 
 

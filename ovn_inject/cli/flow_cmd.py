@@ -142,7 +142,7 @@ def flow_add(
 def flow_del(service: str, flow_id: str | None, cookie: str | None, if_exists: bool) -> None:
     """Delete a flow of SERVICE by ID, or the flows matching --cookie."""
     if (flow_id is None) == (cookie is None):
-        raise click.UsageError("give a flow ID or --cookie C[/MASK] (one of them)")
+        raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK], not both")
     value, mask = parse_cookie(cookie) if cookie is not None else (None, None)
     with inject_api() as api:
         commit_and_wait(api, api.flow_del(service, flow_id, value, mask, if_exists))

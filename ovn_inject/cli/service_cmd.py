@@ -8,6 +8,7 @@ from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_
 from ovn_inject.cli.output import render
 from ovn_inject.db.readers import NbReader
 from ovn_inject.db.records import service_name, to_record
+from ovn_inject.errors import OvnInjectError
 from ovn_inject.hooks import hook as hook_point
 from ovn_inject.targets import check_attachment, parse_target
 
@@ -57,7 +58,7 @@ def attachment_summary(row: object) -> dict[str, object]:
 def service_add(name: str, tenant: str, description: str, max_flows: int | None, may_exist: bool) -> None:
     """Register a network service for one tenant."""
     if not name.strip() or not tenant.strip():
-        raise click.UsageError("service name and --tenant must not be empty")
+        raise OvnInjectError("service-add: the service name and --tenant must not be empty")
     with inject_api() as api:
         commit_and_wait(api, api.service_add(name, tenant, description, max_flows, may_exist))
 
