@@ -70,3 +70,11 @@ def parse_duration(text: str) -> int:
     if not found or int(found.group(1)) == 0:
         raise TokenError(f"bad duration '{text}': expected a positive number and a unit, like 30m, 1h or 7d")
     return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+def check_token(secret: str, secret_hash: str, expires_ms: int | None, now_ms: int) -> None:
+    """Raise TokenError unless the secret matches and the token has not expired (for the gateway)."""
+    if not secret_matches(secret, secret_hash):
+        raise TokenError("invalid token")
+    if expires_ms is not None and expires_ms <= now_ms:
+        raise TokenError("token expired; create a new one with 'ovn-inject token-create'")

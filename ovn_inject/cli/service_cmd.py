@@ -73,6 +73,26 @@ def service_del(name: str, if_exists: bool) -> None:
         commit_and_wait(api, api.service_del(name, if_exists))
 
 
+@click.command("service-set")
+@click.argument("name")
+@click.option("--description", help="Free text.")
+@click.option(
+    "--enable/--disable", "enabled", default=None, help="A disabled service's flows are not installed."
+)
+@click.option("--max-flows", type=click.IntRange(min=0), help="Most flows the service may install.")
+@click.option("--no-max-flows", is_flag=True, help="Remove the flow quota.")
+@db_options
+def service_set(
+    name: str, description: str | None, enabled: bool | None, max_flows: int | None, no_max_flows: bool
+) -> None:
+    """Change a service's description, enabled flag or flow quota."""
+    if max_flows is not None and no_max_flows:
+        raise OvnInjectError("service-set: --max-flows and --no-max-flows exclude each other")
+    quota = -1 if no_max_flows else max_flows
+    with inject_api() as api:
+        commit_and_wait(api, api.service_set(name, description, enabled, quota))
+
+
 @click.command("service-list")
 @db_options
 def service_list() -> None:
@@ -154,4 +174,13 @@ def attach_list(service: str | None) -> None:
     emit(render(records, ATTACHMENT_COLUMNS, settings().output))
 
 
-COMMANDS = [service_add, service_del, service_list, service_show, attach_add, attach_del, attach_list]
+COMMANDS = [
+    service_add,
+    service_del,
+    service_set,
+    service_list,
+    service_show,
+    attach_add,
+    attach_del,
+    attach_list,
+]

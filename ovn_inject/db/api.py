@@ -48,6 +48,16 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         """Delete a service with its attachments, flows and tokens."""
 
     @abc.abstractmethod
+    def service_set(
+        self,
+        name: str,
+        description: str | None = None,
+        enabled: bool | None = None,
+        max_flows: int | None = None,
+    ) -> ovsdbapp_api.Command:
+        """Change what is given (None keeps it); a negative max_flows removes the quota."""
+
+    @abc.abstractmethod
     def service_get(self, name: str) -> ovsdbapp_api.Command:
         """One service by name."""
 
@@ -88,10 +98,8 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
 
     # ---- flows -------------------------------------------------------------------
     @abc.abstractmethod
-    def flow_add(
-        self, service: str, flows: Sequence[ValidFlow], max_flows: int | None = None
-    ) -> ovsdbapp_api.Command:
-        """Add validated flows; the quota is checked again inside the transaction."""
+    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> ovsdbapp_api.Command:
+        """Add validated flows; the quota (max_flows) is checked again inside the transaction."""
 
     @abc.abstractmethod
     def flow_del(

@@ -163,6 +163,39 @@ class ServiceDelCommand(Command):
         row.delete()
 
 
+class ServiceSetCommand(Command):
+    """Change a service's description, enabled flag or flow quota (None: leave as is)."""
+
+    _UNLIMITED = -1
+
+    def __init__(
+        self, api: Any, name: str, description: str | None, enabled: bool | None, max_flows: int | None
+    ) -> None:
+        super().__init__(api)
+        self.name = name
+        self.description = description
+        self.enabled = enabled
+        self.max_flows = max_flows  # a negative value removes the quota
+
+    def run_idl(self, txn: Any) -> None:
+        row = service_row(self.api, self.name)
+        if self.description is not None:
+            row.description = self.description
+        if self.enabled is not None:
+            row.enabled = self.enabled
+        if self.max_flows is not None:
+            options = dict(row.options)
+            if self.max_flows < 0:
+                options.pop("max_flows", None)
+            else:
+                row.verify("flows")
+                if len(row.flows) > self.max_flows:
+                    raise QuotaExceededError(self.name, self.max_flows, len(row.flows))
+                options["max_flows"] = str(self.max_flows)
+            row.verify("options")
+            row.options = options
+
+
 class ServiceGetCommand(ReadOnlyCommand):
     def __init__(self, api: Any, name: str) -> None:
         super().__init__(api)

@@ -69,6 +69,15 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
     def service_del(self, name: str, if_exists: bool = False) -> Any:
         return commands.ServiceDelCommand(self, name, if_exists)
 
+    def service_set(
+        self,
+        name: str,
+        description: str | None = None,
+        enabled: bool | None = None,
+        max_flows: int | None = None,
+    ) -> Any:
+        return commands.ServiceSetCommand(self, name, description, enabled, max_flows)
+
     def service_get(self, name: str) -> Any:
         return commands.ServiceGetCommand(self, name)
 
@@ -99,7 +108,7 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
     def attach_list(self, service: str | None = None) -> Any:
         return commands.AttachListCommand(self, service)
 
-    def flow_add(self, service: str, flows: Sequence[ValidFlow], max_flows: int | None = None) -> Any:
+    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> Any:
         return commands.FlowAddCommand(self, service, flows)
 
     def flow_del(

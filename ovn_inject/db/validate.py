@@ -18,8 +18,8 @@ from ovn_inject.stages import APP_PRIORITY_MAX
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
 COOKIE_MAX = (1 << 64) - 1
-#: A day; a longer life is what a permanent flow (0) is for.
-MAX_HARD_TIMEOUT = 86400
+#: OpenFlow's hard_timeout is 16 bits; a longer life is what a permanent flow (0) is for.
+MAX_HARD_TIMEOUT = 65535
 
 
 class FlowValidationError(OvnInjectError):

@@ -104,6 +104,13 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
         "tenant 'tenant-a', not 'tenant-b'"
         in run("service-add", "ips", "--tenant", "tenant-b", "--may-exist", ok=False).stderr
     )
+    run("flow-add", "ips", "--priority", "1", "--match", "ip4", "--actions", "drop;")
+    run("flow-add", "ips", "--priority", "2", "--match", "ip6", "--actions", "drop;")
+    assert "at most 1 flows" in run("service-set", "ips", "--max-flows", "1", ok=False).stderr
+    run("service-set", "ips", "--disable", "--no-max-flows", "--description", "IPS")
+    changed = json.loads(run("service-list", "-f", "json").stdout)[0]
+    assert (changed["enabled"], changed["max_flows"], changed["description"]) == (False, None, "IPS")
+    run("service-set", "ips", "--enable", "--max-flows", "2", "--description", "intrusion prevention")
     listed = json.loads(run("service-list", "--format", "json").stdout)
     assert listed == [
         {
@@ -111,9 +118,9 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
             "tenant": "tenant-a",
             "enabled": True,
             "attachments": 0,
-            "flows": 0,
+            "flows": 2,
             "tokens": 0,
-            "max_flows": 5,
+            "max_flows": 2,
             "description": "intrusion prevention",
         }
     ]

@@ -114,6 +114,12 @@ def test_tokens_store_only_a_hash_and_compare_it() -> None:
     assert new.public_id != tokens.new_token().public_id
     with pytest.raises(tokens.TokenError):
         tokens.split_token("no-separator")
+    tokens.check_token(secret, new.secret_hash, expires_ms=2000, now_ms=1000)
+    tokens.check_token(secret, new.secret_hash, expires_ms=None, now_ms=1000)
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.check_token(secret, new.secret_hash, expires_ms=1000, now_ms=1000)
+    with pytest.raises(tokens.TokenError, match="invalid"):
+        tokens.check_token("wrong", new.secret_hash, expires_ms=None, now_ms=0)
 
 
 def test_durations() -> None:
