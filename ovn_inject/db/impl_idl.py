@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import ovs.db.idl
+import ovs.jsonrpc
+import ovs.stream
 from ovsdbapp import exceptions
 from ovsdbapp.backend import ovs_idl
 from ovsdbapp.backend.ovs_idl import connection, idlutils
@@ -17,6 +22,12 @@ from ovn_inject.db.validate import ValidFlow
 from ovn_inject.errors import OvnInjectError
 
 DEFAULT_TIMEOUT = 30.0
+
+# ovsdbapp and python-ovs log through the logging module; without a handler
+# Python prints their warnings to stderr, next to our own one-line errors.
+# A process that configures logging (a daemon) still gets them.
+for _name in ("ovsdbapp", "ovs"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 
 class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
@@ -181,12 +192,39 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         self.ovsdb_connection.stop()
 
 
+def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
+    """The schema as the server has it, with an error that says why it could not be had."""
+    problems = []
+    for single in idlutils.parse_connection(remote):
+        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(single), int(timeout * 1000))
+        if error:
+            problems.append(f"{single}: {os.strerror(error)}")
+            continue
+        rpc = ovs.jsonrpc.Connection(stream)
+        try:
+            error, reply = rpc.transact_block(ovs.jsonrpc.Message.create_request("get_schema", [schema_name]))
+        finally:
+            rpc.close()
+        if error:
+            problems.append(f"{single}: {os.strerror(error)}")
+        elif reply.error:
+            hint = (
+                " (is it served there? 'ovsdb-server/add-db' adds a database)"
+                if "unknown" in str(reply.error)
+                else ""
+            )
+            problems.append(f"{single} has no database {schema_name}{hint}")
+        else:
+            return ovs.db.idl.SchemaHelper(None, reply.result)
+    raise InjectDbError(f"cannot reach {schema_name}: {'; '.join(problems)}")
+
+
 def open_idl(
     remote: str, schema_name: str, tables: dict[str, Sequence[str]] | None, timeout: float
 ) -> connection.Connection:
     """An ovsdbapp connection monitoring ``tables`` (table -> columns; all columns if empty)."""
     try:
-        helper = idlutils.get_schema_helper(remote, schema_name)
+        helper = fetch_schema_helper(remote, schema_name, timeout)
         if tables is None:
             helper.register_all()
         else:

@@ -371,6 +371,11 @@ def test_options_before_and_after_the_command(run: Run, topo: Sandbox) -> None:
     assert json.loads(run("--format", "table", "service-list", "--format", "json").stdout)[0]["name"] == "ips"
     bad = CliRunner().invoke(main, ["--db", "unix:/nonexistent/sock", "--timeout", "1", "service-list"])
     assert bad.exit_code == 1 and "cannot reach OVN_Inject" in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "ovn-inject: cannot reach OVN_Inject: unix:/nonexistent/sock: No such file or directory"
+    ]
+    wrong = CliRunner().invoke(main, ["--db", topo.sb_remote, "service-list"])
+    assert wrong.exit_code == 1 and "has no database OVN_Inject" in wrong.stderr
 
 
 def test_wait_times_out_without_a_daemon_then_follows_sb_cfg(run: Run, topo: Sandbox) -> None:
