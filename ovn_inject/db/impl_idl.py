@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import ovs.db.idl
-import ovs.jsonrpc
-import ovs.stream
 from ovsdbapp import exceptions
 from ovsdbapp.backend import ovs_idl
 from ovsdbapp.backend.ovs_idl import connection, idlutils
@@ -18,6 +15,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.db import api, commands
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.db.validate import ValidFlow
 from ovn_inject.errors import OvnInjectError
 
@@ -194,29 +192,19 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
 
 def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
     """The schema as the server has it, with an error that says why it could not be had."""
-    problems = []
-    for single in idlutils.parse_connection(remote):
-        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(single), int(timeout * 1000))
-        if error:
-            problems.append(f"{single}: {os.strerror(error)}")
-            continue
-        rpc = ovs.jsonrpc.Connection(stream)
+    with Rpc(remote, timeout, schema_name) as rpc:
         try:
-            error, reply = rpc.transact_block(ovs.jsonrpc.Message.create_request("get_schema", [schema_name]))
-        finally:
-            rpc.close()
-        if error:
-            problems.append(f"{single}: {os.strerror(error)}")
-        elif reply.error:
+            schema_json = rpc.request("get_schema", [schema_name])
+        except RpcError as exc:
             hint = (
                 " (is it served there? 'ovsdb-server/add-db' adds a database)"
-                if "unknown" in str(reply.error)
+                if "unknown" in str(exc.error)
                 else ""
             )
-            problems.append(f"{single} has no database {schema_name}{hint}")
-        else:
-            return ovs.db.idl.SchemaHelper(None, reply.result)
-    raise InjectDbError(f"cannot reach {schema_name}: {'; '.join(problems)}")
+            raise InjectDbError(
+                f"cannot reach {schema_name}: {rpc.remote} has no database {schema_name}{hint}"
+            ) from None
+    return ovs.db.idl.SchemaHelper(None, schema_json)
 
 
 def open_idl(
