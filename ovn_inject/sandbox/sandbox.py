@@ -154,13 +154,12 @@ class Sandbox:
     # ---- central services -------------------------------------------------
 
     def _start_ovsdb(
-        self, name: str, schema: str | Path, tcp: bool, extra_dbs: Sequence[Path] = ()
+        self, name: str, schema: str, tcp: bool, extra_dbs: Sequence[Path] = ()
     ) -> tuple[int, int]:
         rundir = self.layout.central
         rundir.mkdir(parents=True, exist_ok=True)
         db = rundir / f"{name}.db"
-        schema_path = schema if isinstance(schema, Path) else find_schema(schema)
-        processes.run(["ovsdb-tool", "create", str(db), str(schema_path)])
+        processes.run(["ovsdb-tool", "create", str(db), str(find_schema(schema))])
         remotes = [f"--remote=punix:{rundir / (name + '.sock')}"]
         if tcp:
             remotes.append("--remote=ptcp:0:127.0.0.1")
