@@ -111,7 +111,10 @@ def parse_flow_file(text: str) -> list[FlowRequest]:
 @click.option("--match", "match", required=True, help="OVN logical-flow match.")
 @click.option("--actions", required=True, help="OVN logical-flow actions.")
 @click.option("--cookie", default="0", help="64-bit value of the service's own (decimal or 0x-hex).")
-@click.option("--attachment", help="Only at this attachment (uuid or prefix; default: all of the service's).")
+@click.option(
+    "--attachment",
+    help="Only at this attachment: uuid, uuid prefix or KIND:NAME (default: all of the service's).",
+)
 @click.option("--hard-timeout", type=int, default=0, help="Seconds until the flow is removed (0: never).")
 @db_options
 def flow_add(

@@ -51,6 +51,16 @@ def test_valid_flow_is_normalised_and_attachment_resolved_by_prefix() -> None:
     )
 
 
+def test_attachment_by_target_name() -> None:
+    assert (
+        validate_flow(FlowRequest(1, "ip4", "drop;", attachment="lsp:vm1"), SERVICE).attachment
+        == ATTACHMENT.uuid
+    )
+    twice = ServiceView("ips", "t", None, (ATTACHMENT, AttachmentView("9b", "lsp", "vm1", "ls-out-port")), 0)
+    with pytest.raises(FlowValidationError, match="names 2 attachments"):
+        validate_flow(FlowRequest(1, "ip4", "drop;", attachment="lsp:vm1"), twice)
+
+
 @pytest.mark.parametrize(
     ("request_", "column"),
     [
