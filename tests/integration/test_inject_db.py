@@ -365,14 +365,15 @@ def test_list_find_get_like_nbctl(run: Run) -> None:
     assert int(run("get", "Inject_Global", ".", "cfg").stdout) >= 0
 
 
-def test_options_before_and_after_the_command(run: Run, topo: Sandbox) -> None:
+def test_options_before_and_after_the_command(run: Run, topo: Sandbox, tmp_path: Path) -> None:
     run("--format", "json", "service-add", "ips", "--tenant", "tenant-a")
     assert json.loads(run("--format", "json", "service-list").stdout)[0]["name"] == "ips"
     assert json.loads(run("--format", "table", "service-list", "--format", "json").stdout)[0]["name"] == "ips"
-    bad = CliRunner().invoke(main, ["--db", "unix:/nonexistent/sock", "--timeout", "1", "service-list"])
+    missing = f"unix:{tmp_path / 'missing.sock'}"
+    bad = CliRunner().invoke(main, ["--db", missing, "--timeout", "1", "service-list"])
     assert bad.exit_code == 1 and "cannot reach OVN_Inject" in bad.stderr
     assert bad.stderr.strip().splitlines() == [
-        "ovn-inject: cannot reach OVN_Inject: unix:/nonexistent/sock: No such file or directory"
+        f"ovn-inject: cannot reach OVN_Inject: {missing}: No such file or directory"
     ]
     wrong = CliRunner().invoke(main, ["--db", topo.sb_remote, "service-list"])
     assert wrong.exit_code == 1 and "has no database OVN_Inject" in wrong.stderr
