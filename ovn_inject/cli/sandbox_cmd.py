@@ -79,6 +79,7 @@ def status(directory: Path) -> None:
     click.echo(f"NB: {box.nb_remote} {box.nb_tcp_remote}")
     click.echo(f"SB: {box.sb_remote} {box.sb_tcp_remote}")
     click.echo(f"northd's SB: {box.northd_sb_remote}")
+    click.echo(f"OVN_Inject: {box.inject_remote} (a second database of NB's ovsdb-server)")
     for lport, chassis in sorted(box.state.bindings.items()):
         click.echo(f"port {lport:<10} on {chassis}")
 

@@ -55,6 +55,11 @@ class Layout:
         return self.central / "ovnnb_db.sock"
 
     @property
+    def inject_db(self) -> Path:
+        """The OVN_Inject database file, next to NB's (the NB ovsdb-server serves both)."""
+        return self.central / "ovn_inject.db"
+
+    @property
     def sb_socket(self) -> Path:
         return self.central / "ovnsb_db.sock"
 

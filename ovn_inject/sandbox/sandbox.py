@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ovn_inject.constants import INJECT_DB_ENV, INJECT_DB_NAME
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import processes
 from ovn_inject.sandbox.layout import (
@@ -152,7 +153,9 @@ class Sandbox:
 
     # ---- central services -------------------------------------------------
 
-    def _start_ovsdb(self, name: str, schema: str, tcp: bool) -> tuple[int, int]:
+    def _start_ovsdb(
+        self, name: str, schema: str, tcp: bool, extra_dbs: Sequence[Path] = ()
+    ) -> tuple[int, int]:
         rundir = self.layout.central
         rundir.mkdir(parents=True, exist_ok=True)
         db = rundir / f"{name}.db"
@@ -161,7 +164,13 @@ class Sandbox:
         if tcp:
             remotes.append("--remote=ptcp:0:127.0.0.1")
         pid = processes.start_daemon(
-            ["ovsdb-server", f"--unixctl={rundir / (name + '.ctl')}", *remotes, str(db)],
+            [
+                "ovsdb-server",
+                f"--unixctl={rundir / (name + '.ctl')}",
+                *remotes,
+                str(db),
+                *map(str, extra_dbs),
+            ],
             rundir,
             name,
         )
@@ -169,10 +178,33 @@ class Sandbox:
         return pid, port
 
     def _start_central(self) -> None:
-        self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb("ovnnb_db", "ovn-nb.ovsschema", True)
+        inject_db = self._create_inject_db()
+        self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb(
+            "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
+        )
+        self._init_inject_db()
         self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
         self.nbctl("init")
         self.start_northd()
+
+    def _create_inject_db(self) -> Path:
+        """OVN_Inject lives in NB's ovsdb-server as a second database, never inside NB's schema."""
+        from ovn_inject.db.schema import schema_path
+
+        db = self.layout.inject_db
+        db.parent.mkdir(parents=True, exist_ok=True)
+        processes.run(["ovsdb-tool", "create", str(db), str(schema_path())])
+        return db
+
+    def _init_inject_db(self) -> None:
+        """Insert the one Inject_Global row, as ``ovn-nbctl init`` does for NB_Global."""
+        insert = json.dumps([INJECT_DB_NAME, {"op": "insert", "table": "Inject_Global", "row": {}}])
+        processes.run(["ovsdb-client", "transact", self.inject_remote, insert])
+
+    @property
+    def inject_remote(self) -> str:
+        """OVN_Inject is served by NB's ovsdb-server, so it shares NB's socket."""
+        return self.nb_remote
 
     @property
     def nb_remote(self) -> str:
@@ -341,7 +373,7 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """Variables that point ovn-nbctl, ovn-sbctl, ovn-trace and hv1's OVS tools here."""
-        env = {"OVN_NB_DB": self.nb_remote, "OVN_SB_DB": self.sb_remote}
+        env = {"OVN_NB_DB": self.nb_remote, "OVN_SB_DB": self.sb_remote, INJECT_DB_ENV: self.inject_remote}
         env.update(self.layout.rundir_env(self.layout.central))
         for key, value in self.state.extra.items():
             if key.startswith("env:"):

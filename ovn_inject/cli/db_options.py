@@ -1,0 +1,171 @@
+"""Options every OVN_Inject command takes, before the command (on ``ovn-inject``) or after it.
+
+``ovn-inject --wait=sb service-add ...`` and ``ovn-inject service-add ... --wait=sb``
+mean the same, as with ovn-nbctl; an option given after the command wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
+
+#: How long --wait waits when no --timeout is given (it would otherwise hang
+#: forever while no compiler daemon runs).
+DEFAULT_WAIT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 30.0
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _default_remote(env: str, socket: str) -> str:
+    rundir = os.environ.get("OVN_RUNDIR", "/var/run/ovn")
+    return os.environ.get(env) or f"unix:{rundir}/{socket}"
+
+
+@dataclass
+class Settings:
+    inject_db: str | None = None
+    nb_db: str | None = None
+    sb_db: str | None = None
+    timeout: float | None = None
+    format: str | None = None
+    wait: str | None = None
+    tenant_key: str | None = None
+
+    @property
+    def inject_remote(self) -> str:
+        # OVN_Inject is served by NB's ovsdb-server by default, hence NB's socket.
+        return self.inject_db or _default_remote(INJECT_DB_ENV, "ovnnb_db.sock")
+
+    @property
+    def nb_remote(self) -> str:
+        return self.nb_db or _default_remote("OVN_NB_DB", "ovnnb_db.sock")
+
+    @property
+    def sb_remote(self) -> str:
+        return self.sb_db or _default_remote("OVN_SB_DB", "ovnsb_db.sock")
+
+    @property
+    def db_timeout(self) -> float:
+        return self.timeout if self.timeout else DEFAULT_TIMEOUT
+
+    @property
+    def wait_timeout(self) -> float:
+        return self.timeout if self.timeout else DEFAULT_WAIT_TIMEOUT
+
+    @property
+    def output(self) -> str:
+        return self.format or "table"
+
+    @property
+    def tenant(self) -> str:
+        return self.tenant_key or DEFAULT_TENANT_KEY
+
+
+def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(Settings), field, value)
+
+    return callback
+
+
+def _options() -> list[click.Option]:
+    def option(*decls: str, field: str, **kwargs: Any) -> click.Option:
+        return click.Option(
+            list(decls), expose_value=False, is_eager=True, callback=_store(field), default=None, **kwargs
+        )
+
+    return [
+        option(
+            "--inject-db",
+            "--db",
+            field="inject_db",
+            metavar="REMOTE",
+            help=f"OVN_Inject database (default: ${INJECT_DB_ENV}, else NB's socket).",
+        ),
+        option("--nb-db", field="nb_db", metavar="REMOTE", help="OVN NB (default: $OVN_NB_DB)."),
+        option("--sb-db", field="sb_db", metavar="REMOTE", help="OVN SB (default: $OVN_SB_DB)."),
+        option(
+            "--timeout",
+            field="timeout",
+            type=click.FloatRange(min=0),
+            metavar="SECS",
+            help=f"Give up after SECS (0: default; --wait defaults to {DEFAULT_WAIT_TIMEOUT:g} s).",
+        ),
+        option("--format", "-f", field="format", type=click.Choice(["table", "json", "csv"])),
+        option(
+            "--wait",
+            field="wait",
+            type=click.Choice(["none", "sb", "hv"]),
+            help="Return once the change is in SB (sb) or installed on every chassis (hv).",
+        ),
+        option(
+            "--tenant-key",
+            field="tenant_key",
+            metavar="KEY",
+            help=f"NB external_ids key naming a row's tenant (default: {DEFAULT_TENANT_KEY}).",
+        ),
+    ]
+
+
+def install_on_group(group: click.Group) -> None:
+    """Accept the options before the command too (``ovn-inject --db X service-list``)."""
+    known = {opt for param in group.params for opt in param.opts}
+    for option in _options():
+        if not known.intersection(option.opts):
+            group.params.append(option)
+
+
+def db_options(function: F) -> F:
+    """Add the common options to one command."""
+    command_params = getattr(function, "__click_params__", [])
+    command_params.extend(reversed(_options()))
+    function.__click_params__ = command_params  # type: ignore[attr-defined]
+    return function
+
+
+def settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+@contextmanager
+def inject_api() -> Iterator[InjectDbApiIdlImpl]:
+    config = settings()
+    api = connect(config.inject_remote, config.db_timeout)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
+    """Commit ``commands`` together; with --wait, bump cfg in the same transaction and wait."""
+    config = settings()
+    wait = config.wait or "none"
+    if wait == "none":
+        return api.commit(*commands)
+    bump = api.bump_cfg()
+    results = api.commit(*commands, bump)
+    cfg = bump.result
+    column = "sb_cfg" if wait == "sb" else "hv_cfg"
+    if not api.wait_cfg(column, cfg, config.wait_timeout):
+        what = "written to SB" if wait == "sb" else "installed on every chassis"
+        raise InjectDbError(
+            f"the change is committed but was not {what} within {config.wait_timeout:g} s "
+            f"(Inject_Global.{column} = {api.current_cfg(column)} < cfg = {cfg}); "
+            "is 'ovn-inject northd' running?"
+        )
+    return results[:-1]
+
+
+def emit(text: str) -> None:
+    click.echo(text, nl=False)

@@ -1,0 +1,146 @@
+"""The typed API on OVN_Inject, shaped like ovsdbapp's own OVN APIs.
+
+Every method returns a command object; run it alone with ``.execute()`` or
+group several in ``with api.transaction() as txn: txn.add(...)`` so that
+they commit together or not at all. The CLI, the gateway and the compiler
+daemon all go through it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from ovsdbapp import api as ovsdbapp_api
+
+from ovn_inject.db.validate import ValidFlow
+
+
+class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
+    # ---- global ------------------------------------------------------------
+    @abc.abstractmethod
+    def init(self) -> ovsdbapp_api.Command:
+        """Create the Inject_Global row if it is missing."""
+
+    @abc.abstractmethod
+    def global_get(self) -> ovsdbapp_api.Command:
+        """The Inject_Global row (None if the database is not initialised)."""
+
+    @abc.abstractmethod
+    def bump_cfg(self) -> ovsdbapp_api.Command:
+        """Increment Inject_Global.cfg; the result is the new value (for --wait)."""
+
+    # ---- services -------------------------------------------------------------
+    @abc.abstractmethod
+    def service_add(
+        self,
+        name: str,
+        tenant: str,
+        description: str = "",
+        max_flows: int | None = None,
+        may_exist: bool = False,
+        **external_ids: str,
+    ) -> ovsdbapp_api.Command:
+        """Create a service; with may_exist an existing one of the same tenant is kept."""
+
+    @abc.abstractmethod
+    def service_del(self, name: str, if_exists: bool = False) -> ovsdbapp_api.Command:
+        """Delete a service with its attachments, flows and tokens."""
+
+    @abc.abstractmethod
+    def service_set(
+        self,
+        name: str,
+        description: str | None = None,
+        enabled: bool | None = None,
+        max_flows: int | None = None,
+    ) -> ovsdbapp_api.Command:
+        """Change what is given (None keeps it); a negative max_flows removes the quota."""
+
+    @abc.abstractmethod
+    def service_get(self, name: str) -> ovsdbapp_api.Command:
+        """One service by name."""
+
+    @abc.abstractmethod
+    def service_list(self) -> ovsdbapp_api.Command:
+        """Every service, by name."""
+
+    # ---- attachments ----------------------------------------------------------
+    @abc.abstractmethod
+    def attach_add(
+        self,
+        service: str,
+        target_kind: str,
+        target_name: str,
+        hook: str,
+        order: int | None = None,
+        may_exist: bool = False,
+    ) -> ovsdbapp_api.Command:
+        """Attach a service to a target at a hook; order defaults to after those already there.
+
+        The caller has validated the target (exists, same tenant, fits the hook).
+        """
+
+    @abc.abstractmethod
+    def attach_del(
+        self,
+        service: str,
+        target_kind: str,
+        target_name: str,
+        hook: str | None = None,
+        if_exists: bool = False,
+    ) -> ovsdbapp_api.Command:
+        """Detach (from every hook of that target if hook is None); flows bound to it go too."""
+
+    @abc.abstractmethod
+    def attach_list(self, service: str | None = None) -> ovsdbapp_api.Command:
+        """Attachments of one service or of all."""
+
+    # ---- flows -------------------------------------------------------------------
+    @abc.abstractmethod
+    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> ovsdbapp_api.Command:
+        """Add validated flows; the quota (max_flows) is checked again inside the transaction."""
+
+    @abc.abstractmethod
+    def flow_del(
+        self,
+        service: str,
+        flow_id: str | None = None,
+        cookie: int | None = None,
+        cookie_mask: int | None = None,
+        if_exists: bool = False,
+    ) -> ovsdbapp_api.Command:
+        """Delete one flow by uuid (or unique prefix), or every flow whose cookie matches."""
+
+    @abc.abstractmethod
+    def flow_replace(self, service: str, flows: Sequence[ValidFlow]) -> ovsdbapp_api.Command:
+        """Replace every flow of the service in one transaction (an OpenFlow bundle)."""
+
+    @abc.abstractmethod
+    def flow_list(self, service: str | None = None) -> ovsdbapp_api.Command:
+        """Flows of one service or of all."""
+
+    # ---- tokens ----------------------------------------------------------------
+    @abc.abstractmethod
+    def token_add(
+        self,
+        service: str,
+        public_id: str,
+        secret_hash: str,
+        created: int,
+        expires: int | None = None,
+        description: str = "",
+    ) -> ovsdbapp_api.Command:
+        """Store a token's public id and secret hash (never the secret)."""
+
+    @abc.abstractmethod
+    def token_list(self, service: str | None = None) -> ovsdbapp_api.Command:
+        """Tokens of one service or of all."""
+
+    @abc.abstractmethod
+    def token_revoke(self, token_id: str, if_exists: bool = False) -> ovsdbapp_api.Command:
+        """Delete a token by public id or uuid."""
+
+    @abc.abstractmethod
+    def token_lookup(self, public_id: str) -> ovsdbapp_api.Command:
+        """The token with this public id, or None (for the gateway)."""

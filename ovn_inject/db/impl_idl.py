@@ -1,0 +1,241 @@
+"""The OVN_Inject API over ovsdbapp's OVS IDL backend, and how to connect to it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ovs.db.idl
+from ovsdbapp import exceptions
+from ovsdbapp.backend import ovs_idl
+from ovsdbapp.backend.ovs_idl import connection, idlutils
+
+from ovn_inject.constants import INJECT_DB_NAME
+from ovn_inject.db import api, commands
+from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.rpc import Rpc, RpcError
+from ovn_inject.db.validate import ValidFlow
+from ovn_inject.errors import OvnInjectError
+
+DEFAULT_TIMEOUT = 30.0
+
+# ovsdbapp and python-ovs log through the logging module; without a handler
+# Python prints their warnings to stderr, next to our own one-line errors.
+# A process that configures logging (a daemon) still gets them.
+for _name in ("ovsdbapp", "ovs"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+
+class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
+    schema = INJECT_DB_NAME
+    lookup_table = {
+        "Service": idlutils.RowLookup("Service", "name", None),
+        "Token": idlutils.RowLookup("Token", "public_id", None),
+    }
+
+    # ovsdbapp keeps one connection per Backend *class*; we keep it per
+    # instance so that one process can talk to several OVN_Inject servers
+    # (tests, the daemon next to a CLI call).
+    @property
+    def ovsdb_connection(self) -> Any:
+        return self._connection
+
+    @ovsdb_connection.setter
+    def ovsdb_connection(self, value: Any) -> None:
+        self._connection = value
+
+    def create_transaction(self, check_error: bool = True, log_errors: bool = False, **kwargs: Any) -> Any:
+        # Always raise, never log-and-ignore (ovsdbapp's execute() defaults to
+        # check_error=False): a refused command must abort its whole transaction
+        # and reach the caller as the error it is.
+        return super().create_transaction(check_error=True, log_errors=False, **kwargs)
+
+    def init(self) -> Any:
+        return commands.InitCommand(self)
+
+    def global_get(self) -> Any:
+        return commands.GlobalGetCommand(self)
+
+    def bump_cfg(self) -> Any:
+        return commands.BumpCfgCommand(self)
+
+    def service_add(
+        self,
+        name: str,
+        tenant: str,
+        description: str = "",
+        max_flows: int | None = None,
+        may_exist: bool = False,
+        **external_ids: str,
+    ) -> Any:
+        options = {} if max_flows is None else {"max_flows": str(max_flows)}
+        return commands.ServiceAddCommand(
+            self, name, tenant, description, options, may_exist, dict(external_ids)
+        )
+
+    def service_del(self, name: str, if_exists: bool = False) -> Any:
+        return commands.ServiceDelCommand(self, name, if_exists)
+
+    def service_set(
+        self,
+        name: str,
+        description: str | None = None,
+        enabled: bool | None = None,
+        max_flows: int | None = None,
+    ) -> Any:
+        return commands.ServiceSetCommand(self, name, description, enabled, max_flows)
+
+    def service_get(self, name: str) -> Any:
+        return commands.ServiceGetCommand(self, name)
+
+    def service_list(self) -> Any:
+        return commands.ServiceListCommand(self)
+
+    def attach_add(
+        self,
+        service: str,
+        target_kind: str,
+        target_name: str,
+        hook: str,
+        order: int | None = None,
+        may_exist: bool = False,
+    ) -> Any:
+        return commands.AttachAddCommand(self, service, target_kind, target_name, hook, order, may_exist)
+
+    def attach_del(
+        self,
+        service: str,
+        target_kind: str,
+        target_name: str,
+        hook: str | None = None,
+        if_exists: bool = False,
+    ) -> Any:
+        return commands.AttachDelCommand(self, service, target_kind, target_name, hook, if_exists)
+
+    def attach_list(self, service: str | None = None) -> Any:
+        return commands.AttachListCommand(self, service)
+
+    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> Any:
+        return commands.FlowAddCommand(self, service, flows)
+
+    def flow_del(
+        self,
+        service: str,
+        flow_id: str | None = None,
+        cookie: int | None = None,
+        cookie_mask: int | None = None,
+        if_exists: bool = False,
+    ) -> Any:
+        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists)
+
+    def flow_replace(self, service: str, flows: Sequence[ValidFlow]) -> Any:
+        return commands.FlowReplaceCommand(self, service, flows)
+
+    def flow_list(self, service: str | None = None) -> Any:
+        return commands.FlowListCommand(self, service)
+
+    def token_add(
+        self,
+        service: str,
+        public_id: str,
+        secret_hash: str,
+        created: int,
+        expires: int | None = None,
+        description: str = "",
+    ) -> Any:
+        return commands.TokenAddCommand(self, service, public_id, secret_hash, created, expires, description)
+
+    def token_list(self, service: str | None = None) -> Any:
+        return commands.TokenListCommand(self, service)
+
+    def token_revoke(self, token_id: str, if_exists: bool = False) -> Any:
+        return commands.TokenRevokeCommand(self, token_id, if_exists)
+
+    def token_lookup(self, public_id: str) -> Any:
+        return commands.TokenLookupCommand(self, public_id)
+
+    def commit(self, *commands: Any) -> list[Any]:
+        """Run ``commands`` in one transaction (all or nothing); return their results."""
+        try:
+            with self.transaction() as txn:
+                for command in commands:
+                    txn.add(command)
+        except OvnInjectError:
+            raise
+        except exceptions.TimeoutException as exc:
+            raise InjectDbError(f"OVN_Inject did not answer in time: {_describe(exc)}") from exc
+        except RuntimeError as exc:
+            raise InjectDbError(f"OVN_Inject refused the change: {_describe(exc)}") from exc
+        return [command.result for command in commands]
+
+    # ---- status ----------------------------------------------------------------
+
+    def current_cfg(self, column: str) -> int:
+        with self.ovsdb_connection.lock:
+            rows = list(self.tables["Inject_Global"].rows.values())
+            return int(getattr(rows[0], column)) if rows else 0
+
+    def wait_cfg(self, column: str, cfg: int, timeout: float) -> bool:
+        """Wait until Inject_Global.<column> >= cfg (the IDL thread keeps the row current)."""
+        deadline = time.monotonic() + timeout
+        while self.current_cfg(column) < cfg:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def close(self) -> None:
+        self.ovsdb_connection.stop()
+
+
+def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
+    """The schema as the server has it, with an error that says why it could not be had."""
+    with Rpc(remote, timeout, schema_name) as rpc:
+        try:
+            schema_json = rpc.request("get_schema", [schema_name])
+        except RpcError as exc:
+            hint = (
+                " (is it served there? 'ovsdb-server/add-db' adds a database)"
+                if "unknown" in str(exc.error)
+                else ""
+            )
+            raise InjectDbError(
+                f"cannot reach {schema_name}: {rpc.remote} has no database {schema_name}{hint}"
+            ) from None
+    return ovs.db.idl.SchemaHelper(None, schema_json)
+
+
+def open_idl(
+    remote: str, schema_name: str, tables: dict[str, Sequence[str]] | None, timeout: float
+) -> connection.Connection:
+    """An ovsdbapp connection monitoring ``tables`` (table -> columns; all columns if empty)."""
+    try:
+        helper = fetch_schema_helper(remote, schema_name, timeout)
+        if tables is None:
+            helper.register_all()
+        else:
+            for table, columns in tables.items():
+                if columns:
+                    helper.register_columns(table, list(columns))
+                else:
+                    helper.register_table(table)
+        idl = connection.OvsdbIdl(remote, helper)
+        conn = connection.Connection(idl, timeout)
+        conn.start()
+    except OvnInjectError:
+        raise
+    except Exception as exc:
+        raise InjectDbError(f"cannot reach {schema_name} at {remote}: {_describe(exc)}") from exc
+    return conn
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def connect(remote: str, timeout: float = DEFAULT_TIMEOUT) -> InjectDbApiIdlImpl:
+    conn = open_idl(remote, INJECT_DB_NAME, None, timeout)
+    return InjectDbApiIdlImpl(conn, start=False)

@@ -1,0 +1,74 @@
+"""Rows of OVN_Inject as plain Python data (for output, JSON, and the validation seam)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ovn_inject.db.validate import AttachmentView, ServiceView, cookie_from_db
+
+Record = dict[str, Any]
+
+#: Columns whose stored form is not what a user means (cookies are unsigned 64-bit).
+_SHOWN_AS: dict[tuple[str, str], Callable[[Any], Any]] = {("Service_Flow", "cookie"): cookie_from_db}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "uuid") and hasattr(value, "_table"):  # a referenced row
+        return str(value.uuid)
+    return value
+
+
+def _raw_row(row: Any) -> Any:
+    return getattr(row, "_row", row)  # ovsdbapp's RowView wraps the IDL row
+
+
+def to_record(row: Any, columns: list[str] | None = None) -> Record:
+    """``{"_uuid": ..., column: value}``; optional columns become a value or None."""
+    raw = _raw_row(row)
+    table = raw._table
+    names = columns if columns is not None else ["_uuid", *sorted(table.columns)]
+    record: Record = {}
+    for name in names:
+        if name == "_uuid":
+            record[name] = str(raw.uuid)
+            continue
+        column_type = table.columns[name].type
+        value = getattr(raw, name)
+        if column_type.is_map():
+            shown: Any = {_plain(k): _plain(v) for k, v in sorted(value.items())}
+        elif column_type.is_scalar():
+            shown = _plain(value)
+        elif column_type.is_optional():
+            shown = _plain(value[0]) if value else None
+        else:
+            shown = sorted(_plain(v) for v in value)
+        convert = _SHOWN_AS.get((table.name, name))
+        if convert is not None and shown is not None:
+            shown = convert(shown)
+        record[name] = shown
+    return record
+
+
+def service_view(row: Any) -> ServiceView:
+    """What the validation seam needs to know about a service row."""
+    raw = _raw_row(row)
+    max_flows = raw.options.get("max_flows")
+    attachments = tuple(
+        AttachmentView(str(a.uuid), a.target_kind, a.target_name, a.hook) for a in raw.attachments
+    )
+    return ServiceView(
+        name=raw.name,
+        tenant=raw.tenant,
+        max_flows=int(max_flows) if max_flows and max_flows.isdigit() else None,
+        attachments=attachments,
+        flow_count=len(raw.flows),
+    )
+
+
+def service_name(row: Any) -> str:
+    service = _raw_row(row).service
+    return service[0].name if service else ""

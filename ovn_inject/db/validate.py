@@ -1,0 +1,186 @@
+"""The one place where a submitted flow is checked before it is written.
+
+The CLI and the gateway both call :func:`validate_flows`. It returns the
+flows as they must be stored, so that later checks (the logical-flow
+language, the scope rules of DESIGN.md section 4) can return canonical text
+without any caller changing. Everything here is pure: callers pass what they
+read from the databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ovn_inject.errors import OvnInjectError
+from ovn_inject.stages import APP_PRIORITY_MAX
+
+MAX_MATCH_LENGTH = 4096
+MAX_ACTIONS_LENGTH = 4096
+COOKIE_MAX = (1 << 64) - 1
+#: OpenFlow's hard_timeout is 16 bits; a longer life is what a permanent flow (0) is for.
+MAX_HARD_TIMEOUT = 65535
+
+
+class FlowValidationError(OvnInjectError):
+    """A flow is refused; ``column`` names the field, ``position`` the 1-based character in it."""
+
+    def __init__(self, column: str, message: str, position: int | None = None, index: int | None = None):
+        where = column if position is None else f"{column}, column {position}"
+        prefix = "" if index is None else f"flow {index + 1}: "
+        super().__init__(f"{prefix}{where}: {message}")
+        self.column = column
+        self.position = position
+        self.index = index
+        self.detail = message
+
+
+class QuotaExceededError(OvnInjectError):
+    def __init__(self, service: str, limit: int, wanted: int):
+        super().__init__(
+            f"service '{service}' may have at most {limit} flows (max_flows); this would make {wanted}"
+        )
+
+
+@dataclass(frozen=True)
+class FlowRequest:
+    """A flow as submitted, before any check."""
+
+    priority: int
+    match: str
+    actions: str
+    cookie: int = 0
+    attachment: str | None = None  # uuid (or a unique prefix) of one of the service's attachments
+    hard_timeout: int = 0
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    uuid: str
+    target_kind: str
+    target_name: str
+    hook: str
+
+    @property
+    def target(self) -> str:
+        return f"{self.target_kind}:{self.target_name}"
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What validation needs to know about the service that submits flows."""
+
+    name: str
+    tenant: str
+    max_flows: int | None
+    attachments: tuple[AttachmentView, ...]
+    flow_count: int  # flows the service has now
+
+
+@dataclass(frozen=True)
+class ValidFlow:
+    """A flow as it is stored: its match/actions text is what gets written."""
+
+    priority: int
+    match: str
+    actions: str
+    cookie: int
+    attachment: str | None  # full uuid
+    hard_timeout: int
+
+
+def parse_cookie(text: str) -> tuple[int, int]:
+    """``C`` or ``C/MASK`` (decimal or 0x-hex), as ovs-ofctl's ``cookie=`` takes it."""
+    value_text, slash, mask_text = text.partition("/")
+    value = _parse_u64(value_text, "cookie")
+    mask = _parse_u64(mask_text, "cookie mask") if slash else COOKIE_MAX
+    return value, mask
+
+
+def _parse_u64(text: str, what: str) -> int:
+    try:
+        value = int(text.strip(), 0)
+    except ValueError:
+        raise FlowValidationError(what, f"'{text}' is not a number (decimal or 0x-hex)") from None
+    if not 0 <= value <= COOKIE_MAX:
+        raise FlowValidationError(what, f"{text} is outside 0..0x{COOKIE_MAX:x} (64 bits)")
+    return value
+
+
+def cookie_to_db(cookie: int) -> int:
+    """OVSDB integers are signed 64-bit: store the cookie's bits as two's complement."""
+    return cookie - (1 << 64) if cookie > (1 << 63) - 1 else cookie
+
+
+def cookie_from_db(stored: int) -> int:
+    return stored + (1 << 64) if stored < 0 else stored
+
+
+def resolve_attachment(reference: str, service: ServiceView) -> AttachmentView:
+    """The service's attachment named by uuid, unique uuid prefix or ``KIND:NAME`` (if unique)."""
+    wanted = reference.strip().lower()
+    found = [a for a in service.attachments if a.uuid.startswith(wanted) or a.target == reference.strip()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise FlowValidationError("attachment", f"service '{service.name}' has no attachment '{reference}'")
+    raise FlowValidationError(
+        "attachment",
+        f"'{reference}' names {len(found)} attachments of service '{service.name}'; give its uuid",
+    )
+
+
+def validate_flow(request: FlowRequest, service: ServiceView, index: int | None = None) -> ValidFlow:
+    """Check one flow for ``service``; raise FlowValidationError naming the field."""
+    if not 0 <= request.priority <= APP_PRIORITY_MAX:
+        raise FlowValidationError(
+            "priority", f"{request.priority} is outside 0..{APP_PRIORITY_MAX}", index=index
+        )
+    match = _text(request.match, "match", MAX_MATCH_LENGTH, index)
+    actions = _text(request.actions, "actions", MAX_ACTIONS_LENGTH, index)
+    if not 0 <= request.cookie <= COOKIE_MAX:
+        raise FlowValidationError("cookie", f"{request.cookie} does not fit in 64 bits", index=index)
+    if not 0 <= request.hard_timeout <= MAX_HARD_TIMEOUT:
+        raise FlowValidationError(
+            "hard_timeout",
+            f"{request.hard_timeout} is outside 0..{MAX_HARD_TIMEOUT} seconds (0: never expires)",
+            index=index,
+        )
+    attachment = None
+    if request.attachment is not None:
+        try:
+            attachment = resolve_attachment(request.attachment, service).uuid
+        except FlowValidationError as exc:
+            raise FlowValidationError(exc.column, exc.detail, index=index) from None
+    return ValidFlow(request.priority, match, actions, request.cookie, attachment, request.hard_timeout)
+
+
+def validate_flows(
+    requests: Sequence[FlowRequest], service: ServiceView, replacing: bool = False
+) -> list[ValidFlow]:
+    """Check a batch; ``replacing`` means the batch replaces every flow the service has."""
+    check_quota(service, len(requests), replacing)
+    numbered = len(requests) > 1
+    return [validate_flow(r, service, i if numbered else None) for i, r in enumerate(requests)]
+
+
+def check_quota(service: ServiceView, adding: int, replacing: bool = False) -> None:
+    total = adding + (0 if replacing else service.flow_count)
+    if service.max_flows is not None and total > service.max_flows:
+        raise QuotaExceededError(service.name, service.max_flows, total)
+
+
+def _text(text: str, column: str, limit: int, index: int | None) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise FlowValidationError(column, "must not be empty", index=index)
+    if len(stripped) > limit:
+        raise FlowValidationError(
+            column, f"is {len(stripped)} characters long; at most {limit} are allowed", index=index
+        )
+    for position, char in enumerate(stripped, start=1):
+        if not char.isprintable():
+            raise FlowValidationError(
+                column, f"control character {char!r} is not allowed", position=position, index=index
+            )
+    return stripped
