@@ -21,6 +21,14 @@ APP_PRIORITY_MAX = 999
 HOOK_BAND = APP_PRIORITY_MAX + 2
 #: OpenFlow's highest priority; northd's flows at 65535 can never be out-ranked.
 PRIORITY_MAX = 65535
+#: Bands start at a multiple of this, so that a small change of northd's
+#: highest priority does not move (and rewrite) every hook flow.
+BAND_ALIGN = 1000
+
+
+def band_base(max_priority: int) -> int:
+    """The priority of a hook's continuation flows: the first aligned value above northd's."""
+    return (max_priority // BAND_ALIGN + 1) * BAND_ALIGN
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class HookPlacement:
         """The lowest and highest priority our flows get in the host table."""
         if self.stage is None or not self.usable:
             return None
-        low = self.stage.max_priority + 1
+        low = band_base(self.stage.max_priority)
         return low, low + HOOK_BAND - 1
 
 
@@ -86,7 +94,7 @@ def place_hook(hook: HookPoint, stages: Mapping[str, StageInfo]) -> HookPlacemen
         return HookPlacement(
             hook, stage, False, f"northd uses priority {PRIORITY_MAX} in {stage.name}; nothing can run first"
         )
-    if stage.max_priority + HOOK_BAND >= PRIORITY_MAX:
+    if band_base(stage.max_priority) + HOOK_BAND - 1 > PRIORITY_MAX:
         return HookPlacement(
             hook,
             stage,

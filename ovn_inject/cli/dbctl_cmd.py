@@ -90,6 +90,14 @@ def init() -> None:
         commit_and_wait(api, api.init())
 
 
+@click.command("sync")
+@db_options
+def sync() -> None:
+    """With --wait=sb|hv, wait until every earlier change is in SB / on every chassis."""
+    with inject_api() as api:
+        commit_and_wait(api)
+
+
 @click.command("list")
 @click.argument("table")
 @click.argument("records", nargs=-1)
@@ -207,4 +215,4 @@ def hook_list() -> None:
     emit(render(records, columns, config.output))
 
 
-COMMANDS = [init, list_, find, get, hook_list]
+COMMANDS = [init, sync, list_, find, get, hook_list]

@@ -13,26 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ovn_inject.hooks import HOOK_POINTS, DatapathKind, HookPoint
+from ovn_inject.stages import StageInfo, band_base, place_hook
 
-#: Service flow priorities go from 0 to APP_PRIORITY_MAX inside a hook band.
-APP_PRIORITY_MAX = 999
-#: A band holds the continuation flows (its base) and 1000 service priorities.
-BAND_WIDTH = APP_PRIORITY_MAX + 2
-BAND_ALIGN = 1000
-MAX_PRIORITY = 65535
 DEFAULT_CURSOR_REGISTER = "reg9"
 DEFAULT_CURSOR_WIDTH = 4
 REGISTER_WIDTH = 32
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    """One northd stage as SB shows it."""
-
-    name: str
-    pipeline: str
-    table_id: int
-    max_priority: int
 
 
 @dataclass(frozen=True)
@@ -70,11 +55,6 @@ class Unusable:
     reason: str
 
 
-def band_base(max_priority: int) -> int:
-    """The lowest band start above ``max_priority``, aligned so that it rarely moves."""
-    return (max_priority // BAND_ALIGN + 1) * BAND_ALIGN
-
-
 def place_hooks(
     stages: Mapping[str, StageInfo],
     used_bits: Mapping[DatapathKind, Mapping[str, frozenset[int]]],
@@ -90,16 +70,11 @@ def place_hooks(
     taken: dict[str, set[int]] = {}
     result: dict[str, Placement | Unusable] = {}
     for hook in HOOK_POINTS:
-        stage = stages.get(hook.host_stage)
-        if stage is None:
-            result[hook.name] = Unusable(hook, f"northd has no stage '{hook.host_stage}' on this OVN")
+        band = place_hook(hook, stages)
+        if not band.usable or band.stage is None:
+            result[hook.name] = Unusable(hook, band.reason)
             continue
-        base = band_base(stage.max_priority)
-        if stage.max_priority >= MAX_PRIORITY or base + BAND_WIDTH - 1 > MAX_PRIORITY:
-            result[hook.name] = Unusable(
-                hook, f"northd uses priority {stage.max_priority} in '{hook.host_stage}': no room above it"
-            )
-            continue
+        stage = band.stage
         register = registers.get(hook.datapath, DEFAULT_CURSOR_REGISTER)
         busy = set(used_bits.get(hook.datapath, {}).get(register, frozenset()))
         mine = taken.setdefault(register, set())
@@ -113,7 +88,7 @@ def place_hooks(
             )
             continue
         mine.update(range(low, low + width))
-        result[hook.name] = Placement(hook, stage.table_id, base, Cursor(register, low, low + width - 1))
+        result[hook.name] = Placement(hook, stage.table_id, band_base(stage.max_priority), Cursor(register, low, low + width - 1))
     return result
 
 

@@ -160,7 +160,7 @@ def test_stage_discovery_ignores_our_rows_and_finds_max_priority() -> None:
     assert stages["ls_in_pre_acl"].max_priority == 110
     assert stages["ls_in_pre_acl"].table_id == 4
     placement = place_hook(hook("ls-in-port"), stages)
-    assert placement.usable and placement.band == (111, 110 + HOOK_BAND)
+    assert placement.usable and placement.band == (1000, 999 + HOOK_BAND)
 
 
 def test_hooks_without_room_or_stage_are_unusable() -> None:
