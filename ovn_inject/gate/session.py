@@ -5,7 +5,8 @@ requests whose replies it must change (monitors, schemas, rewritten
 transactions) and applies :mod:`ovn_inject.gate.filter`. Messages that need
 no change are returned as the very bytes that came in; large ones are not
 even decoded when a substring check proves they cannot concern a hidden row,
-which keeps the gate cheap on the multi-megabyte messages of bulk changes.
+which keeps the gate cheap on the multi-megabyte messages of bulk changes
+and on the stream of small ones alike.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ log = logging.getLogger("ovn_inject.gate")
 
 #: Asking ``monitor_cond_since`` for changes after this id returns a full snapshot.
 ZERO_TXN_ID = "00000000-0000-0000-0000-000000000000"
-#: Messages up to this size are always decoded; larger ones only when they may matter.
-SMALL_MESSAGE = 64 * 1024
 MONITOR_FORMS = {"monitor": 1, "monitor_cond": 2, "monitor_cond_since": 2}
 UPDATE_FORMS = {"update": 1, "update2": 2, "update3": 2}
 _ROW_KEY = re.compile(rb'"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"\s*:')
@@ -78,7 +77,6 @@ class GateSession:
     schemas: dict[str, Schema] = field(default_factory=dict)
     stats: FilterStats = field(default_factory=FilterStats)
     _pending: dict[str, _Pending] = field(default_factory=dict)
-    _must_decode_replies: int = 0
 
     def __post_init__(self) -> None:
         self._marker = json.dumps(self.owner_key).encode()
@@ -86,7 +84,7 @@ class GateSession:
     # ---- northd -> server --------------------------------------------------------
 
     def from_client(self, raw: bytes) -> bytes:
-        if len(raw) > SMALL_MESSAGE and not self._client_message_may_matter(raw):
+        if not self._client_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")
@@ -99,7 +97,6 @@ class GateSession:
             if not appended:
                 return raw
             self._expect(request_id, _Pending("transact", original_ops=len(params) - 1, appended=appended))
-            self._must_decode_replies += 1
             log.info("adding %d deletes of hidden rows to northd's transaction %s", appended, request_id)
             message["params"] = new_params
             return encode(message)
@@ -109,7 +106,6 @@ class GateSession:
             return self._monitor_request(message, method, params, request_id, raw)
         if method == "get_schema" and params and isinstance(params[0], str):
             self._expect(request_id, _Pending("get_schema", database=params[0]))
-            self._must_decode_replies += 1
         elif method == "monitor_cond_change" and len(params) >= 2:
             old, new = _key(params[0]), _key(params[1])
             if old not in self.monitors:
@@ -137,7 +133,6 @@ class GateSession:
         monitor = _key(params[1])
         self.monitors[monitor] = MonitorState(params[0])
         self._expect(request_id, _Pending("monitor", monitor=monitor, form=MONITOR_FORMS[method]))
-        self._must_decode_replies += 1
         if method == "monitor_cond_since" and self.full_snapshot and len(params) >= 4:
             if params[3] != ZERO_TXN_ID:
                 params[3] = ZERO_TXN_ID
@@ -152,7 +147,7 @@ class GateSession:
     # ---- server -> northd --------------------------------------------------------
 
     def from_server(self, raw: bytes) -> bytes:
-        if len(raw) > SMALL_MESSAGE and not self._server_message_may_matter(raw):
+        if not self._server_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")
@@ -166,8 +161,6 @@ class GateSession:
         pending = self._pending.pop(_key(message["id"]), None)
         if pending is None:
             return raw
-        if pending.kind in ("monitor", "get_schema", "transact"):
-            self._must_decode_replies -= 1
         error = message.get("error")
         result = message.get("result")
         if pending.kind == "get_schema":
@@ -227,7 +220,7 @@ class GateSession:
         return encode(message)
 
     def _server_message_may_matter(self, raw: bytes) -> bool:
-        if self._must_decode_replies or b"\\u" in raw or self._marker in raw:
+        if self._pending or b"\\u" in raw or self._marker in raw:
             return True
         hidden = [monitor.hidden for monitor in self.monitors.values() if monitor.hidden]
         if not hidden:

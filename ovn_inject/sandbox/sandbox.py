@@ -327,10 +327,11 @@ class Sandbox:
             return f"unix:{self.layout.sbgate_socket}"
         return self.sb_remote
 
-    def start_northd(self) -> None:
+    def start_northd(self, sb_remote: str | None = None) -> None:
+        """Start ovn-northd on :attr:`northd_sb_remote`, or on ``sb_remote`` (benchmarks compare)."""
         rundir = self.layout.central
         self.state.pids["northd"] = processes.start_daemon(
-            ["ovn-northd", f"--ovnnb-db={self.nb_remote}", f"--ovnsb-db={self.northd_sb_remote}"],
+            ["ovn-northd", f"--ovnnb-db={self.nb_remote}", f"--ovnsb-db={sb_remote or self.northd_sb_remote}"],
             rundir,
             "ovn-northd",
             env=self.layout.rundir_env(rundir),
