@@ -40,10 +40,10 @@ def sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert not leftovers, f"processes left running after the test session: {leftovers}"
 
 
-def start_sandbox(root: Path, name: str, chassis: int = 2) -> Sandbox:
+def start_sandbox(root: Path, name: str, chassis: int = 2, **options: object) -> Sandbox:
     box = Sandbox(root / name)
     _STARTED.append(box)
-    box.up(chassis=chassis)
+    box.up(chassis=chassis, **options)  # type: ignore[arg-type]
     return box
 
 

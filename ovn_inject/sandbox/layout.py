@@ -63,6 +63,14 @@ class Layout:
     def sb_socket(self) -> Path:
         return self.central / "ovnsb_db.sock"
 
+    @property
+    def sbgate_socket(self) -> Path:
+        return self.central / "sbgate.sock"
+
+    def sb_member_socket(self, member: int) -> Path:
+        """Client socket of member ``member`` (1-based) of a clustered SB."""
+        return self.central / f"ovnsb_db{member}.sock"
+
     def rundir_env(self, rundir: Path) -> dict[str, str]:
         """The variables that point OVS/OVN tools at one run directory."""
         kinds = ("RUNDIR", "LOGDIR", "DBDIR", "SYSCONFDIR")

@@ -127,14 +127,14 @@ def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.0
         time.sleep(interval)
 
 
-def listening_port(logfile: Path, remote: str, timeout: float = 5.0) -> int:
-    """The TCP port an ovsdb-server bound for ``ptcp:0:...``, read from its log."""
+def listening_port(logfile: Path, remote: str, timeout: float = 5.0, skip: int = 0) -> int:
+    """The TCP port an ovsdb-server bound for ``ptcp:0:...``, read from its log (after ``skip`` bytes)."""
     marker = remote.split(":", 1)[1] + ": listening on port "
     found: list[int] = []
 
     def check() -> bool:
         try:
-            text = logfile.read_text()
+            text = logfile.read_bytes()[skip:].decode(errors="replace")
         except OSError:
             return False
         for line in text.splitlines():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,10 +82,16 @@ class Sandbox:
     def is_up(self) -> bool:
         return any(processes.is_alive(pid) for pid in self.state.pids.values())
 
-    def up(self, chassis: int = 2) -> None:
-        """Start NB, SB, northd, the tunnel hub and ``chassis`` chassis."""
+    def up(self, chassis: int = 2, gate: bool = True, sb_cluster: int = 0, gate_record: bool = False) -> None:
+        """Start NB, SB, the northd gate, northd, the tunnel hub and ``chassis`` chassis.
+
+        ``gate=False`` connects northd straight to SB; ``sb_cluster=3`` runs SB as a
+        3-member RAFT cluster; ``gate_record`` makes the gate log what it sends northd.
+        """
         if chassis < 1:
             raise SandboxError("a sandbox needs at least one chassis (--chassis 1 or more)")
+        if sb_cluster not in (0, 1, 3, 5):
+            raise SandboxError("a clustered SB has 1, 3 or 5 members (0 = standalone)")
         for program in (
             "ovsdb-server",
             "ovsdb-tool",
@@ -95,6 +102,7 @@ class Sandbox:
             processes.require(program)
         self._prepare_directory()
         self.state = State()
+        self.state.extra.update(gate=gate, sb_cluster=sb_cluster, gate_record=gate_record)
         try:
             self._start_central()
             self._start_hub()
@@ -158,24 +166,35 @@ class Sandbox:
     ) -> tuple[int, int]:
         rundir = self.layout.central
         rundir.mkdir(parents=True, exist_ok=True)
-        db = rundir / f"{name}.db"
-        processes.run(["ovsdb-tool", "create", str(db), str(find_schema(schema))])
+        processes.run(["ovsdb-tool", "create", str(rundir / f"{name}.db"), str(find_schema(schema))])
+        return self._serve_ovsdb(name, 0 if tcp else None, extra_dbs)
+
+    def _serve_ovsdb(
+        self, name: str, tcp_port: int | None, extra_dbs: Sequence[Path] = ()
+    ) -> tuple[int, int]:
+        """Start ovsdb-server on ``name.db`` (existing), on ``name.sock`` and optionally TCP."""
+        rundir = self.layout.central
         remotes = [f"--remote=punix:{rundir / (name + '.sock')}"]
-        if tcp:
-            remotes.append("--remote=ptcp:0:127.0.0.1")
+        if tcp_port is not None:
+            remotes.append(f"--remote=ptcp:{tcp_port}:127.0.0.1")
+        log = rundir / f"{name}.log"
+        log_size = log.stat().st_size if log.exists() else 0
         pid = processes.start_daemon(
             [
                 "ovsdb-server",
                 f"--unixctl={rundir / (name + '.ctl')}",
                 *remotes,
-                str(db),
+                str(rundir / f"{name}.db"),
                 *map(str, extra_dbs),
             ],
             rundir,
             name,
         )
-        port = processes.listening_port(rundir / f"{name}.log", "ptcp:0:127.0.0.1") if tcp else 0
-        return pid, port
+        if tcp_port is None:
+            return pid, 0
+        if tcp_port:
+            return pid, tcp_port
+        return pid, processes.listening_port(log, "ptcp:0:127.0.0.1", skip=log_size)
 
     def _start_central(self) -> None:
         inject_db = self._create_inject_db()
@@ -183,8 +202,118 @@ class Sandbox:
             "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
         )
         self._init_inject_db()
-        self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
+        members = int(self.state.extra.get("sb_cluster", 0) or 0)
+        if members:
+            self._start_sb_cluster(members)
+        else:
+            self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
         self.nbctl("init")
+        if self.gated:
+            self.start_gate()
+        self.start_northd()
+
+    # ---- a clustered SB -----------------------------------------------------------
+
+    @property
+    def sb_members(self) -> int:
+        return int(self.state.extra.get("sb_cluster", 0) or 0)
+
+    def _sb_member_name(self, member: int) -> str:
+        return f"ovnsb_db{member}"
+
+    def _start_sb_cluster(self, members: int) -> None:
+        """A RAFT cluster: members talk over unix sockets, serve clients on a socket and TCP each."""
+        rundir = self.layout.central
+        rundir.mkdir(parents=True, exist_ok=True)
+        schema = str(find_schema("ovn-sb.ovsschema"))
+        raft = [f"unix:{rundir / f'ovnsb_db{m}.raft'}" for m in range(1, members + 1)]
+        ports: list[int] = []
+        for member in range(1, members + 1):
+            db = str(rundir / f"{self._sb_member_name(member)}.db")
+            if member == 1:
+                processes.run(["ovsdb-tool", "create-cluster", db, schema, raft[0]])
+            else:
+                processes.run(["ovsdb-tool", "join-cluster", db, "OVN_Southbound", raft[member - 1], raft[0]])
+            key = f"sb{member}"
+            self.state.pids[key], port = self._serve_ovsdb(self._sb_member_name(member), 0)
+            ports.append(port)
+        self.state.extra["sb_tcp_ports"] = ports
+        self.state.sb_tcp = ports[0]
+        self.wait_sb_cluster()
+
+    def wait_sb_cluster(self, timeout: float = 20.0) -> None:
+        """Wait until every running member has joined and the cluster has a leader."""
+        for member in range(1, self.sb_members + 1):
+            if f"sb{member}" not in self.state.pids:
+                continue
+            processes.run(
+                [
+                    "ovsdb-client",
+                    f"--timeout={timeout:g}",
+                    "wait",
+                    f"unix:{self.layout.sb_member_socket(member)}",
+                    "OVN_Southbound",
+                    "connected",
+                ],
+                timeout=timeout + 5,
+            )
+        self.sbctl("list", "SB_Global", timeout=timeout)
+
+    def restart_sb(self, member: int | None = None) -> None:
+        """Stop and restart the SB ovsdb-server (or one member of the cluster) on the same addresses."""
+        if self.sb_members:
+            chosen = [member] if member else list(range(1, self.sb_members + 1))
+            ports = list(self.state.extra.get("sb_tcp_ports", []))  # type: ignore[call-overload]
+            for m in chosen:
+                self.stop(f"sb{m}")
+            for m in chosen:
+                self.state.pids[f"sb{m}"], _ = self._serve_ovsdb(self._sb_member_name(m), ports[m - 1])
+            self.save()
+            self.wait_sb_cluster()
+            return
+        self.stop("sb")
+        self.state.pids["sb"], _ = self._serve_ovsdb("ovnsb_db", self.state.sb_tcp)
+        self.save()
+
+    # ---- the northd gate ------------------------------------------------------------
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.state.extra.get("gate", False))
+
+    @property
+    def gate_record(self) -> Path:
+        """Every message the gate sent northd, one per line (with ``gate_record=True``)."""
+        return self.layout.central / "sbgate-record.jsonl"
+
+    def start_gate(self) -> None:
+        rundir = self.layout.central
+        argv = [
+            sys.executable,
+            "-m",
+            "ovn_inject",
+            "sbgate",
+            f"--listen=punix:{self.layout.sbgate_socket}",
+            f"--remote={self.sb_remote}",
+            "--detach",
+            f"--pidfile={rundir / 'sbgate.pid'}",
+            f"--log-file={rundir / 'sbgate.log'}",
+        ]
+        if self.state.extra.get("gate_record"):
+            argv.append(f"--record={self.gate_record}")
+        processes.run(argv)
+        pid = processes.read_pid(rundir / "sbgate.pid")
+        if pid is None:
+            raise SandboxError(f"the northd gate wrote no pidfile; see {rundir / 'sbgate.log'}")
+        self.state.pids["sbgate"] = pid
+        self.save()
+
+    def restart_gate(self) -> None:
+        self.stop("sbgate")
+        self.start_gate()
+
+    def restart_northd(self) -> None:
+        self.stop("northd")
         self.start_northd()
 
     def _create_inject_db(self) -> Path:
@@ -212,6 +341,8 @@ class Sandbox:
 
     @property
     def sb_remote(self) -> str:
+        if self.sb_members:
+            return ",".join(f"unix:{self.layout.sb_member_socket(m)}" for m in range(1, self.sb_members + 1))
         return f"unix:{self.layout.sb_socket}"
 
     @property
@@ -220,17 +351,25 @@ class Sandbox:
 
     @property
     def sb_tcp_remote(self) -> str:
-        return f"tcp:127.0.0.1:{self.state.sb_tcp}"
+        ports = self.state.extra.get("sb_tcp_ports") or [self.state.sb_tcp]
+        return ",".join(f"tcp:127.0.0.1:{port}" for port in ports)  # type: ignore[union-attr]
 
     @property
     def northd_sb_remote(self) -> str:
-        """Where ovn-northd reads and writes SB (the northd gate, once it exists)."""
+        """Where ovn-northd reads and writes SB: the northd gate, unless the sandbox runs without it."""
+        if self.gated:
+            return f"unix:{self.layout.sbgate_socket}"
         return self.sb_remote
 
-    def start_northd(self) -> None:
+    def start_northd(self, sb_remote: str | None = None) -> None:
+        """Start ovn-northd on :attr:`northd_sb_remote`, or on ``sb_remote`` (benchmarks compare)."""
         rundir = self.layout.central
         self.state.pids["northd"] = processes.start_daemon(
-            ["ovn-northd", f"--ovnnb-db={self.nb_remote}", f"--ovnsb-db={self.northd_sb_remote}"],
+            [
+                "ovn-northd",
+                f"--ovnnb-db={self.nb_remote}",
+                f"--ovnsb-db={sb_remote or self.northd_sb_remote}",
+            ],
             rundir,
             "ovn-northd",
             env=self.layout.rundir_env(rundir),

@@ -1,0 +1,60 @@
+"""``ovn-inject sbgate``: the northd gate, run as a daemon in front of the SB database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ovn_inject.constants import OWNER_KEY
+from ovn_inject.daemon import run_service
+from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
+
+
+@click.command()
+@click.option("--listen", required=True, help="Where ovn-northd connects: punix:PATH or ptcp:PORT[:HOST].")
+@click.option(
+    "--remote",
+    "remotes",
+    required=True,
+    multiple=True,
+    help="The SB database: unix:PATH or tcp:HOST:PORT; several, comma-separated, for a cluster.",
+)
+@click.option("--owner-key", default=OWNER_KEY, show_default=True, help="external_ids key of hidden rows.")
+@click.option(
+    "--any-member",
+    is_flag=True,
+    help="Accept a clustered SB member that is not the leader (ovn-northd needs the leader).",
+)
+@click.option(
+    "--record",
+    type=click.Path(path_type=Path),
+    help="Append every message sent to northd to this file, one per line (for tests).",
+)
+@click.option("--pidfile", type=click.Path(path_type=Path), help="Write the daemon's pid here.")
+@click.option("--log-file", type=click.Path(path_type=Path), help="Log here instead of stderr.")
+@click.option("--detach", is_flag=True, help="Run in the background once listening.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every connection attempt.")
+def sbgate(
+    listen: str,
+    remotes: tuple[str, ...],
+    owner_key: str,
+    any_member: bool,
+    record: Path | None,
+    pidfile: Path | None,
+    log_file: Path | None,
+    detach: bool,
+    verbose: bool,
+) -> None:
+    """Proxy ovn-northd's SB connection and hide ovn-inject's rows from it."""
+    parse_listen(listen)  # report bad addresses before detaching
+    parse_remotes(remotes)
+
+    async def service(ready: Callable[[], None]) -> None:
+        gate = NorthdGate(listen, remotes, owner_key=owner_key, leader_only=not any_member, record=record)
+        await gate.start()
+        ready()
+        await gate.serve_until_signalled()
+
+    run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
