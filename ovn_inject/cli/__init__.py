@@ -27,10 +27,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ovn_inject.cli import demo_cmd, sandbox_cmd
+    from ovn_inject.cli import demo_cmd, parse_cmd, sandbox_cmd
 
     main.add_command(sandbox_cmd.sandbox)
     main.add_command(demo_cmd.demo)
+    main.add_command(parse_cmd.parse)
 
 
 _register()

@@ -74,7 +74,9 @@ def tokenize(text: str) -> list[Token]:
                 f"invalid character {char!r}" if char.isprintable() else f"invalid byte {ord(char):#04x}"
             )
             raise ParseError(reason, text, column)
-    append(("end", None, len(text) + 1))
+    end = ("end", None, len(text) + 1)
+    append(end)
+    append(end)  # a second one lets the parsers look one token ahead anywhere
     return tokens
 
 

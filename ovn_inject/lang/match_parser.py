@@ -182,6 +182,8 @@ class MatchParser(TokenStream):
             if op == "=":
                 self.fail("expected a relational operator ('==' compares, '=' assigns)")
             return Test(field, pos=token[2]), True
+        if kind not in ("int", "str", "as", "pg", "{"):
+            self.expected("a field, a constant, '!' or '('")
         values, in_set = self.constant_set()
         op = self.tokens[self.i][0]
         if op not in RELATIONAL_OPERATORS:

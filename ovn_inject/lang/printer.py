@@ -161,7 +161,8 @@ def format_action(a: Action) -> str:
     if isinstance(a, Exchange):
         return f"{format_field(a.a)} <-> {format_field(a.b)};"
     if isinstance(a, Clone):
-        return f"clone {{ {format_actions(a.body)} }};"
+        inner = format_actions(a.body)
+        return f"clone {{ {inner} }};" if inner else "clone { };"
     if isinstance(a, Generic):
         text = a.name
         if a.args is not None:

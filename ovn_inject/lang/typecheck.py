@@ -225,13 +225,13 @@ class Checker:
             kinds = ("string" if dsym.is_string else "integer", "string" if ssym.is_string else "integer")
             verb = "exchange" if exchange else "assign"
             self.fail(f"cannot {verb} {kinds[1]} field {src.name} and {kinds[0]} field {dst.name}", pos)
-        dw, sw = field_width(dst, dsym), field_width(src, ssym)
-        if dw != sw:
-            self.fail(
-                f"cannot {'exchange' if exchange else 'assign'} {sw}-bit field with {dw}-bit field", pos
-            )
         if ssym.predicate is not None:
             self.fail(f"predicate {src.name} cannot be used as a value", src.pos)
+        dw, sw = field_width(dst, dsym), field_width(src, ssym)
+        if dw != sw:
+            what = f"{sw}-bit {field_text(src)} and {dw}-bit {field_text(dst)}"
+            verb = "exchange" if exchange else "assign"
+            self.fail(f"cannot {verb} fields of different widths ({what})", pos)
         self.writable(dst, dsym, scope)
         if exchange:
             self.writable(src, ssym, scope)
