@@ -27,12 +27,22 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ovn_inject.cli import dbctl_cmd, demo_cmd, flow_cmd, sandbox_cmd, sbgate_cmd, service_cmd, token_cmd
+    from ovn_inject.cli import (
+        dbctl_cmd,
+        demo_cmd,
+        flow_cmd,
+        parse_cmd,
+        sandbox_cmd,
+        sbgate_cmd,
+        service_cmd,
+        token_cmd,
+    )
     from ovn_inject.cli.db_options import install_on_group
 
     main.add_command(sandbox_cmd.sandbox)
     main.add_command(demo_cmd.demo)
     main.add_command(sbgate_cmd.sbgate)
+    main.add_command(parse_cmd.parse)
     install_on_group(main)
     for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
         for command in family.COMMANDS:
