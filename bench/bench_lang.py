@@ -29,7 +29,9 @@ def realistic_matches(n: int, seed: int = 1) -> list[str]:
         elif shape == 1:
             out.append(f'inport == "{port}" && ip4 && ip4.dst == $as{rnd.randint(1, 9)} && {proto} && ct.est')
         else:
-            out.append(f'inport == @pg{rnd.randint(1, 9)} && ip4.src == {ip} && !ct.new && {proto}.src >= 1024')
+            out.append(
+                f"inport == @pg{rnd.randint(1, 9)} && ip4.src == {ip} && !ct.new && {proto}.src >= 1024"
+            )
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, NoReturn
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import action_args, symbols
 from ovn_inject.lang.ast import (
     Action,
     Actions,
@@ -254,6 +254,10 @@ class ActionParser(TokenStream):
             self.expected(f"'{{' after {name}")
         if has_block and block is not None:
             body = self.nested(scope if inner == "inherit" else inner)
+        check = action_args.CHECKS.get(name)
+        problem = check(args) if check else None
+        if problem:
+            self.fail_at(problem, pos)
         return Generic(name, args, body, pos=pos)
 
     def arguments(self) -> tuple[str, ...]:

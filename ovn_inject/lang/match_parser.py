@@ -227,15 +227,16 @@ class MatchParser(TokenStream):
         self.i += 1
         values: list[Constant] = []
         string: bool | None = None
-        while self.tokens[self.i][0] != "}":
+        while True:  # at least one constant: OVN refuses "{}"
             value = self.constant(string)
             if string is None:
                 string = isinstance(value, String | PortGroupRef)
             values.append(value)
             if self.tokens[self.i][0] == ",":
                 self.i += 1
-        self.i += 1
-        return tuple(values), True
+            if self.tokens[self.i][0] == "}":
+                self.i += 1
+                return tuple(values), True
 
     def constant(self, string: bool | None) -> Constant:
         token = self.tokens[self.i]

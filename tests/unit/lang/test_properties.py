@@ -32,9 +32,7 @@ mac = st.builds(_masked, st.integers(0, 2**48 - 1), st.just("mac"), st.none() | 
 
 def number(bits: int) -> st.SearchStrategy[A.Integer]:
     plain = st.builds(A.Integer, st.integers(0, 2**bits - 1), st.sampled_from(["dec", "hex"]))
-    masked = st.builds(
-        _masked, st.integers(0, 2**bits - 1), st.just("hex"), st.integers(0, 2**bits - 1)
-    )
+    masked = st.builds(_masked, st.integers(0, 2**bits - 1), st.just("hex"), st.integers(0, 2**bits - 1))
     return plain | masked
 
 
@@ -113,7 +111,8 @@ def _nest(children: st.SearchStrategy[A.Actions]) -> st.SearchStrategy[A.Actions
 
 
 action_lists = st.recursive(
-    st.lists(simple_actions, max_size=5).map(lambda items: A.Actions(tuple(items))) | st.just(A.Actions((A.Drop(),))),
+    st.lists(simple_actions, max_size=5).map(lambda items: A.Actions(tuple(items)))
+    | st.just(A.Actions((A.Drop(),))),
     _nest,
     max_leaves=6,
 )

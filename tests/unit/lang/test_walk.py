@@ -75,7 +75,9 @@ def test_register_bits_of_matches(text: str, expected: dict[str, frozenset[int]]
 
 
 def test_register_bits_of_actions_resolves_overlays() -> None:
-    tree = parse_actions("xxreg1 = fe80::1; reg9[4..5] = 1; reg0[3] = lookup_arp(inport, arp.spa, arp.sha); next;")
+    tree = parse_actions(
+        "xxreg1 = fe80::1; reg9[4..5] = 1; reg0[3] = lookup_arp(inport, arp.spa, arp.sha); next;"
+    )
     bits = register_bits(tree)
     assert bits["reg4"] == bits["reg5"] == bits["reg6"] == bits["reg7"] == ALL
     assert bits["reg9"] == {4, 5}
@@ -116,7 +118,7 @@ def test_built_trees_are_type_checked() -> None:
 
 def test_cli_prints_canonical_form_or_error() -> None:
     runner = CliRunner()
-    ok = runner.invoke(main, ["parse", "match", "tcp.dst==80&&inport==\"vm1\"", "--port", "vm1"])
+    ok = runner.invoke(main, ["parse", "match", 'tcp.dst==80&&inport=="vm1"', "--port", "vm1"])
     assert ok.exit_code == 0 and ok.output == 'tcp.dst == 80 && inport == "vm1"\n'
     bad = runner.invoke(main, ["parse", "match", "ip4.dts == 1"])
     assert bad.exit_code == 1
