@@ -1,4 +1,4 @@
-"""Our language module against the real OVN: northd's own lflows parse, and our verdicts equal ovn-controller's.
+"""Our language module against real OVN: northd's lflows parse; our verdicts equal ovn-controller's.
 
 The corpus is the golden files' inputs (tests/unit/lang/golden): every entry
 becomes an SB Logical_Flow row on ls-a (northd paused, so it does not delete

@@ -133,7 +133,7 @@ _SEEDS = [
     for line in (Path(__file__).parent / "golden" / name).read_text().splitlines()
     if line and not line.startswith("#")
 ]
-_ALPHABET = st.sampled_from(list('abcdefxipt0123456789.:/[]{}()!=<>&|-,;"\\$@ *^') + ["reg0", "tcp", "next"])
+_ALPHABET = st.sampled_from([*'abcdefxipt0123456789.:/[]{}()!=<>&|-,;"\\$@ *^', "reg0", "tcp", "next"])
 
 
 @st.composite
