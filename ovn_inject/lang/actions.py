@@ -27,7 +27,7 @@ from ovn_inject.lang.ast import (
     String,
 )
 from ovn_inject.lang.match_parser import TokenStream
-from ovn_inject.lang.typecheck import Checker, Context
+from ovn_inject.lang.typecheck import Checker, Context, field_width
 
 ArgsRule = Literal["none", "optional", "required"]
 
@@ -225,6 +225,9 @@ class ActionParser(TokenStream):
                 args = self.arguments()
                 symbol = self.checker.symbol(dst)
                 self.checker.writable(dst, symbol, scope)
+                problem = action_args.check_result(token[1], field_width(dst, symbol), args)
+                if problem:
+                    self.fail(problem, token)
                 return Generic(token[1], args, None, dst, pos=pos)
             src = self.parse_field()
             self.checker.move(dst, src, False, scope, pos)
