@@ -105,9 +105,16 @@ class Checker:
         else:
             raise TypeCheckError(f"not a match expression node: {e!r}")
 
+    def matched_symbol(self, ref: FieldRef, pos: int) -> Symbol:
+        symbol = self.symbol(ref)
+        if symbol.action_only:
+            # stricter than OVN: ovn-controller 23.03.1 stops processing such a flow
+            self.fail(f"field {ref.name} can only be assigned by actions, not matched", pos)
+        return symbol
+
     def test(self, e: Test, negated: bool) -> None:
         ref = e.field
-        symbol = self.symbol(ref)
+        symbol = self.matched_symbol(ref, e.pos)
         if symbol.is_string:
             self.fail(f"string field {ref.name} needs a relational operator and a quoted name", e.pos)
         if field_width(ref, symbol) > 1 and not negated:
@@ -120,7 +127,7 @@ class Checker:
 
     def comparison(self, e: Comparison, negated: bool) -> None:
         ref, op = e.field, e.op
-        symbol = self.symbol(ref)
+        symbol = self.matched_symbol(ref, e.pos)
         width = field_width(ref, symbol)
         if op not in ("==", "!="):
             if e.in_set:

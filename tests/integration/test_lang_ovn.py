@@ -33,8 +33,10 @@ STRICTER = (
     "does not fit in",
     "cannot be masked",
     " takes an ",
-    "unknown port",
+    "unknown port '",
 )
+#: Refusals for text that stalls ovn-controller 23.03.1 (it never catches up again): not sent to OVN.
+UNSAFE_FOR_OVN = ("can only be assigned by actions",)
 CORPUS_TAG = "ovn-inject-lang-corpus"
 
 
@@ -228,6 +230,9 @@ def test_corpus_verdicts_equal_ovn_controller(rich: Sandbox) -> None:
     for text in actions:
         if _ours("actions", text) is None:
             canonical.append(("1", format_actions(parse_actions(text))))
+    unsafe = [m for m in matches if any(r in (_ours("match", m) or "") for r in UNSAFE_FOR_OVN)]
+    assert unsafe, "the corpus should show that we refuse what stalls ovn-controller"
+    matches = [m for m in matches if m not in unsafe]
     rows = [(m, "next;") for m in matches] + [("1", a) for a in actions]
     rows = list(dict.fromkeys(rows + canonical))
     rich.northd_appctl("pause")
