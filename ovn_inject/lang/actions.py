@@ -178,7 +178,8 @@ class ActionParser(TokenStream):
         self.i += 1
         table: int | None = None
         pipeline: Literal["ingress", "egress"] | None = None
-        if self.tokens[self.i][0] == "int":
+        token = self.tokens[self.i]
+        if token[0] == "int" and token[1].fmt == "dec" and token[1].mask is None:
             table = self.small_int("a table number")
         else:
             while True:

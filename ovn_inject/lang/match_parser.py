@@ -111,8 +111,8 @@ class TokenStream:
     def small_int(self, what: str) -> int:
         token = self.tokens[self.i]
         value = token[1]
-        if token[0] != "int" or value.mask is not None or value.fmt not in ("dec", "hex"):
-            self.expected(what)
+        if token[0] != "int" or value.mask is not None or value.fmt != "dec":
+            self.expected(f"{what} (a decimal number)")
         if value.value > 0x7FFFFFFF:
             self.fail(f"{what} must be less than 2**31", token)
         self.i += 1

@@ -183,7 +183,9 @@ def _ovn_verdicts(box: Sandbox, rows: list[tuple[str, str]]) -> dict[tuple[str, 
                 },
             }
         )
-    processes.run(["ovsdb-client", "transact", box.sb_remote, json.dumps(["OVN_Southbound", *ops])])
+    for first in range(0, len(ops), 100):  # a few transactions: one would exceed the argv limit
+        batch = json.dumps(["OVN_Southbound", *ops[first : first + 100]])
+        processes.run(["ovsdb-client", "transact", box.sb_remote, batch])
     cfg = int(time.time()) % 100000 + 1
     box.sbctl("set", "SB_Global", ".", f"nb_cfg={cfg}")
     processes.wait_for(
