@@ -27,7 +27,10 @@ def realistic_matches(n: int, seed: int = 1) -> list[str]:
         if shape == 0:
             out.append(f'outport == "{port}" && ip4 && ip4.src == {ip}/24 && {proto}.dst == {{{ports}}}')
         elif shape == 1:
-            out.append(f'inport == "{port}" && ip4 && ip4.dst == $as{rnd.randint(1, 9)} && {proto} && ct.est')
+            out.append(
+                f'inport == "{port}" && ip4 && ip4.dst == $as{rnd.randint(1, 9)} && {proto}'
+                " && ct.est && !ct.rel"
+            )
         else:
             out.append(
                 f"inport == @pg{rnd.randint(1, 9)} && ip4.src == {ip} && !ct.new && {proto}.src >= 1024"
