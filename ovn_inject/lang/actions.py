@@ -31,7 +31,9 @@ from ovn_inject.lang.typecheck import Checker, Context, field_width
 
 ArgsRule = Literal["none", "optional", "required"]
 
-#: name -> (parentheses, nested block: None / "optional" / "required", scope inside the block)
+#: name -> (parentheses, nested block: None / "optional" / "required", scope inside the block).
+#: OVN 23.03's list; later releases add more (e.g. ct_commit_to_zone, mac_cache_use,
+#: flood_remote, ct_state_save), which 23.03's ovn-controller refuses, and so do we.
 GENERIC_ACTIONS: dict[str, tuple[ArgsRule, str | None, str]] = {
     "push": ("required", None, ""),
     "pop": ("required", None, ""),

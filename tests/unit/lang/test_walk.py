@@ -82,6 +82,9 @@ def test_register_bits_of_actions_resolves_overlays() -> None:
     assert bits["reg4"] == bits["reg5"] == bits["reg6"] == bits["reg7"] == ALL
     assert bits["reg9"] == {4, 5}
     assert bits["reg0"] == {3}
+    affinity = register_bits(parse_actions("reg9[6] = chk_lb_aff(); next;"))
+    assert affinity["reg4"] == affinity["reg0"] == affinity["reg7"] == ALL
+    assert affinity["reg8"] == frozenset(range(16)) and affinity["reg9"] == {6}
     assert register_bits(parse_actions("reg1[0..7] = reg2[8..15];")) == {
         "reg1": frozenset(range(8)),
         "reg2": frozenset(range(8, 16)),
