@@ -73,6 +73,7 @@ class Comparison:
     values: tuple[Constant, ...]
     in_set: bool = False
     pos: int = dc_field(default=0, compare=False)
+    value_pos: tuple[int, ...] = dc_field(default=(), compare=False)  # column of each value
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ RELATIONAL_OPERATORS = frozenset(("==", "!=", "<", "<=", ">", ">="))
 _TURN = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 MAX_PAREN_DEPTH = 100
 _FUNCTIONS = ("is_chassis_resident",)
+_CONSTANT_KINDS = frozenset(("int", "str", "as", "pg"))
 
 
 def _describe(token: Token) -> str:
@@ -111,8 +112,8 @@ class TokenStream:
     def small_int(self, what: str) -> int:
         token = self.tokens[self.i]
         value = token[1]
-        if token[0] != "int" or value.mask is not None or value.fmt not in ("dec", "hex"):
-            self.expected(what)
+        if token[0] != "int" or value.mask is not None or value.fmt != "dec":
+            self.expected(f"{what} (a decimal number)")
         if value.value > 0x7FFFFFFF:
             self.fail(f"{what} must be less than 2**31", token)
         self.i += 1
@@ -177,14 +178,17 @@ class MatchParser(TokenStream):
             op = self.tokens[self.i][0]
             if op in RELATIONAL_OPERATORS:
                 self.i += 1
+                at = self.i
                 values, in_set = self.constant_set()
-                return Comparison(field, op, values, in_set, pos=token[2]), False
+                return Comparison(field, op, values, in_set, token[2], self.columns(at)), False
             if op == "=":
                 self.fail("expected a relational operator ('==' compares, '=' assigns)")
             return Test(field, pos=token[2]), True
         if kind not in ("int", "str", "as", "pg", "{"):
             self.expected("a field, a constant, '!' or '('")
+        at = self.i
         values, in_set = self.constant_set()
+        columns = self.columns(at)
         op = self.tokens[self.i][0]
         if op not in RELATIONAL_OPERATORS:
             if len(values) == 1 and not in_set:
@@ -196,21 +200,26 @@ class MatchParser(TokenStream):
         field = self.parse_field()
         op2 = self.tokens[self.i][0]
         if op2 not in RELATIONAL_OPERATORS:
-            return Comparison(field, _TURN[op], values, in_set, pos=token[2]), False
+            return Comparison(field, _TURN[op], values, in_set, token[2], columns), False
         if not ((op in ("<", "<=") and op2 in ("<", "<=")) or (op in (">", ">=") and op2 in (">", ">="))):
             self.fail("range expressions must have the form 'x < field < y' or 'x > field > y'", token)
         self.i += 1
+        at = self.i
         values2, in_set2 = self.constant_set()
         return (
             And(
                 (
-                    Comparison(field, _TURN[op], values, in_set, pos=token[2]),
-                    Comparison(field, op2, values2, in_set2, pos=token[2]),
+                    Comparison(field, _TURN[op], values, in_set, token[2], columns),
+                    Comparison(field, op2, values2, in_set2, token[2], self.columns(at)),
                 ),
                 pos=token[2],
             ),
             False,
         )
+
+    def columns(self, start: int) -> tuple[int, ...]:
+        """Columns of the constants among tokens[start:self.i] (a constant or a {set})."""
+        return tuple(t[2] for t in self.tokens[start : self.i] if t[0] in _CONSTANT_KINDS)
 
     def function(self, token: Token) -> Expr:
         name = token[1]
@@ -227,15 +236,16 @@ class MatchParser(TokenStream):
         self.i += 1
         values: list[Constant] = []
         string: bool | None = None
-        while self.tokens[self.i][0] != "}":
+        while True:  # at least one constant: OVN refuses "{}"
             value = self.constant(string)
             if string is None:
                 string = isinstance(value, String | PortGroupRef)
             values.append(value)
             if self.tokens[self.i][0] == ",":
                 self.i += 1
-        self.i += 1
-        return tuple(values), True
+            if self.tokens[self.i][0] == "}":
+                self.i += 1
+                return tuple(values), True
 
     def constant(self, string: bool | None) -> Constant:
         token = self.tokens[self.i]

@@ -105,9 +105,16 @@ class Checker:
         else:
             raise TypeCheckError(f"not a match expression node: {e!r}")
 
+    def matched_symbol(self, ref: FieldRef, pos: int) -> Symbol:
+        symbol = self.symbol(ref)
+        if symbol.action_only:
+            # stricter than OVN: ovn-controller 23.03.1 stops processing such a flow
+            self.fail(f"field {ref.name} can only be assigned by actions, not matched", pos)
+        return symbol
+
     def test(self, e: Test, negated: bool) -> None:
         ref = e.field
-        symbol = self.symbol(ref)
+        symbol = self.matched_symbol(ref, e.pos)
         if symbol.is_string:
             self.fail(f"string field {ref.name} needs a relational operator and a quoted name", e.pos)
         if field_width(ref, symbol) > 1 and not negated:
@@ -120,7 +127,7 @@ class Checker:
 
     def comparison(self, e: Comparison, negated: bool) -> None:
         ref, op = e.field, e.op
-        symbol = self.symbol(ref)
+        symbol = self.matched_symbol(ref, e.pos)
         width = field_width(ref, symbol)
         if op not in ("==", "!="):
             if e.in_set:
@@ -131,19 +138,21 @@ class Checker:
                     e.pos,
                 )
         nominal_op = "!=" if negated else "=="
-        for value in e.values:
+        columns = e.value_pos
+        for index, value in enumerate(e.values):
+            pos = columns[index] if index < len(columns) else e.pos
             if symbol.is_string:
-                self.string_value(ref, value, e.pos)
+                self.string_value(ref, value, pos)
                 continue
             if isinstance(value, AddressSetRef):
                 names = self.context.address_sets
                 if names is not None and value.name not in names:
-                    self.fail(f"unknown address set '${value.name}'", e.pos)
+                    self.fail(f"unknown address set '${value.name}'", pos)
                 continue
             if not isinstance(value, Integer):
-                self.fail(f"integer field {ref.name} is not compatible with a string constant", e.pos)
+                self.fail(f"integer field {ref.name} is not compatible with a string constant", pos)
             assert isinstance(value, Integer)
-            self.integer_value(ref, symbol, width, value, e.pos)
+            self.integer_value(ref, symbol, width, value, pos)
             if value.mask is not None and op not in ("==", "!="):
                 self.fail(
                     "only == and != may be used with masked constants; compare a subfield instead",
@@ -152,7 +161,7 @@ class Checker:
             if symbol.level == "nominal" and symbol.predicate is not None:
                 positive = bool(value.value & 1) ^ (op == "!=") ^ negated
                 if not positive:
-                    self.fail(f"nominal predicate {ref.name} may only be tested positively", e.pos)
+                    self.fail(f"nominal predicate {ref.name} may only be tested positively", pos)
         if symbol.level == "nominal" and symbol.predicate is None and op != nominal_op:
             self.fail(
                 f"nominal field {ref.name} may only be tested for equality"

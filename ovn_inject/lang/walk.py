@@ -50,6 +50,13 @@ KIND_NAMES = {
 }
 _PORT_FIELDS = ("inport", "outport")
 
+#: Registers an action writes without naming them (include/ovn/logical-fields.h in 23.03):
+#: the LB affinity lookup loads the backend into MFF_LOG_LB_AFF_MATCH_* (reg4, xxreg0 on
+#: switches, xxreg1 on routers, reg8[0..15] for the port).
+IMPLICIT_WRITES: dict[str, tuple[FieldRef, ...]] = {
+    "chk_lb_aff": (FieldRef("reg4"), FieldRef("xxreg0"), FieldRef("xxreg1"), FieldRef("reg8", 0, 15)),
+}
+
 
 def _expr_nodes(e: Expr) -> Iterator[Expr]:
     yield e
@@ -113,6 +120,8 @@ def _action_refs(actions: Actions) -> Iterator[tuple[FieldRef, bool]]:
         elif isinstance(a, Generic):
             if a.result is not None:
                 yield a.result, True
+            for ref in IMPLICIT_WRITES.get(a.name, ()):
+                yield ref, True
             for ref in _fields_in_words(a.args):
                 yield ref, False
 
