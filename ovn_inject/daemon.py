@@ -1,8 +1,8 @@
-"""Run an asyncio service like an OVS daemon: ``--detach``, ``--pidfile``, ``--log-file``.
+"""Run ovn-inject's services like OVS daemons: ``--detach``, ``--pidfile``, ``--log-file``.
 
 With ``--detach`` the parent returns only once the child reports that it is
-ready (listening), or exits non-zero with the child's error, so that scripts
-and the sandbox can use the service right after starting it.
+ready (listening, connected), or exits non-zero with the child's error, so
+that scripts and the sandbox can use the service right after starting it.
 """
 
 from __future__ import annotations
@@ -12,18 +12,35 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
+
+import click
 
 from ovn_inject.errors import OvnInjectError
 
 LOG_FORMAT = "%(asctime)s|%(name)s|%(levelname)s|%(message)s"
 
-Service = Callable[[Callable[[], None]], Awaitable[None]]
+Service = Callable[[Callable[[], None]], Coroutine[Any, Any, None]]
 
 
 class DaemonError(OvnInjectError):
     """The service could not start."""
+
+
+def options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The daemon options every service command takes, in OVS's spelling."""
+    for option in reversed(
+        [
+            click.option("--pidfile", type=click.Path(path_type=Path), help="Write the daemon's pid here."),
+            click.option("--log-file", type=click.Path(path_type=Path), help="Log here instead of stderr."),
+            click.option("--detach", is_flag=True, help="Run in the background once ready."),
+            click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
+        ]
+    ):
+        func = option(func)
+    return func
 
 
 def setup_logging(log_file: Path | None, verbose: bool) -> None:
@@ -34,15 +51,11 @@ def setup_logging(log_file: Path | None, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def run_service(
-    service: Service,
-    *,
-    pidfile: Path | None = None,
-    log_file: Path | None = None,
-    detach: bool = False,
-    verbose: bool = False,
-) -> None:
-    """Run ``service(ready)`` until it returns; ``ready()`` writes the pidfile and releases the parent."""
+@contextlib.contextmanager
+def daemonized(
+    *, pidfile: Path | None = None, log_file: Path | None = None, detach: bool = False, verbose: bool = False
+) -> Iterator[Callable[[], None]]:
+    """Become a daemon; the body runs the service and calls the yielded ``ready()`` once usable."""
     pidfile = pidfile.resolve() if pidfile else None
     log_file = log_file.resolve() if log_file else None
     notify: int | None = None
@@ -54,7 +67,7 @@ def run_service(
                 status = pipe.read().decode(errors="replace")
             if status != "ok":
                 raise DaemonError(status or "the daemon exited before it was ready")
-            return
+            sys.exit(0)
         os.close(read_end)
         os.setsid()
         notify = write_end
@@ -74,9 +87,13 @@ def run_service(
             notify = None
 
     try:
-        asyncio.run(service(ready))
+        yield ready
     except BaseException as exc:
-        logging.getLogger("ovn_inject").error("exiting: %s", exc)
+        logging.getLogger("ovn_inject").error(
+            "exiting: %s",
+            exc or type(exc).__name__,
+            exc_info=not isinstance(exc, SystemExit | KeyboardInterrupt),
+        )
         if notify is not None:
             os.write(notify, str(exc).encode() or b"failed")
             os.close(notify)
@@ -88,3 +105,16 @@ def run_service(
                 pidfile.unlink()
     if detach:
         sys.exit(0)
+
+
+def run_service(
+    service: Service,
+    *,
+    pidfile: Path | None = None,
+    log_file: Path | None = None,
+    detach: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Run the asyncio ``service(ready)`` as a daemon until it returns."""
+    with daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:
+        asyncio.run(service(ready))

@@ -49,8 +49,9 @@ def start_sandbox(root: Path, name: str, chassis: int = 2, **options: object) ->
 
 @pytest.fixture(scope="module")
 def sandbox(sandbox_root: Path, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    """A 2-chassis OVN shared by the tests of one module."""
-    box = start_sandbox(sandbox_root, request.module.__name__.rsplit(".", 1)[-1])
+    """A 2-chassis OVN shared by the tests of one module (``SANDBOX_OPTIONS`` there tunes ``up``)."""
+    options = getattr(request.module, "SANDBOX_OPTIONS", {})
+    box = start_sandbox(sandbox_root, request.module.__name__.rsplit(".", 1)[-1], **options)
     yield box
     survivors = box.down()
     assert not survivors, f"sandbox processes survived teardown: {survivors}"

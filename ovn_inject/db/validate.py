@@ -9,10 +9,13 @@ read from the databases.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.hooks import HOOKS_BY_NAME, Pipeline
+from ovn_inject.lang import LanguageError
+from ovn_inject.policy import PolicyError, check_flow, check_ports
 from ovn_inject.stages import APP_PRIORITY_MAX
 
 MAX_MATCH_LENGTH = 4096
@@ -25,7 +28,14 @@ MAX_HARD_TIMEOUT = 65535
 class FlowValidationError(OvnInjectError):
     """A flow is refused; ``column`` names the field, ``position`` the 1-based character in it."""
 
-    def __init__(self, column: str, message: str, position: int | None = None, index: int | None = None):
+    def __init__(
+        self,
+        column: str,
+        message: str,
+        position: int | None = None,
+        index: int | None = None,
+        forbidden: bool = False,
+    ):
         where = column if position is None else f"{column}, column {position}"
         prefix = "" if index is None else f"flow {index + 1}: "
         super().__init__(f"{prefix}{where}: {message}")
@@ -33,6 +43,8 @@ class FlowValidationError(OvnInjectError):
         self.position = position
         self.index = index
         self.detail = message
+        #: valid OVN, but outside what the service may do (the gateway answers 403, not 400)
+        self.forbidden = forbidden
 
 
 class QuotaExceededError(OvnInjectError):
@@ -75,6 +87,8 @@ class ServiceView:
     max_flows: int | None
     attachments: tuple[AttachmentView, ...]
     flow_count: int  # flows the service has now
+    #: attachment uuid -> the tenant's ports on the datapath(s) it covers; None: not checked
+    allowed_ports: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,12 +161,45 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
             index=index,
         )
     attachment = None
+    applicable = list(service.attachments)
     if request.attachment is not None:
         try:
-            attachment = resolve_attachment(request.attachment, service).uuid
+            found = resolve_attachment(request.attachment, service)
         except FlowValidationError as exc:
             raise FlowValidationError(exc.column, exc.detail, index=index) from None
-    return ValidFlow(request.priority, match, actions, request.cookie, attachment, request.hard_timeout)
+        attachment, applicable = found.uuid, [found]
+    checked = _check_language_and_policy(match, actions, applicable, service, index)
+    return ValidFlow(
+        request.priority, checked[0], checked[1], request.cookie, attachment, request.hard_timeout
+    )
+
+
+def _check_language_and_policy(
+    match: str, actions: str, applicable: Sequence[AttachmentView], service: ServiceView, index: int | None
+) -> tuple[str, str]:
+    """The canonical text of a flow the service may install at every hook it applies to."""
+    hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
+    pipelines = {h.pipeline for h in hooks} or set(Pipeline)
+    try:
+        flow = check_flow(match, actions, pipelines)
+        if service.allowed_ports is not None:
+            allowed: set[str] = set()
+            for att in applicable:
+                allowed |= service.allowed_ports.get(att.uuid, frozenset())
+            targets = ", ".join(a.target for a in applicable) or "no attachment"
+            check_ports(flow, allowed, f"tenant '{service.tenant}' on the datapaths of {targets}")
+    except LanguageError as exc:
+        raise FlowValidationError(
+            exc.where or "match",
+            exc.reason + (f"; {exc.hint}" if exc.hint else ""),
+            position=exc.column or None,
+            index=index,
+        ) from None
+    except PolicyError as exc:
+        raise FlowValidationError(
+            exc.where, exc.reason, position=exc.column or None, index=index, forbidden=True
+        ) from None
+    return flow.match_text, flow.actions_text
 
 
 def validate_flows(

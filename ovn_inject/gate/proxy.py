@@ -243,14 +243,14 @@ class NorthdGate:
                 remote = self.remotes[self._next_remote % len(self.remotes)]
                 try:
                     reader, writer = await asyncio.wait_for(_open(remote), 2.0)
-                except (OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError) as exc:
                     log.debug("session %d: %s: %s", number, remote, exc)
                     self._next_remote += 1
                     continue
                 framer = JsonStreamFramer()
                 try:
                     usable = await asyncio.wait_for(self._probe(reader, writer, framer), 2.0)
-                except (OSError, asyncio.TimeoutError, FramingError, ProtocolError) as exc:
+                except (TimeoutError, OSError, FramingError, ProtocolError) as exc:
                     usable = f"probe failed: {exc}"
                 if usable is None:
                     return reader, writer, framer, remote
@@ -290,6 +290,8 @@ class NorthdGate:
                     return None  # a server without _Server: nothing to check
                 for result in reply.get("result") or []:
                     for row in result.get("rows", []) if isinstance(result, dict) else []:
-                        if row.get("model") == "clustered" and not (row.get("leader") and row.get("connected")):
+                        if row.get("model") == "clustered" and not (
+                            row.get("leader") and row.get("connected")
+                        ):
                             return f"database {row.get('name')} is a clustered member that is not the leader"
                 return None

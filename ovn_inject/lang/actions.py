@@ -159,6 +159,9 @@ class ActionParser(TokenStream):
             self.i += 1
             action = self.generic(name, scope, pos)
         elif name == "drop":
+            if self.tokens[self.i + 1][0] != ";":
+                self.i += 1
+                self.expect(";", "';' after an action")
             self.fail("'drop;' cannot be combined with other actions", token)
         else:
             self.fail(f"unknown action '{name}'", token)

@@ -17,6 +17,8 @@ class LanguageError(OvnInjectError):
         self.text = text
         self.column = column
         self.hint = hint
+        #: which text of a flow it is about ("match" or "actions"), when the caller knows
+        self.where = ""
         where = f" at column {column}" if column else ""
         tail = f"; {hint}" if hint else ""
         super().__init__(f"{reason}{where}{tail}")

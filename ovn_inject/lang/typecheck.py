@@ -110,6 +110,13 @@ class Checker:
         if symbol.action_only:
             # stricter than OVN: ovn-controller 23.03.1 stops processing such a flow
             self.fail(f"field {ref.name} can only be assigned by actions, not matched", pos)
+        if symbol.match_dropped:
+            # stricter than OVN: ovn-controller 23.03.1 leaves the match out of the OpenFlow flow
+            self.fail(
+                f"ovn-controller drops a match on {ref.name} (the flow would match every packet); "
+                f"{ref.name} can only be assigned",
+                pos,
+            )
         return symbol
 
     def test(self, e: Test, negated: bool) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.hooks import HOOKS_BY_NAME, Pipeline, TargetKind
 from ovn_inject.northd.placement import Placement, Unusable
 from ovn_inject.northd.topology import TargetError, Topology
 
@@ -74,6 +74,7 @@ class AppFlow(Protocol):
     def priority(self) -> int: ...
     @property
     def ports(self) -> frozenset[str]: ...
+    def problem(self, pipeline: Pipeline) -> str | None: ...
     def render_match(self) -> str: ...
     def render_actions(self, continuation: str) -> str: ...
 
@@ -251,7 +252,7 @@ def _compile_chain(
         for flow in flows_by_service.get(service.uuid, ()):
             if flow.attachment is not None and flow.attachment != att.uuid:
                 continue
-            problem = _port_problem(topology, flow, service.tenant)
+            problem = flow.problem(hook.pipeline) or _port_problem(topology, flow, service.tenant)
             if problem:
                 out.flow_status[flow.uuid] = Status(INVALID, problem)
                 continue

@@ -88,7 +88,9 @@ def place_hooks(
             )
             continue
         mine.update(range(low, low + width))
-        result[hook.name] = Placement(hook, stage.table_id, band_base(stage.max_priority), Cursor(register, low, low + width - 1))
+        result[hook.name] = Placement(
+            hook, stage.table_id, band_base(stage.max_priority), Cursor(register, low, low + width - 1)
+        )
     return result
 
 

@@ -128,6 +128,14 @@ class Topology:
         ports = frozenset(p for p in self.ports_on(name) if self._port_tenant(p) == tenant)
         return {name: ports}
 
+    def tenant_ports(self, kind: TargetKind, name: str, tenant: str) -> frozenset[str]:
+        """The ports a flow of an attachment to ``kind:name`` may name: the tenant's, on its datapaths."""
+        try:
+            scope = self.scope(kind, name, tenant)
+        except TargetError:
+            return frozenset()
+        return frozenset(p for dp in scope for p in self.ports_on(dp) if self._port_tenant(p) == tenant)
+
     def _port_tenant(self, name: str) -> str | None:
         port = self.port(name)
         return port.tenant if port else None

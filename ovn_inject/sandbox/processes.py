@@ -110,6 +110,12 @@ def stop_pids(pids: Sequence[int], timeout: float = 5.0) -> list[int]:
     return alive
 
 
+def kill(pid: int) -> None:
+    """SIGKILL ``pid`` and wait until it is gone."""
+    _signal(pid, signal.SIGKILL)
+    wait_for(lambda: not is_alive(pid), 5.0, f"process {pid} to die")
+
+
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -82,11 +82,19 @@ class Sandbox:
     def is_up(self) -> bool:
         return any(processes.is_alive(pid) for pid in self.state.pids.values())
 
-    def up(self, chassis: int = 2, gate: bool = True, sb_cluster: int = 0, gate_record: bool = False) -> None:
-        """Start NB, SB, the northd gate, northd, the tunnel hub and ``chassis`` chassis.
+    def up(
+        self,
+        chassis: int = 2,
+        gate: bool = True,
+        sb_cluster: int = 0,
+        gate_record: bool = False,
+        inject: bool = True,
+    ) -> None:
+        """Start NB, SB, the northd gate, northd, ovn-inject's daemon, the tunnel hub and the chassis.
 
         ``gate=False`` connects northd straight to SB; ``sb_cluster=3`` runs SB as a
-        3-member RAFT cluster; ``gate_record`` makes the gate log what it sends northd.
+        3-member RAFT cluster; ``gate_record`` makes the gate log what it sends northd;
+        ``inject=False`` leaves ovn-inject's compiler daemon out.
         """
         if chassis < 1:
             raise SandboxError("a sandbox needs at least one chassis (--chassis 1 or more)")
@@ -109,6 +117,8 @@ class Sandbox:
             for index in range(1, chassis + 1):
                 self._start_chassis(index)
             self._set_tunnel_neighbours()
+            if inject and gate:
+                self.start_inject_northd()
         except BaseException:
             self.save()
             self.down()
@@ -287,25 +297,49 @@ class Sandbox:
         return self.layout.central / "sbgate-record.jsonl"
 
     def start_gate(self) -> None:
-        rundir = self.layout.central
-        argv = [
-            sys.executable,
-            "-m",
-            "ovn_inject",
-            "sbgate",
-            f"--listen=punix:{self.layout.sbgate_socket}",
-            f"--remote={self.sb_remote}",
-            "--detach",
-            f"--pidfile={rundir / 'sbgate.pid'}",
-            f"--log-file={rundir / 'sbgate.log'}",
-        ]
+        argv = ["sbgate", f"--listen=punix:{self.layout.sbgate_socket}", f"--remote={self.sb_remote}"]
         if self.state.extra.get("gate_record"):
             argv.append(f"--record={self.gate_record}")
-        processes.run(argv)
-        pid = processes.read_pid(rundir / "sbgate.pid")
+        self._start_python_daemon("sbgate", argv)
+
+    def start_inject_northd(self, name: str = "inject-northd") -> None:
+        """ovn-inject's compiler daemon; a second one (another name) waits as standby."""
+        rundir = self.layout.central
+        self._start_python_daemon(
+            name,
+            [
+                "northd",
+                f"--nb={self.nb_remote}",
+                f"--sb={self.sb_remote}",
+                f"--inject-db={self.inject_remote}",
+                f"--unixctl={rundir / (name + '.ctl')}",
+            ],
+        )
+
+    def inject_appctl(self, *args: str, name: str = "inject-northd") -> str:
+        """``ovn-appctl`` to ovn-inject's compiler daemon (status, recompute)."""
+        ctl = self.layout.central / f"{name}.ctl"
+        return processes.run(["ovn-appctl", "-t", str(ctl), *args]).stdout
+
+    def _start_python_daemon(self, name: str, argv: list[str]) -> None:
+        """One of ovn-inject's own daemons, started like OVS's: detached once ready, with a pidfile."""
+        rundir = self.layout.central
+        pidfile = rundir / f"{name}.pid"
+        processes.run(
+            [
+                sys.executable,
+                "-m",
+                "ovn_inject",
+                *argv,
+                "--detach",
+                f"--pidfile={pidfile}",
+                f"--log-file={rundir / (name + '.log')}",
+            ]
+        )
+        pid = processes.read_pid(pidfile)
         if pid is None:
-            raise SandboxError(f"the northd gate wrote no pidfile; see {rundir / 'sbgate.log'}")
-        self.state.pids["sbgate"] = pid
+            raise SandboxError(f"{name} wrote no pidfile; see {rundir / (name + '.log')}")
+        self.state.pids[name] = pid
         self.save()
 
     def restart_gate(self) -> None:
@@ -315,6 +349,39 @@ class Sandbox:
     def restart_northd(self) -> None:
         self.stop("northd")
         self.start_northd()
+
+    def restart_nb(self) -> None:
+        """Restart NB's ovsdb-server (and with it OVN_Inject) on the same addresses."""
+        self.stop("nb")
+        self.state.pids["nb"], _ = self._serve_ovsdb("ovnnb_db", self.state.nb_tcp, [self.layout.inject_db])
+        self.save()
+
+    def restart(self, name: str) -> None:
+        """Stop (if running) and start one component by its name in ``status``."""
+        special = {
+            "nb": self.restart_nb,
+            "sb": self.restart_sb,
+            "northd": self.restart_northd,
+            "sbgate": self.restart_gate,
+        }
+        if name in special:
+            special[name]()
+            return
+        if not name.startswith("inject-northd"):
+            raise SandboxError(
+                f"cannot restart '{name}'; restartable: {', '.join([*special, 'inject-northd'])}"
+            )
+        if name in self.state.pids:
+            self.stop(name)
+        self.start_inject_northd(name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component, as a crash would, and forget it."""
+        pid = self.state.pids.pop(name, None)
+        if pid is None:
+            raise SandboxError(f"no process '{name}' in this sandbox")
+        processes.kill(pid)
+        self.save()
 
     def _create_inject_db(self) -> Path:
         """OVN_Inject lives in NB's ovsdb-server as a second database, never inside NB's schema."""

@@ -20,7 +20,9 @@ HOOK_PRIORITY = 1000
 
 
 def datapath_of(sandbox: Sandbox, switch: str) -> str:
-    uuid = sandbox.sbctl("--bare", "--columns=_uuid", "find", "datapath_binding", f"external_ids:name={switch}")
+    uuid = sandbox.sbctl(
+        "--bare", "--columns=_uuid", "find", "datapath_binding", f"external_ids:name={switch}"
+    )
     if not uuid.strip():
         raise AssertionError(f"no Datapath_Binding for {switch}")
     return uuid.strip()
@@ -39,8 +41,12 @@ def stage_table(sandbox: Sandbox, stage: str) -> int:
 def northd_max_priority(sandbox: Sandbox, pipeline: str, table: int) -> int:
     rows = json.loads(
         sandbox.sbctl(
-            "--format=json", "--columns=priority", "find", "logical_flow",
-            f"pipeline={pipeline}", f"table_id={table}",
+            "--format=json",
+            "--columns=priority",
+            "find",
+            "logical_flow",
+            f"pipeline={pipeline}",
+            f"table_id={table}",
         )  # fmt: skip
     )["data"]
     return max(row[0] for row in rows)

@@ -27,6 +27,11 @@ pytestmark = pytest.mark.integration
 Run = Callable[..., Result]
 
 
+#: No compiler daemon here: these tests see the database as the CLI leaves it (statuses
+#: stay "pending", --wait times out); tests/integration/test_northd.py runs the daemon.
+SANDBOX_OPTIONS = {"inject": False}
+
+
 @pytest.fixture(scope="module")
 def topo(sandbox: Sandbox) -> Sandbox:
     """The demo topology's NB rows, built once: these tests only read NB."""
@@ -436,3 +441,38 @@ def test_cli_process_exit_code_and_json_for_other_tools(topo: Sandbox) -> None:
         "ovn-inject: service 'proc' already exists (use --may-exist to ignore this)"
     ]
     subprocess.run([*cli, "service-del", "proc"], env=env, check=True)
+
+
+def test_flow_add_checks_language_and_policy_and_stores_canonical_text(run: Run) -> None:
+    run("service-add", "ips", "--tenant", "tenant-a")
+    run("attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
+    refusals = [
+        (["--match", "ip4.dts == 10.0.0.1", "--actions", "drop;"], "match, column 1: unknown field"),
+        (["--match", "tcp.dst == 70000", "--actions", "drop;"], "match, column 12"),
+        (
+            ["--match", 'inport == "vm4"', "--actions", "drop;"],
+            "port 'vm4' is not a port of tenant 'tenant-a'",
+        ),
+        (["--match", "reg0[0] == 1", "--actions", "drop;"], "field 'reg0' is not available to services"),
+        (["--match", "ip4", "--actions", "reg9[0..3] = 1; next;"], "cannot be written by services"),
+        (["--match", "ip4", "--actions", "next(pipeline=egress, table=0);"], "only a plain 'next;'"),
+        (["--match", "ip4", "--actions", "ct_commit; next;"], "action 'ct_commit' is not available"),
+        (["--match", "ip4", "--actions", 'outport = "vm4"; output;'], "port 'vm4' is not a port"),
+        (["--match", "ip4", "--actions", "drop"], "actions, column 5"),
+    ]
+    for args, message in refusals:
+        result = run("flow-add", "ips", "--priority", "1", *args, ok=False)
+        assert message in result.stderr, (args, result.stderr)
+    run(
+        "flow-add",
+        "ips",
+        "--priority",
+        "1",
+        "--match",
+        "ip4.src==10.0.1.11&&tcp.dst==80",
+        "--actions",
+        'outport="vm2";output;',
+    )
+    [flow] = json.loads(run("flow-list", "ips", "--format", "json").stdout)
+    assert flow["match"] == "ip4.src == 10.0.1.11 && tcp.dst == 80"
+    assert flow["actions"] == 'outport = "vm2"; output;'

@@ -34,6 +34,7 @@ STRICTER = (
     "cannot be masked",
     " takes an ",
     "unknown port '",
+    "ovn-controller drops a match on",
 )
 #: Refusals for text that stalls ovn-controller 23.03.1 (it never catches up again): not sent to OVN.
 UNSAFE_FOR_OVN = ("can only be assigned by actions",)

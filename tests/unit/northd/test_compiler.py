@@ -34,6 +34,9 @@ class Flow:
     ports: frozenset[str] = frozenset()
     attachment: str | None = None
 
+    def problem(self, pipeline: object) -> str | None:
+        return None
+
     def render_match(self) -> str:
         return self.match
 

@@ -1,0 +1,142 @@
+"""Service_Flow rows -> the compiler's AppFlow objects, parsed once and cached.
+
+A flow's text was checked when it was written; the daemon checks it again
+(OVN_Inject may have been written by hand, or the policy may have changed)
+and prints it from the parsed tree. ``next;`` becomes the hook's
+continuation by splicing parsed action nodes, never by editing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ovn_inject.errors import OvnInjectError
+from ovn_inject.hooks import Pipeline
+from ovn_inject.lang import Actions, format_actions, format_match, parse_actions
+from ovn_inject.lang import ast as n
+from ovn_inject.northd.compiler import INVALID, Status
+from ovn_inject.policy import CheckedFlow, check_flow
+
+
+@lru_cache(maxsize=256)
+def _continuation(text: str) -> tuple[n.Action, ...]:
+    return parse_actions(text).items
+
+
+def _splice(actions: Actions, continuation: tuple[n.Action, ...]) -> Actions:
+    items: list[n.Action] = []
+    for action in actions.items:
+        if isinstance(action, n.Next) and action.table is None and action.pipeline is None:
+            items.extend(continuation)
+        elif isinstance(action, n.Clone):
+            items.append(n.Clone(_splice(action.body, continuation)))
+        else:
+            items.append(action)
+    return Actions(tuple(items))
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The outcome of checking one (match, actions) text per pipeline."""
+
+    flow: dict[Pipeline, CheckedFlow | str]
+
+    def get(self, pipeline: Pipeline) -> CheckedFlow | str:
+        return self.flow[pipeline]
+
+
+@dataclass(frozen=True)
+class ServiceFlow:
+    """One Service_Flow row as the compiler sees it (implements compiler.AppFlow)."""
+
+    uuid: str
+    service: str
+    attachment: str | None
+    priority: int
+    checked: _Checked
+
+    @property
+    def ports(self) -> frozenset[str]:
+        for outcome in self.checked.flow.values():
+            if isinstance(outcome, CheckedFlow):
+                return outcome.ports
+        return frozenset()
+
+    def problem(self, pipeline: Pipeline) -> str | None:
+        outcome = self.checked.get(pipeline)
+        return outcome if isinstance(outcome, str) else None
+
+    def _flow(self) -> CheckedFlow:
+        for outcome in self.checked.flow.values():
+            if isinstance(outcome, CheckedFlow):
+                return outcome
+        raise AssertionError("render of a flow that failed its checks")
+
+    def render_match(self) -> str:
+        return format_match(self._flow().match)
+
+    def render_actions(self, continuation: str) -> str:
+        return format_actions(_splice(self._flow().actions, _continuation(continuation)))
+
+
+class FlowCache:
+    def __init__(self) -> None:
+        self._checked: dict[tuple[str, str], _Checked] = {}
+
+    def check(self, match: str, actions: str) -> _Checked:
+        key = (match, actions)
+        found = self._checked.get(key)
+        if found is None:
+            outcome: dict[Pipeline, CheckedFlow | str] = {}
+            for pipeline in Pipeline:
+                try:
+                    outcome[pipeline] = check_flow(match, actions, [pipeline])
+                except OvnInjectError as exc:
+                    outcome[pipeline] = str(exc)
+            found = self._checked[key] = _Checked(outcome)
+        return found
+
+    def load(
+        self, rows: Iterable[Any], now: float
+    ) -> tuple[list[ServiceFlow], dict[str, Status], float | None]:
+        """Live flows, the status of flows that fail their checks everywhere, the next expiry time."""
+        flows: list[ServiceFlow] = []
+        errors: dict[str, Status] = {}
+        next_expiry: float | None = None
+        for row in rows:
+            expiry = _expiry(row)
+            if expiry is not None:
+                if expiry <= now:
+                    continue
+                next_expiry = expiry if next_expiry is None else min(next_expiry, expiry)
+            service = row.service[0] if row.service else None
+            if service is None:
+                continue
+            checked = self.check(row.match, row.actions)
+            problems = [o for o in checked.flow.values() if isinstance(o, str)]
+            if len(problems) == len(checked.flow):
+                errors[str(row.uuid)] = Status(INVALID, problems[0])
+                continue
+            attachment = row.attachment[0] if row.attachment else None
+            flows.append(
+                ServiceFlow(
+                    str(row.uuid),
+                    str(service.uuid),
+                    str(attachment.uuid) if attachment is not None else None,
+                    int(row.priority),
+                    checked,
+                )
+            )
+        return flows, errors, next_expiry
+
+    def expired(self, rows: Iterable[Any], now: float) -> list[Any]:
+        return [row for row in rows if (expiry := _expiry(row)) is not None and expiry <= now]
+
+
+def _expiry(row: Any) -> float | None:
+    """When a flow with a hard timeout goes (``created`` is in milliseconds)."""
+    timeout = int(row.hard_timeout)
+    return int(row.created) / 1000 + timeout if timeout > 0 else None

@@ -1,0 +1,201 @@
+"""What a service may match and do at a hook (DESIGN.md section 4), as data plus one walker.
+
+The language module says whether a flow is OVN; this module says whether a
+*service* may install it. It walks the parsed tree against white lists:
+header fields to read and rewrite, ct state to read, ``inport``/``outport``
+only against named ports (checked against the tenant's ports on the owning
+datapath by the caller or the compiler), and a short list of actions.
+Anything else is refused by name. Whatever passes is still confined by the
+compiler, which prefixes every match with the hook's cursor and scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ovn_inject.errors import OvnInjectError
+from ovn_inject.hooks import Pipeline
+from ovn_inject.lang import (
+    Actions,
+    Expr,
+    LanguageError,
+    format_actions,
+    format_match,
+    parse_actions,
+    parse_match,
+)
+from ovn_inject.lang import ast as n
+from ovn_inject.lang.symbols import SYMBOLS, resolve
+
+#: Root fields a service may read (subfields of these too, e.g. ``ct.est``, ``eth.mcast``).
+READABLE = frozenset({
+    "eth.src", "eth.dst", "eth.type", "vlan.tci",
+    "ip.proto", "ip.dscp", "ip.ecn", "ip.ttl", "ip.frag",
+    "ip4.src", "ip4.dst", "icmp4.type", "icmp4.code",
+    "ip6.src", "ip6.dst", "ip6.label", "icmp6.type", "icmp6.code",
+    "arp.op", "arp.spa", "arp.sha", "arp.tpa", "arp.tha",
+    "rarp.op", "rarp.spa", "rarp.sha", "rarp.tpa", "rarp.tha",
+    "nd.target", "nd.sll", "nd.tll",
+    "tcp.src", "tcp.dst", "tcp.flags", "udp.src", "udp.dst", "sctp.src", "sctp.dst",
+    "ct_state",
+})  # fmt: skip
+
+#: Root fields a service may rewrite.
+WRITABLE = frozenset({
+    "eth.src", "eth.dst", "ip.dscp", "ip.ecn", "ip.ttl",
+    "ip4.src", "ip4.dst", "ip6.src", "ip6.dst",
+    "tcp.src", "tcp.dst", "udp.src", "udp.dst", "sctp.src", "sctp.dst",
+})  # fmt: skip
+
+PORT_FIELDS = frozenset({"inport", "outport"})
+T = TypeVar("T")
+
+
+class PolicyError(OvnInjectError):
+    """A flow that is valid OVN but that a service may not install (HTTP 403)."""
+
+    def __init__(self, where: str, reason: str, column: int = 0) -> None:
+        self.where = where
+        self.reason = reason
+        self.column = column
+        at = f" at column {column}" if column else ""
+        super().__init__(f"{where}: {reason}{at}")
+
+
+@dataclass(frozen=True)
+class CheckedFlow:
+    """A flow that passed the language and the policy; its text is printed from the tree."""
+
+    match: Expr
+    actions: Actions
+    ports: frozenset[str]
+
+    @property
+    def match_text(self) -> str:
+        return format_match(self.match)
+
+    @property
+    def actions_text(self) -> str:
+        return format_actions(self.actions)
+
+
+def check_flow(match: str, actions: str, pipelines: Iterable[Pipeline]) -> CheckedFlow:
+    """Parse, type-check and police a flow for hooks of the given pipelines.
+
+    Raises LanguageError (not OVN, 400) or PolicyError (not allowed, 403).
+    """
+    match_tree = _parse(parse_match, match, "match")
+    actions_tree = _parse(parse_actions, actions, "actions")
+    ports: set[str] = set()
+    _check_expr(match_tree, ports)
+    for pipeline in set(pipelines):
+        _check_actions(actions_tree, pipeline, ports, in_clone=False)
+    return CheckedFlow(match_tree, actions_tree, frozenset(ports))
+
+
+def _parse(parse: Callable[[str], T], text: str, where: str) -> T:
+    try:
+        return parse(text)
+    except LanguageError as exc:
+        exc.where = where
+        raise
+
+
+def check_ports(flow: CheckedFlow, allowed: Collection[str], where: str) -> None:
+    """Every port the flow names must be one of ``allowed`` (the tenant's, on the datapath)."""
+    for name in sorted(flow.ports - set(allowed)):
+        raise PolicyError("match/actions", f"port '{name}' is not a port of {where}")
+
+
+def _root(ref: n.FieldRef) -> str:
+    symbol = SYMBOLS.get(ref.name)
+    if symbol is None:
+        return ref.name
+    if symbol.predicate is not None:
+        return ref.name
+    root, _, _ = resolve(ref.name, 0, 0)
+    return root.name
+
+
+def _check_read(ref: n.FieldRef, where: str) -> None:
+    symbol = SYMBOLS.get(ref.name)
+    if symbol is not None and symbol.predicate is not None:
+        return  # header predicates (tcp, ip4, eth.bcast ...) only test header fields
+    root = _root(ref)
+    if root not in READABLE and root not in PORT_FIELDS:
+        raise PolicyError(where, f"field '{ref.name}' is not available to services", ref.pos)
+
+
+def _check_expr(expr: Expr, ports: set[str]) -> None:
+    if isinstance(expr, n.And | n.Or):
+        for item in expr.items:
+            _check_expr(item, ports)
+    elif isinstance(expr, n.Not):
+        _check_expr(expr.operand, ports)
+    elif isinstance(expr, n.Test):
+        _check_read(expr.field, "match")
+    elif isinstance(expr, n.Comparison):
+        _check_read(expr.field, "match")
+        for value in expr.values:
+            if isinstance(value, n.AddressSetRef | n.PortGroupRef):
+                sigil = "$" if isinstance(value, n.AddressSetRef) else "@"
+                raise PolicyError(
+                    "match",
+                    f"'{sigil}{value.name}' is not allowed: address sets and port groups "
+                    "may hold other tenants' addresses and ports",
+                    expr.pos,
+                )
+            if isinstance(value, n.String):
+                ports.add(value.value)
+    elif isinstance(expr, n.ChassisResident):
+        raise PolicyError("match", "is_chassis_resident() is not available to services", expr.pos)
+
+
+def _check_actions(actions: Actions, pipeline: Pipeline, ports: set[str], in_clone: bool) -> None:
+    outport_set = False
+    for action in actions.items:
+        if isinstance(action, n.Drop | n.DecTtl):
+            continue
+        if isinstance(action, n.Next):
+            if action.table is not None or action.pipeline is not None:
+                raise PolicyError(
+                    "actions", "only a plain 'next;' (continue) is allowed, not next(...)", action.pos
+                )
+            if in_clone:
+                raise PolicyError("actions", "'next;' inside clone would duplicate the packet", action.pos)
+        elif isinstance(action, n.Output):
+            if pipeline is not Pipeline.INGRESS:
+                raise PolicyError("actions", "'output;' is only allowed in ingress hooks", action.pos)
+            if not outport_set:
+                raise PolicyError("actions", "'output;' must follow 'outport = \"PORT\";'", action.pos)
+        elif isinstance(action, n.Load):
+            if action.dst.name == "outport":
+                if pipeline is not Pipeline.INGRESS:
+                    raise PolicyError("actions", "outport can only be set in ingress hooks", action.pos)
+                if action.dst.low is not None or not isinstance(action.value, n.String):
+                    raise PolicyError("actions", "outport must be set to a port name", action.pos)
+                ports.add(action.value.value)
+                outport_set = True
+                continue
+            _check_write(action.dst)
+        elif isinstance(action, n.Move):
+            _check_write(action.dst)
+            if _root(action.src) in PORT_FIELDS:
+                raise PolicyError("actions", "inport/outport cannot be copied", action.pos)
+            _check_read(action.src, "actions")
+        elif isinstance(action, n.Exchange):
+            _check_write(action.a)
+            _check_write(action.b)
+        elif isinstance(action, n.Clone):
+            _check_actions(action.body, pipeline, ports, in_clone=True)
+        else:
+            name = action.name if isinstance(action, n.Generic) else type(action).__name__
+            raise PolicyError("actions", f"action '{name}' is not available to services", action.pos)
+
+
+def _check_write(ref: n.FieldRef) -> None:
+    root = _root(ref)
+    if root not in WRITABLE:
+        raise PolicyError("actions", f"field '{ref.name}' cannot be written by services", ref.pos)
