@@ -80,7 +80,10 @@ def main() -> int:
         finally:
             box.down()
     print(f"northd SB write cost, direct vs through the gate ({ROUNDS} rounds, medians)")
-    for case, label in (("seq", f"(a) {SEQUENTIAL} x --wait=sb lsp-add"), ("bulk", f"(b) {SWITCHES} switches x 2 ports")):
+    for case, label in (
+        ("seq", f"(a) {SEQUENTIAL} x --wait=sb lsp-add"),
+        ("bulk", f"(b) {SWITCHES} switches x 2 ports"),
+    ):
         direct = statistics.median(times[(case, False)])
         gated = statistics.median(times[(case, True)])
         print(f"{label:<36} direct {direct:7.3f} s  gate {gated:7.3f} s  ratio {gated / direct:5.2f}x")

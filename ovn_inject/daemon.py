@@ -12,14 +12,14 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from ovn_inject.errors import OvnInjectError
 
 LOG_FORMAT = "%(asctime)s|%(name)s|%(levelname)s|%(message)s"
 
-Service = Callable[[Callable[[], None]], Awaitable[None]]
+Service = Callable[[Callable[[], None]], Coroutine[object, object, None]]
 
 
 class DaemonError(OvnInjectError):

@@ -120,8 +120,9 @@ class NorthdGate:
     @property
     def port(self) -> int:
         """The TCP port actually bound (useful with ``ptcp:0``)."""
-        assert self._server is not None and self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
+        server = self._server
+        assert isinstance(server, asyncio.Server) and server.sockets
+        return int(server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
         if self.listen.kind == "unix":
@@ -195,8 +196,9 @@ class NorthdGate:
             for task in done:
                 reason = task.result()
                 side = "northd" if task is to_server else f"upstream {remote}"
-                log.info("session %d: closing: %s %s (%d rows hidden)", number, side, reason,
-                         session.hidden_count)  # fmt: skip
+                log.info(
+                    "session %d: closing: %s %s (%d rows hidden)", number, side, reason, session.hidden_count
+                )
         finally:
             for task in (to_server, to_client):
                 task.cancel()
@@ -243,14 +245,14 @@ class NorthdGate:
                 remote = self.remotes[self._next_remote % len(self.remotes)]
                 try:
                     reader, writer = await asyncio.wait_for(_open(remote), 2.0)
-                except (OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError) as exc:
                     log.debug("session %d: %s: %s", number, remote, exc)
                     self._next_remote += 1
                     continue
                 framer = JsonStreamFramer()
                 try:
                     usable = await asyncio.wait_for(self._probe(reader, writer, framer), 2.0)
-                except (OSError, asyncio.TimeoutError, FramingError, ProtocolError) as exc:
+                except (TimeoutError, OSError, FramingError, ProtocolError) as exc:
                     usable = f"probe failed: {exc}"
                 if usable is None:
                     return reader, writer, framer, remote
@@ -258,8 +260,11 @@ class NorthdGate:
                 _close(writer)
                 self._next_remote += 1
             if time.monotonic() + delay > deadline or client.at_eof():
-                log.warning("session %d: no usable remote among %s; closing", number,
-                            ", ".join(map(str, self.remotes)))  # fmt: skip
+                log.warning(
+                    "session %d: no usable remote among %s; closing",
+                    number,
+                    ", ".join(map(str, self.remotes)),
+                )
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -290,6 +295,7 @@ class NorthdGate:
                     return None  # a server without _Server: nothing to check
                 for result in reply.get("result") or []:
                     for row in result.get("rows", []) if isinstance(result, dict) else []:
-                        if row.get("model") == "clustered" and not (row.get("leader") and row.get("connected")):
+                        leads = row.get("leader") and row.get("connected")
+                        if row.get("model") == "clustered" and not leads:
                             return f"database {row.get('name')} is a clustered member that is not the leader"
                 return None

@@ -5,8 +5,7 @@ requests whose replies it must change (monitors, schemas, rewritten
 transactions) and applies :mod:`ovn_inject.gate.filter`. Messages that need
 no change are returned as the very bytes that came in; large ones are not
 even decoded when a substring check proves they cannot concern a hidden row,
-which keeps the gate cheap on the multi-megabyte messages of bulk changes
-and on the stream of small ones alike.
+which keeps the gate cheap on the multi-megabyte messages of bulk changes.
 """
 
 from __future__ import annotations
@@ -33,6 +32,10 @@ log = logging.getLogger("ovn_inject.gate")
 
 #: Asking ``monitor_cond_since`` for changes after this id returns a full snapshot.
 ZERO_TXN_ID = "00000000-0000-0000-0000-000000000000"
+#: Messages up to this size are always decoded (and so validated); larger ones only
+#: when a substring check says they may concern a hidden row. The peer's own
+#: parser still rejects a malformed large message, and the session then ends.
+SMALL_MESSAGE = 64 * 1024
 MONITOR_FORMS = {"monitor": 1, "monitor_cond": 2, "monitor_cond_since": 2}
 UPDATE_FORMS = {"update": 1, "update2": 2, "update3": 2}
 _ROW_KEY = re.compile(rb'"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"\s*:')
@@ -84,7 +87,7 @@ class GateSession:
     # ---- northd -> server --------------------------------------------------------
 
     def from_client(self, raw: bytes) -> bytes:
-        if not self._client_message_may_matter(raw):
+        if len(raw) > SMALL_MESSAGE and not self._client_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")
@@ -96,7 +99,8 @@ class GateSession:
             new_params, appended = rewrite_transaction(params, self.monitors.values())
             if not appended:
                 return raw
-            self._expect(request_id, _Pending("transact", original_ops=len(params) - 1, appended=appended))
+            original_ops = len(new_params) - 1 - appended
+            self._expect(request_id, _Pending("transact", original_ops=original_ops, appended=appended))
             log.info("adding %d deletes of hidden rows to northd's transaction %s", appended, request_id)
             message["params"] = new_params
             return encode(message)
@@ -121,8 +125,12 @@ class GateSession:
             return True
         if b'"delete"' not in raw:
             return False
-        targets = {target for monitor in self.monitors.values() for row in monitor.hidden.values()
-                   for target in row.references()}  # fmt: skip
+        targets = {
+            target
+            for monitor in self.monitors.values()
+            for row in monitor.hidden.values()
+            for target in row.references()
+        }
         return any(target.encode() in raw for target in targets)
 
     def _monitor_request(
@@ -133,10 +141,10 @@ class GateSession:
         monitor = _key(params[1])
         self.monitors[monitor] = MonitorState(params[0])
         self._expect(request_id, _Pending("monitor", monitor=monitor, form=MONITOR_FORMS[method]))
-        if method == "monitor_cond_since" and self.full_snapshot and len(params) >= 4:
-            if params[3] != ZERO_TXN_ID:
-                params[3] = ZERO_TXN_ID
-                return encode(message)
+        full = method == "monitor_cond_since" and self.full_snapshot and len(params) >= 4
+        if full and params[3] != ZERO_TXN_ID:
+            params[3] = ZERO_TXN_ID
+            return encode(message)
         return raw
 
     def _expect(self, request_id: Json, pending: _Pending) -> None:
@@ -147,7 +155,7 @@ class GateSession:
     # ---- server -> northd --------------------------------------------------------
 
     def from_server(self, raw: bytes) -> bytes:
-        if not self._server_message_may_matter(raw):
+        if len(raw) > SMALL_MESSAGE and not self._server_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")

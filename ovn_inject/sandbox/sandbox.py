@@ -187,9 +187,8 @@ class Sandbox:
 
     def _start_central(self) -> None:
         self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb("ovnnb_db", "ovn-nb.ovsschema", True)
-        members = int(self.state.extra.get("sb_cluster", 0) or 0)
-        if members:
-            self._start_sb_cluster(members)
+        if self.sb_members:
+            self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
         self.nbctl("init")
@@ -201,7 +200,14 @@ class Sandbox:
 
     @property
     def sb_members(self) -> int:
-        return int(self.state.extra.get("sb_cluster", 0) or 0)
+        """Members of the clustered SB, 0 for a standalone SB."""
+        members = self.state.extra.get("sb_cluster", 0)
+        return members if isinstance(members, int) else 0
+
+    @property
+    def _sb_tcp_ports(self) -> list[int]:
+        ports = self.state.extra.get("sb_tcp_ports")
+        return [int(port) for port in ports] if isinstance(ports, list) else [self.state.sb_tcp]
 
     def _sb_member_name(self, member: int) -> str:
         return f"ovnsb_db{member}"
@@ -248,7 +254,7 @@ class Sandbox:
         """Stop and restart the SB ovsdb-server (or one member of the cluster) on the same addresses."""
         if self.sb_members:
             chosen = [member] if member else list(range(1, self.sb_members + 1))
-            ports = list(self.state.extra.get("sb_tcp_ports", []))  # type: ignore[call-overload]
+            ports = self._sb_tcp_ports
             for m in chosen:
                 self.stop(f"sb{m}")
             for m in chosen:
@@ -317,8 +323,7 @@ class Sandbox:
 
     @property
     def sb_tcp_remote(self) -> str:
-        ports = self.state.extra.get("sb_tcp_ports") or [self.state.sb_tcp]
-        return ",".join(f"tcp:127.0.0.1:{port}" for port in ports)  # type: ignore[union-attr]
+        return ",".join(f"tcp:127.0.0.1:{port}" for port in self._sb_tcp_ports)
 
     @property
     def northd_sb_remote(self) -> str:
@@ -331,7 +336,11 @@ class Sandbox:
         """Start ovn-northd on :attr:`northd_sb_remote`, or on ``sb_remote`` (benchmarks compare)."""
         rundir = self.layout.central
         self.state.pids["northd"] = processes.start_daemon(
-            ["ovn-northd", f"--ovnnb-db={self.nb_remote}", f"--ovnsb-db={sb_remote or self.northd_sb_remote}"],
+            [
+                "ovn-northd",
+                f"--ovnnb-db={self.nb_remote}",
+                f"--ovnsb-db={sb_remote or self.northd_sb_remote}",
+            ],
             rundir,
             "ovn-northd",
             env=self.layout.rundir_env(rundir),

@@ -20,7 +20,9 @@ HOOK_PRIORITY = 1000
 
 
 def datapath_of(sandbox: Sandbox, switch: str) -> str:
-    uuid = sandbox.sbctl("--bare", "--columns=_uuid", "find", "datapath_binding", f"external_ids:name={switch}")
+    uuid = sandbox.sbctl(
+        "--bare", "--columns=_uuid", "find", "datapath_binding", f"external_ids:name={switch}"
+    )
     if not uuid.strip():
         raise AssertionError(f"no Datapath_Binding for {switch}")
     return uuid.strip()
@@ -39,9 +41,13 @@ def stage_table(sandbox: Sandbox, stage: str) -> int:
 def northd_max_priority(sandbox: Sandbox, pipeline: str, table: int) -> int:
     rows = json.loads(
         sandbox.sbctl(
-            "--format=json", "--columns=priority", "find", "logical_flow",
-            f"pipeline={pipeline}", f"table_id={table}",
-        )  # fmt: skip
+            "--format=json",
+            "--columns=priority",
+            "find",
+            "logical_flow",
+            f"pipeline={pipeline}",
+            f"table_id={table}",
+        )
     )["data"]
     return max(row[0] for row in rows)
 
@@ -62,12 +68,16 @@ def insert_hook_row(
     if marked:
         external_ids.append(f"external_ids:{OWNER_KEY}=test")
     return sandbox.sbctl(
-        "create", "logical_flow",
+        "create",
+        "logical_flow",
         f"logical_datapath={datapath_of(sandbox, switch)}",
-        f"pipeline={pipeline}", f"table_id={table}", f"priority={priority}",
-        f"match={json.dumps(match)}", f"actions={json.dumps(actions)}",
+        f"pipeline={pipeline}",
+        f"table_id={table}",
+        f"priority={priority}",
+        f"match={json.dumps(match)}",
+        f"actions={json.dumps(actions)}",
         *external_ids,
-    ).strip()  # fmt: skip
+    ).strip()
 
 
 def row_exists(sandbox: Sandbox, uuid: str) -> bool:

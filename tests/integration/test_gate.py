@@ -54,7 +54,9 @@ def test_northd_works_through_the_gate(demo: Sandbox) -> None:
     assert {"sbgate", "northd", "sb"} <= names
     assert "Status: active" in demo.northd_appctl("status")
     demo.nbctl("--wait=hv", "ls-add", "ls-gate-test", "--", "lsp-add", "ls-gate-test", "p1")
-    flows = demo.sbctl("--bare", "--columns=_uuid", "find", "datapath_binding", "external_ids:name=ls-gate-test")
+    flows = demo.sbctl(
+        "--bare", "--columns=_uuid", "find", "datapath_binding", "external_ids:name=ls-gate-test"
+    )
     assert flows.strip(), "northd created no datapath for the new switch"
     assert "ls_in_pre_acl" in demo.sbctl("lflow-list", "ls-gate-test")
     assert demo.nbctl("get", "logical_switch_port", "vm1", "up").strip() == "true"
@@ -90,7 +92,6 @@ def test_hook_row_survives_and_drops(demo: Sandbox) -> None:
     still_hidden_and_dropping("a gate restart")
     demo.restart_sb()
     still_hidden_and_dropping("an SB restart")
-    assert not northd_saw(demo, control) or True  # the control is northd's business
 
     demo.sbctl("destroy", "logical_flow", hook)
     settle(demo)
@@ -107,7 +108,9 @@ def test_ls_del_removes_hook_rows(demo: Sandbox) -> None:
     assert elapsed < 3, f"ls-del took {elapsed:.1f} s"
     assert not any(row_exists(demo, hook) for hook in hooks)
     assert row_exists(demo, other), "a hook row on another switch was deleted"
-    assert not demo.sbctl("--bare", "--columns=_uuid", "find", "datapath_binding", "external_ids:name=ls-a").strip()
+    assert not demo.sbctl(
+        "--bare", "--columns=_uuid", "find", "datapath_binding", "external_ids:name=ls-a"
+    ).strip()
     log = (demo.layout.central / "ovn-northd.log").read_text()
     assert "referential integrity" not in log
     assert not any(northd_saw(demo, uuid) for uuid in [*hooks, other])
