@@ -26,7 +26,7 @@ from ovn_inject.errors import OvnInjectError
 
 DEFAULT_MAX_MESSAGE = 1 << 30
 #: Segments up to this size are scanned brace by brace.
-PRECISE_SEGMENT = 8192
+PRECISE_SEGMENT = 256
 #: More ``{}`` cancelling passes than this (absurd nesting) means: split instead.
 MAX_CANCEL_PASSES = 32
 
