@@ -32,6 +32,7 @@ log = logging.getLogger("ovn_inject.gate")
 
 #: Asking ``monitor_cond_since`` for changes after this id returns a full snapshot.
 ZERO_TXN_ID = "00000000-0000-0000-0000-000000000000"
+SERVER_DB = "_Server"
 #: Messages up to this size are always decoded (and so validated); larger ones only
 #: when a substring check says they may concern a hidden row. The peer's own
 #: parser still rejects a malformed large message, and the session then ends.
@@ -80,6 +81,7 @@ class GateSession:
     schemas: dict[str, Schema] = field(default_factory=dict)
     stats: FilterStats = field(default_factory=FilterStats)
     _pending: dict[str, _Pending] = field(default_factory=dict)
+    _database_names: dict[str, str] = field(default_factory=dict)  # _Server Database row -> name
 
     def __post_init__(self) -> None:
         self._marker = json.dumps(self.owner_key).encode()
@@ -197,6 +199,8 @@ class GateSession:
         if state is None:
             return raw
         before = self.stats.updates_removed + self.stats.rows_hidden
+        if state.database == SERVER_DB:
+            self._learn_schemas(result[2] if isinstance(result, list) and len(result) == 3 else result)
         schema = self.schemas.get(state.database)
         if pending.form == 1:
             message["result"] = filter_table_updates(result, 1, state, schema, self.owner_key, self.stats)
@@ -220,12 +224,33 @@ class GateSession:
         if state is None:
             raise ProtocolError(f"{method} for unknown monitor {params[0]!r}")
         before = self.stats.updates_removed + self.stats.rows_hidden
+        if state.database == SERVER_DB:
+            self._learn_schemas(params[-1])
         schema = self.schemas.get(state.database)
         # An update emptied by filtering is still forwarded: update3 carries northd's last txn id.
         params[-1] = filter_table_updates(params[-1], form, state, schema, self.owner_key, self.stats)
         if self.stats.updates_removed + self.stats.rows_hidden == before:
             return raw
         return encode(message)
+
+    def _learn_schemas(self, updates: Json) -> None:
+        """Schemas from ``_Server``'s Database rows (northd 23.03 never asks get_schema for SB)."""
+        rows = updates.get("Database") if isinstance(updates, dict) else None
+        for uuid, change in rows.items() if isinstance(rows, dict) else ():
+            if not isinstance(change, dict):
+                continue
+            row = next((change[k] for k in ("initial", "insert", "modify", "new") if k in change), None)
+            if not isinstance(row, dict):
+                continue
+            if isinstance(row.get("name"), str):
+                self._database_names[uuid] = row["name"]
+            name = self._database_names.get(uuid)
+            text = row.get("schema")
+            if name and isinstance(text, str) and text:
+                try:
+                    self.schemas[name] = schema_from_json(json.loads(text))
+                except (ValueError, ProtocolError) as exc:
+                    log.warning("cannot read the schema of %s from _Server: %s", name, exc)
 
     def _server_message_may_matter(self, raw: bytes) -> bool:
         if self._pending or b"\\u" in raw or self._marker in raw:

@@ -212,3 +212,15 @@ def test_large_messages_are_decoded_only_when_they_name_a_hidden_row() -> None:
     filtered = json.loads(session.from_server(update3(rows)))
     assert HOOK not in filtered["params"][2]["Logical_Flow"]
     assert len(filtered["params"][2]["Logical_Flow"]) == 1000
+
+
+def test_schema_is_learnt_from_server_database_rows() -> None:
+    """ovn-northd 23.03 reads SB's schema from _Server, so the gate must too."""
+    session = GateSession()
+    request = {"id": 10, "method": "monitor_cond", "params": ["_Server", ["monid", "_Server"], {}]}
+    session.from_client(raw(request))
+    schema_text = find_schema("ovn-sb.ovsschema").read_text()
+    row = {"name": "OVN_Southbound", "model": "standalone", "leader": True, "schema": schema_text}
+    reply = raw({"id": 10, "result": {"Database": {DP_A: {"initial": row}}}, "error": None})
+    assert session.from_server(reply) is reply
+    assert "Logical_Flow" in session.schemas["OVN_Southbound"].ref_columns
