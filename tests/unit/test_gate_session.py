@@ -224,3 +224,37 @@ def test_schema_is_learnt_from_server_database_rows() -> None:
     reply = raw({"id": 10, "result": {"Database": {DP_A: {"initial": row}}}, "error": None})
     assert session.from_server(reply) is reply
     assert "Logical_Flow" in session.schemas["OVN_Southbound"].ref_columns
+
+
+@pytest.mark.parametrize("hidden_rows", [1, 40])
+@pytest.mark.parametrize("compact", [True, False])
+def test_large_update_touching_one_of_many_hidden_rows(hidden_rows: int, compact: bool) -> None:
+    session = monitored()
+    extra = {f"{n:08x}-1111-4000-8000-000000000000": {"insert": flow(DP_B, True)} for n in range(hidden_rows)}
+    session.from_server(update3(extra))
+    assert session.hidden_count == hidden_rows + 1
+    rows = {f"{n:08x}-0000-4000-8000-000000000000": {"insert": flow(DP_B, False)} for n in range(1000)}
+    separators = (",", ":") if compact else (", ", ": ")
+    untouched = json.dumps(
+        {"id": None, "method": "update3", "params": [MONID, TXN, {"Logical_Flow": rows}]},
+        separators=separators,
+    ).encode()
+    assert session.from_server(untouched) is untouched
+    rows[HOOK] = {"delete": None}
+    touching = json.dumps(
+        {"id": None, "method": "update3", "params": [MONID, TXN, {"Logical_Flow": rows}]},
+        separators=separators,
+    ).encode()
+    assert HOOK not in session.from_server(touching).decode()
+
+
+def test_large_transaction_is_rewritten_only_when_it_deletes_a_referenced_row() -> None:
+    session = monitored()
+    group = {"op": "insert", "table": "Logical_DP_Group", "row": {"datapaths": ["set", [["uuid", DP_A]]]}}
+    params: list[object] = ["OVN_Southbound", *[group] * 2000]
+    mentions = raw({"id": 40, "method": "transact", "params": params})
+    assert len(mentions) > 64 * 1024
+    assert session.from_client(mentions) is mentions
+    delete = {"op": "delete", "table": "Datapath_Binding", "where": [["_uuid", "==", ["uuid", DP_A]]]}
+    deletes = raw({"id": 41, "method": "transact", "params": [*params, delete]})
+    assert HOOK in session.from_client(deletes).decode()
