@@ -145,7 +145,7 @@ class _Half(asyncio.Protocol):
 
     def _fail(self, reason: str) -> None:
         if self.pipe is not None:
-            self.pipe.close(self, reason)
+            self.pipe.close(self, reason, abort=True)
         elif self.transport is not None:
             self.transport.abort()
 
@@ -205,7 +205,8 @@ class _Pipe:
     def record(self, messages: list[bytes]) -> None:
         self.gate.record(messages)
 
-    def close(self, side: _Half | None, reason: str) -> None:
+    def close(self, side: _Half | None, reason: str, abort: bool = False) -> None:
+        """Close both connections once; ``abort`` drops unsent data (after a protocol error)."""
         if self.closed:
             return
         self.closed = True
@@ -214,7 +215,7 @@ class _Pipe:
                  self.session.hidden_count)  # fmt: skip
         for half in (self.northd, self.upstream):
             if half is not None and half.transport is not None:
-                if side is None or "broke" in reason:
+                if abort:
                     half.transport.abort()
                 else:
                     half.transport.close()
@@ -272,7 +273,7 @@ class NorthdGate:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for pipe in list(self._pipes):
-            pipe.close(None, "stopping")
+            pipe.close(None, "stopping", abort=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
@@ -327,7 +328,7 @@ class NorthdGate:
         if found is None or pipe.closed:
             if found is not None and found[0].transport is not None:
                 found[0].transport.close()
-            pipe.close(None, "has no usable upstream")
+            pipe.close(None, "has no usable upstream", abort=True)
             return
         self.sessions_served += 1
         pipe.splice(*found)

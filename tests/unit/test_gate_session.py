@@ -258,3 +258,21 @@ def test_large_transaction_is_rewritten_only_when_it_deletes_a_referenced_row() 
     delete = {"op": "delete", "table": "Datapath_Binding", "where": [["_uuid", "==", ["uuid", DP_A]]]}
     deletes = raw({"id": 41, "method": "transact", "params": [*params, delete]})
     assert HOOK in session.from_client(deletes).decode()
+
+
+def test_monitor_cond_change_keeps_hiding_under_the_new_id_and_cancel_forgets() -> None:
+    session = monitored()
+    new_id = ["monid2", "OVN_Southbound"]
+    session.from_client(raw({"id": 50, "method": "monitor_cond_change", "params": [MONID, new_id, {}]}))
+    session.from_server(raw({"id": 50, "result": {}, "error": None}))
+    update = {
+        "id": None,
+        "method": "update3",
+        "params": [new_id, TXN, {"Logical_Flow": {HOOK: {"delete": None}}}],
+    }
+    assert json.loads(session.from_server(raw(update)))["params"][2] == {}
+    with pytest.raises(ProtocolError, match="unknown monitor"):
+        session.from_server(update3({}))
+    session.from_client(raw({"id": 51, "method": "monitor_cancel", "params": [new_id]}))
+    session.from_server(raw({"id": 51, "result": {}, "error": None}))
+    assert session.monitors == {}
