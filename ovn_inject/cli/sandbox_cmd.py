@@ -37,11 +37,19 @@ def sandbox() -> None:
     show_default=True,
     type=click.Choice(sorted(topologies.TOPOLOGIES)),
 )
-def up(directory: Path, chassis: int, topology: str) -> None:
+@click.option(
+    "--sb-cluster",
+    default=0,
+    type=click.Choice(["0", "3", "5"]),
+    show_default=True,
+    help="Run SB as a RAFT cluster of this many members (0: standalone).",
+)
+@click.option("--no-gate", is_flag=True, help="Connect ovn-northd straight to SB, without the northd gate.")
+def up(directory: Path, chassis: int, topology: str, sb_cluster: str, no_gate: bool) -> None:
     """Start the sandbox and build a topology in it."""
     started = time.monotonic()
     box = Sandbox(directory)
-    box.up(chassis=chassis)
+    box.up(chassis=chassis, gate=not no_gate, sb_cluster=int(sb_cluster))
     try:
         topologies.build(box, topologies.by_name(topology))
     except BaseException:

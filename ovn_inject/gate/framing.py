@@ -26,7 +26,7 @@ from ovn_inject.errors import OvnInjectError
 
 DEFAULT_MAX_MESSAGE = 1 << 30
 #: Segments up to this size are scanned brace by brace.
-PRECISE_SEGMENT = 8192
+PRECISE_SEGMENT = 256
 #: More ``{}`` cancelling passes than this (absurd nesting) means: split instead.
 MAX_CANCEL_PASSES = 32
 
@@ -122,7 +122,7 @@ class JsonStreamFramer:
 
     def _may_end_within(self, lo: int, hi: int) -> bool:
         """Advance over a segment unless a message may end inside it (then change nothing)."""
-        braces = self._norm[lo:hi].translate(None, _STRUCTURE_ONLY)
+        braces = bytes(self._norm[lo:hi]).translate(None, _STRUCTURE_ONLY)
         in_string = self._in_string
         if in_string:
             quote = braces.find(b'"')

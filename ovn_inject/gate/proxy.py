@@ -6,6 +6,10 @@ the leader, is skipped, as ovn-northd itself would do. When either side
 closes or breaks the protocol, the gate closes both sides of that session
 only, and northd reconnects to a fresh session that learns the hidden rows
 again from a full snapshot.
+
+Forwarding runs in asyncio protocol callbacks (no task switch per message):
+bytes are framed, filtered and written to the other side in the callback
+that received them, and a full write buffer pauses reading on the other side.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.errors import OvnInjectError
@@ -30,7 +34,6 @@ from ovn_inject.gate.session import GateSession, decode, encode
 
 log = logging.getLogger("ovn_inject.gate")
 
-READ_SIZE = 1 << 20
 PROBE_ID = "ovn-inject-sbgate-probe"
 
 
@@ -48,7 +51,10 @@ class Endpoint:
     port: int = 0
 
     def __str__(self) -> str:
-        return f"unix:{self.path}" if self.kind == "unix" else f"tcp:{self.host}:{self.port}"
+        if self.kind == "unix":
+            return f"unix:{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"tcp:{host}:{self.port}"
 
 
 def parse_remote(text: str) -> Endpoint:
@@ -82,15 +88,138 @@ def parse_listen(text: str) -> Endpoint:
     raise GateConfigError(f"listen address '{text}' is not punix:PATH or ptcp:PORT[:HOST]")
 
 
-async def _open(endpoint: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    if endpoint.kind == "unix":
-        return await asyncio.open_unix_connection(endpoint.path, limit=READ_SIZE)
-    return await asyncio.open_connection(endpoint.host, endpoint.port, limit=READ_SIZE)
+Transform = Callable[[bytes], bytes]
 
 
-def _close(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
-        writer.close()
+class _Half(asyncio.Protocol):
+    """One connection of a session; forwards what it receives to its peer."""
+
+    def __init__(self, pipe: _Pipe | None = None) -> None:
+        self.pipe = pipe
+        self.transport: asyncio.Transport | None = None
+        self.framer = JsonStreamFramer()
+        self.transform: Transform | None = None  # None: not forwarding yet (probing)
+        self.peer: _Half | None = None
+        self.record = False
+        self.probe: asyncio.Future[str | None] | None = None
+        self.early: list[bytes] = []  # messages after the probe reply, before forwarding starts
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self.framer.feed(data)
+            if self.transform is None:
+                self._probing(messages)
+                return
+            self._forward([self.transform(raw) for raw in messages])
+        except (FramingError, ProtocolError) as exc:
+            self._fail(f"broke the protocol: {exc}")
+        except Exception as exc:  # a bug must cost one session, never the gate
+            log.exception("internal error")
+            self._fail(f"hit an internal error: {exc}")
+
+    def start_forwarding(self, transform: Transform, peer: _Half, record: bool) -> None:
+        self.transform, self.peer, self.record = transform, peer, record
+        early, self.early = self.early, []
+        if early:
+            self._forward([transform(raw) for raw in early])
+
+    def _forward(self, out: list[bytes]) -> None:
+        if not out:
+            return
+        assert self.peer is not None and self.peer.transport is not None and self.pipe is not None
+        self.peer.transport.writelines(out)
+        if self.record:
+            self.pipe.record(out)
+
+    def _probing(self, messages: list[bytes]) -> None:
+        for raw in messages:
+            if self.probe is not None and not self.probe.done():
+                reply = decode(raw)
+                if reply.get("id") == PROBE_ID:
+                    self.probe.set_result(_probe_verdict(reply))
+                continue
+            self.early.append(raw)
+
+    def _fail(self, reason: str) -> None:
+        if self.pipe is not None:
+            self.pipe.close(self, reason, abort=True)
+        elif self.transport is not None:
+            self.transport.abort()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.probe is not None and not self.probe.done():
+            self.probe.set_result("closed the connection")
+        if self.pipe is not None:
+            self.pipe.close(self, f"failed: {exc}" if exc else "closed the connection")
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+
+def _probe_verdict(reply: dict[str, object]) -> str | None:
+    """None if the server may serve northd; else why not (a follower, a cut-off member)."""
+    if reply.get("error") is not None:
+        return None  # a server without _Server: nothing to check
+    results = reply.get("result")
+    for result in results if isinstance(results, list) else []:
+        for row in result.get("rows", []) if isinstance(result, dict) else []:
+            leads = row.get("leader") and row.get("connected")
+            if row.get("model") == "clustered" and not leads:
+                return f"database {row.get('name')} is a clustered member that is not the leader"
+    return None
+
+
+class _Pipe:
+    """One northd session: its two connections and its filtering state."""
+
+    def __init__(self, gate: NorthdGate, number: int, northd: _Half) -> None:
+        self.gate = gate
+        self.number = number
+        self.northd = northd
+        self.upstream: _Half | None = None
+        self.remote = ""
+        self.session = GateSession(owner_key=gate.owner_key)
+        self.closed = False
+        northd.pipe = self
+
+    def splice(self, upstream: _Half, remote: Endpoint) -> None:
+        self.upstream, self.remote = upstream, str(remote)
+        upstream.pipe = self
+        self.upstream.start_forwarding(self.session.from_server, self.northd, record=True)
+        self.northd.start_forwarding(self.session.from_client, upstream, record=False)
+        log.info("session %d: northd connected, upstream %s", self.number, remote)
+        assert self.northd.transport is not None
+        self.northd.transport.resume_reading()
+
+    def record(self, messages: list[bytes]) -> None:
+        self.gate.record(messages)
+
+    def close(self, side: _Half | None, reason: str, abort: bool = False) -> None:
+        """Close both connections once; ``abort`` drops unsent data (after a protocol error)."""
+        if self.closed:
+            return
+        self.closed = True
+        who = "northd" if side is self.northd else f"upstream {self.remote}" if side else "gate"
+        log.info("session %d: closing: %s %s (%d rows hidden)", self.number, who, reason,
+                 self.session.hidden_count)  # fmt: skip
+        for half in (self.northd, self.upstream):
+            if half is not None and half.transport is not None:
+                if abort:
+                    half.transport.abort()
+                else:
+                    half.transport.close()
+        self.gate.forget(self)
 
 
 class NorthdGate:
@@ -113,37 +242,41 @@ class NorthdGate:
         self._record: BinaryIO | None = record.open("ab") if record else None
         self._next_remote = 0
         self._server: asyncio.AbstractServer | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._pipes: set[_Pipe] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.sessions_served = 0
 
     @property
     def port(self) -> int:
         """The TCP port actually bound (useful with ``ptcp:0``)."""
-        assert self._server is not None and self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
+        server = self._server
+        assert isinstance(server, asyncio.Server) and server.sockets
+        return int(server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self.listen.kind == "unix":
             path = Path(self.listen.path)
             if path.is_socket():
                 path.unlink()  # a stale socket of a previous gate, as OVS daemons do
-            self._server = await asyncio.start_unix_server(self._accept, path=str(path), limit=READ_SIZE)
+            self._server = await loop.create_unix_server(self._accept, path=str(path))
         else:
-            self._server = await asyncio.start_server(
-                self._accept, self.listen.host, self.listen.port, limit=READ_SIZE
-            )
+            self._server = await loop.create_server(self._accept, self.listen.host, self.listen.port)
         log.info("listening on %s, upstream %s", self.listen, ", ".join(map(str, self.remotes)))
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-        for task in list(self._sessions):
+        for task in list(self._tasks):
             task.cancel()
-        if self._sessions:
-            await asyncio.gather(*self._sessions, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pipe in list(self._pipes):
+            pipe.close(None, "stopping", abort=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
         if self.listen.kind == "unix":
             with contextlib.suppress(OSError):
                 os.unlink(self.listen.path)
@@ -161,137 +294,95 @@ class NorthdGate:
         log.info("stopping")
         await self.stop()
 
+    def record(self, messages: list[bytes]) -> None:
+        if self._record is not None:
+            for raw in messages:
+                self._record.write(raw + b"\n")
+            self._record.flush()
+
+    def forget(self, pipe: _Pipe) -> None:
+        self._pipes.discard(pipe)
+
     # ---- sessions ----------------------------------------------------------------
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._sessions.add(task)
-        number = next(self._ids)
-        try:
-            await self._session(number, reader, writer)
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # a bug must cost one session, never the gate
-            log.exception("session %d: internal error; closing it", number)
-        finally:
-            _close(writer)
-            self._sessions.discard(task)
+    def _accept(self) -> _Half:
+        northd = _Half()
+        pipe = _Pipe(self, next(self._ids), northd)
+        self._pipes.add(pipe)
+        task = asyncio.get_running_loop().create_task(self._attach(pipe))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return northd
 
-    async def _session(self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream = await self._connect_upstream(number, reader)
-        if upstream is None:
+    async def _attach(self, pipe: _Pipe) -> None:
+        """Give a new northd connection its upstream; northd's bytes wait until then."""
+        await asyncio.sleep(0)  # let connection_made run
+        northd = pipe.northd
+        assert northd.transport is not None
+        northd.transport.pause_reading()
+        try:
+            found = await self._connect_upstream(pipe)
+        except Exception:
+            log.exception("session %d: internal error while connecting upstream", pipe.number)
+            found = None
+        if found is None or pipe.closed:
+            if found is not None and found[0].transport is not None:
+                found[0].transport.close()
+            pipe.close(None, "has no usable upstream", abort=True)
             return
-        up_reader, up_writer, up_framer, remote = upstream
         self.sessions_served += 1
-        session = GateSession(owner_key=self.owner_key)
-        log.info("session %d: northd connected, upstream %s", number, remote)
-        to_server = asyncio.create_task(
-            self._pump(reader, up_writer, JsonStreamFramer(), session.from_client, None)
-        )
-        to_client = asyncio.create_task(self._pump(up_reader, writer, up_framer, session.from_server, True))
-        try:
-            done, _ = await asyncio.wait({to_server, to_client}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                reason = task.result()
-                side = "northd" if task is to_server else f"upstream {remote}"
-                log.info("session %d: closing: %s %s (%d rows hidden)", number, side, reason,
-                         session.hidden_count)  # fmt: skip
-        finally:
-            for task in (to_server, to_client):
-                task.cancel()
-            await asyncio.gather(to_server, to_client, return_exceptions=True)
-            _close(up_writer)
+        pipe.splice(*found)
 
-    async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        framer: JsonStreamFramer,
-        transform: object,
-        record: bool | None,
-        pending: list[bytes] | None = None,
-    ) -> str:
-        """Copy messages from ``reader`` to ``writer`` through ``transform``; return why it stopped."""
-        assert callable(transform)
-        try:
-            while True:
-                data = await reader.read(READ_SIZE)
-                if not data:
-                    return "closed the connection"
-                out = [transform(raw) for raw in framer.feed(data)]
-                if out:
-                    writer.writelines(out)
-                    if record and self._record is not None:
-                        for raw in out:
-                            self._record.write(raw + b"\n")
-                        self._record.flush()
-                    await writer.drain()
-        except (FramingError, ProtocolError) as exc:
-            return f"broke the protocol: {exc}"
-        except (ConnectionError, OSError) as exc:
-            return f"failed: {exc}"
-
-    async def _connect_upstream(
-        self, number: int, client: asyncio.StreamReader
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, JsonStreamFramer, Endpoint] | None:
+    async def _connect_upstream(self, pipe: _Pipe) -> tuple[_Half, Endpoint] | None:
         """Connect to the next usable remote, retrying until ``connect_timeout``."""
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.connect_timeout
         delay = 0.05
-        while True:
+        while not pipe.closed:
             for _ in range(len(self.remotes)):
                 remote = self.remotes[self._next_remote % len(self.remotes)]
                 try:
-                    reader, writer = await asyncio.wait_for(_open(remote), 2.0)
+                    half = await asyncio.wait_for(self._open(loop, remote), 2.0)
                 except (TimeoutError, OSError) as exc:
-                    log.debug("session %d: %s: %s", number, remote, exc)
+                    log.debug("session %d: %s: %s", pipe.number, remote, exc)
                     self._next_remote += 1
                     continue
-                framer = JsonStreamFramer()
-                try:
-                    usable = await asyncio.wait_for(self._probe(reader, writer, framer), 2.0)
-                except (TimeoutError, OSError, FramingError, ProtocolError) as exc:
-                    usable = f"probe failed: {exc}"
-                if usable is None:
-                    return reader, writer, framer, remote
-                log.info("session %d: skipping %s: %s", number, remote, usable)
-                _close(writer)
+                verdict = await self._probe(half)
+                if verdict is None:
+                    return half, remote
+                log.info("session %d: skipping %s: %s", pipe.number, remote, verdict)
+                assert half.transport is not None
+                half.transport.abort()
                 self._next_remote += 1
-            if time.monotonic() + delay > deadline or client.at_eof():
-                log.warning("session %d: no usable remote among %s; closing", number,
+            if time.monotonic() + delay > deadline:
+                log.warning("session %d: no usable remote among %s", pipe.number,
                             ", ".join(map(str, self.remotes)))  # fmt: skip
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+        return None
 
-    async def _probe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, framer: JsonStreamFramer
-    ) -> str | None:
-        """None if this server may serve northd; else why not (a follower, a cut-off member)."""
+    @staticmethod
+    async def _open(loop: asyncio.AbstractEventLoop, remote: Endpoint) -> _Half:
+        if remote.kind == "unix":
+            _, protocol = await loop.create_unix_connection(_Half, remote.path)
+        else:
+            _, protocol = await loop.create_connection(_Half, remote.host, remote.port)
+        return protocol
+
+    async def _probe(self, half: _Half) -> str | None:
         if not self.leader_only:
             return None
+        assert half.transport is not None
+        half.probe = asyncio.get_running_loop().create_future()
         query = {
             "op": "select",
             "table": "Database",
             "where": [],
             "columns": ["name", "model", "connected", "leader"],
         }
-        writer.write(encode({"method": "transact", "params": ["_Server", query], "id": PROBE_ID}))
-        await writer.drain()
-        while True:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                return "closed the connection"
-            for raw in framer.feed(data):
-                reply = decode(raw)
-                if reply.get("id") != PROBE_ID:
-                    continue  # e.g. an echo request; nothing else is expected yet
-                if reply.get("error") is not None:
-                    return None  # a server without _Server: nothing to check
-                for result in reply.get("result") or []:
-                    for row in result.get("rows", []) if isinstance(result, dict) else []:
-                        if row.get("model") == "clustered" and not (
-                            row.get("leader") and row.get("connected")
-                        ):
-                            return f"database {row.get('name')} is a clustered member that is not the leader"
-                return None
+        half.transport.write(encode({"method": "transact", "params": ["_Server", query], "id": PROBE_ID}))
+        try:
+            return await asyncio.wait_for(asyncio.shield(half.probe), 2.0)
+        except TimeoutError:
+            return "did not answer within 2 s"

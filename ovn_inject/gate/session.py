@@ -5,8 +5,7 @@ requests whose replies it must change (monitors, schemas, rewritten
 transactions) and applies :mod:`ovn_inject.gate.filter`. Messages that need
 no change are returned as the very bytes that came in; large ones are not
 even decoded when a substring check proves they cannot concern a hidden row,
-which keeps the gate cheap on the multi-megabyte messages of bulk changes
-and on the stream of small ones alike.
+which keeps the gate cheap on the multi-megabyte messages of bulk changes.
 """
 
 from __future__ import annotations
@@ -33,6 +32,13 @@ log = logging.getLogger("ovn_inject.gate")
 
 #: Asking ``monitor_cond_since`` for changes after this id returns a full snapshot.
 ZERO_TXN_ID = "00000000-0000-0000-0000-000000000000"
+SERVER_DB = "_Server"
+#: Up to this many hidden rows, a large message is searched for each uuid directly.
+FEW_HIDDEN = 16
+#: Messages up to this size are always decoded (and so validated); larger ones only
+#: when a substring check says they may concern a hidden row. The peer's own
+#: parser still rejects a malformed large message, and the session then ends.
+SMALL_MESSAGE = 64 * 1024
 MONITOR_FORMS = {"monitor": 1, "monitor_cond": 2, "monitor_cond_since": 2}
 UPDATE_FORMS = {"update": 1, "update2": 2, "update3": 2}
 _ROW_KEY = re.compile(rb'"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"\s*:')
@@ -77,6 +83,7 @@ class GateSession:
     schemas: dict[str, Schema] = field(default_factory=dict)
     stats: FilterStats = field(default_factory=FilterStats)
     _pending: dict[str, _Pending] = field(default_factory=dict)
+    _database_names: dict[str, str] = field(default_factory=dict)  # _Server Database row -> name
 
     def __post_init__(self) -> None:
         self._marker = json.dumps(self.owner_key).encode()
@@ -84,7 +91,7 @@ class GateSession:
     # ---- northd -> server --------------------------------------------------------
 
     def from_client(self, raw: bytes) -> bytes:
-        if not self._client_message_may_matter(raw):
+        if len(raw) > SMALL_MESSAGE and not self._client_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")
@@ -96,7 +103,8 @@ class GateSession:
             new_params, appended = rewrite_transaction(params, self.monitors.values())
             if not appended:
                 return raw
-            self._expect(request_id, _Pending("transact", original_ops=len(params) - 1, appended=appended))
+            original_ops = len(new_params) - 1 - appended
+            self._expect(request_id, _Pending("transact", original_ops=original_ops, appended=appended))
             log.info("adding %d deletes of hidden rows to northd's transaction %s", appended, request_id)
             message["params"] = new_params
             return encode(message)
@@ -121,9 +129,18 @@ class GateSession:
             return True
         if b'"delete"' not in raw:
             return False
-        targets = {target for monitor in self.monitors.values() for row in monitor.hidden.values()
-                   for target in row.references()}  # fmt: skip
-        return any(target.encode() in raw for target in targets)
+        targets = {
+            target
+            for monitor in self.monitors.values()
+            for row in monitor.hidden.values()
+            for target in row.references()
+        }
+        if not targets:
+            return False
+        if b'": ' in raw or b'", ' in raw:  # not compact: any mention may be a delete
+            return any(target.encode() in raw for target in targets)
+        # Compact, as OVS writes it: only a where clause on the row's _uuid can delete it.
+        return any(b'["_uuid","==",["uuid","%s"]]' % target.encode() in raw for target in targets)
 
     def _monitor_request(
         self, message: dict[str, Json], method: str, params: list[Json], request_id: Json, raw: bytes
@@ -133,10 +150,10 @@ class GateSession:
         monitor = _key(params[1])
         self.monitors[monitor] = MonitorState(params[0])
         self._expect(request_id, _Pending("monitor", monitor=monitor, form=MONITOR_FORMS[method]))
-        if method == "monitor_cond_since" and self.full_snapshot and len(params) >= 4:
-            if params[3] != ZERO_TXN_ID:
-                params[3] = ZERO_TXN_ID
-                return encode(message)
+        full = method == "monitor_cond_since" and self.full_snapshot and len(params) >= 4
+        if full and params[3] != ZERO_TXN_ID:
+            params[3] = ZERO_TXN_ID
+            return encode(message)
         return raw
 
     def _expect(self, request_id: Json, pending: _Pending) -> None:
@@ -147,7 +164,7 @@ class GateSession:
     # ---- server -> northd --------------------------------------------------------
 
     def from_server(self, raw: bytes) -> bytes:
-        if not self._server_message_may_matter(raw):
+        if len(raw) > SMALL_MESSAGE and not self._server_message_may_matter(raw):
             return raw
         message = decode(raw)
         method = message.get("method")
@@ -189,6 +206,8 @@ class GateSession:
         if state is None:
             return raw
         before = self.stats.updates_removed + self.stats.rows_hidden
+        if state.database == SERVER_DB:
+            self._learn_schemas(result[2] if isinstance(result, list) and len(result) == 3 else result)
         schema = self.schemas.get(state.database)
         if pending.form == 1:
             message["result"] = filter_table_updates(result, 1, state, schema, self.owner_key, self.stats)
@@ -212,6 +231,8 @@ class GateSession:
         if state is None:
             raise ProtocolError(f"{method} for unknown monitor {params[0]!r}")
         before = self.stats.updates_removed + self.stats.rows_hidden
+        if state.database == SERVER_DB:
+            self._learn_schemas(params[-1])
         schema = self.schemas.get(state.database)
         # An update emptied by filtering is still forwarded: update3 carries northd's last txn id.
         params[-1] = filter_table_updates(params[-1], form, state, schema, self.owner_key, self.stats)
@@ -219,13 +240,37 @@ class GateSession:
             return raw
         return encode(message)
 
+    def _learn_schemas(self, updates: Json) -> None:
+        """Schemas from ``_Server``'s Database rows (northd 23.03 never asks get_schema for SB)."""
+        rows = updates.get("Database") if isinstance(updates, dict) else None
+        for uuid, change in rows.items() if isinstance(rows, dict) else ():
+            if not isinstance(change, dict):
+                continue
+            row = next((change[k] for k in ("initial", "insert", "modify", "new") if k in change), None)
+            if not isinstance(row, dict):
+                continue
+            if isinstance(row.get("name"), str):
+                self._database_names[uuid] = row["name"]
+            name = self._database_names.get(uuid)
+            text = row.get("schema")
+            if name and isinstance(text, str) and text:
+                try:
+                    self.schemas[name] = schema_from_json(json.loads(text))
+                except (ValueError, ProtocolError) as exc:
+                    log.warning("cannot read the schema of %s from _Server: %s", name, exc)
+
     def _server_message_may_matter(self, raw: bytes) -> bool:
         if self._pending or b"\\u" in raw or self._marker in raw:
             return True
         hidden = [monitor.hidden for monitor in self.monitors.values() if monitor.hidden]
         if not hidden:
             return False
-        keys = {match.decode().lower() for match in _ROW_KEY.findall(raw)}
+        if sum(map(len, hidden)) <= FEW_HIDDEN:
+            return any(uuid.encode() in raw for rows in hidden for uuid in rows)
+        if b'": ' in raw or b'" :' in raw:  # not compact: find the row keys the slow way
+            keys = {match.decode().lower() for match in _ROW_KEY.findall(raw)}
+        else:  # compact, as OVS writes it: a row key is the 36 bytes before '":{'
+            keys = {part[-36:].decode(errors="replace").lower() for part in raw.split(b'":{')}
         return any(not keys.isdisjoint(rows) for rows in hidden)
 
     @property

@@ -212,9 +212,8 @@ class Sandbox:
             "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
         )
         self._init_inject_db()
-        members = int(self.state.extra.get("sb_cluster", 0) or 0)
-        if members:
-            self._start_sb_cluster(members)
+        if self.sb_members:
+            self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
         self.nbctl("init")
@@ -226,7 +225,14 @@ class Sandbox:
 
     @property
     def sb_members(self) -> int:
-        return int(self.state.extra.get("sb_cluster", 0) or 0)
+        """Members of the clustered SB, 0 for a standalone SB."""
+        members = self.state.extra.get("sb_cluster", 0)
+        return members if isinstance(members, int) else 0
+
+    @property
+    def _sb_tcp_ports(self) -> list[int]:
+        ports = self.state.extra.get("sb_tcp_ports")
+        return [int(port) for port in ports] if isinstance(ports, list) else [self.state.sb_tcp]
 
     def _sb_member_name(self, member: int) -> str:
         return f"ovnsb_db{member}"
@@ -273,7 +279,7 @@ class Sandbox:
         """Stop and restart the SB ovsdb-server (or one member of the cluster) on the same addresses."""
         if self.sb_members:
             chosen = [member] if member else list(range(1, self.sb_members + 1))
-            ports = list(self.state.extra.get("sb_tcp_ports", []))  # type: ignore[call-overload]
+            ports = self._sb_tcp_ports
             for m in chosen:
                 self.stop(f"sb{m}")
             for m in chosen:
@@ -418,8 +424,7 @@ class Sandbox:
 
     @property
     def sb_tcp_remote(self) -> str:
-        ports = self.state.extra.get("sb_tcp_ports") or [self.state.sb_tcp]
-        return ",".join(f"tcp:127.0.0.1:{port}" for port in ports)  # type: ignore[union-attr]
+        return ",".join(f"tcp:127.0.0.1:{port}" for port in self._sb_tcp_ports)
 
     @property
     def northd_sb_remote(self) -> str:

@@ -47,7 +47,7 @@ def northd_max_priority(sandbox: Sandbox, pipeline: str, table: int) -> int:
             "logical_flow",
             f"pipeline={pipeline}",
             f"table_id={table}",
-        )  # fmt: skip
+        )
     )["data"]
     return max(row[0] for row in rows)
 
@@ -68,12 +68,16 @@ def insert_hook_row(
     if marked:
         external_ids.append(f"external_ids:{OWNER_KEY}=test")
     return sandbox.sbctl(
-        "create", "logical_flow",
+        "create",
+        "logical_flow",
         f"logical_datapath={datapath_of(sandbox, switch)}",
-        f"pipeline={pipeline}", f"table_id={table}", f"priority={priority}",
-        f"match={json.dumps(match)}", f"actions={json.dumps(actions)}",
+        f"pipeline={pipeline}",
+        f"table_id={table}",
+        f"priority={priority}",
+        f"match={json.dumps(match)}",
+        f"actions={json.dumps(actions)}",
         *external_ids,
-    ).strip()  # fmt: skip
+    ).strip()
 
 
 def row_exists(sandbox: Sandbox, uuid: str) -> bool:

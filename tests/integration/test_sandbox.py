@@ -86,6 +86,7 @@ def test_cli_up_status_env_down(tmp_path: Path) -> None:
         assert again.returncode == 1 and "already up" in again.stderr
         status = subprocess.run([*cli, "status", "--dir", str(directory)], capture_output=True, text=True)
         assert "hv2/ovn-controller" in status.stdout and "stopped" not in status.stdout
+        assert "sbgate" in status.stdout and "sbgate.sock" in status.stdout
         env = subprocess.run([*cli, "env", "--dir", str(directory)], capture_output=True, text=True).stdout
         script = (
             env + "\novn-nbctl ls-list && ovs-vsctl br-exists br-int && ovn-appctl -t ovn-northd status"

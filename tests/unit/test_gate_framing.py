@@ -29,7 +29,7 @@ def feed_in_pieces(framer: JsonStreamFramer, stream: bytes, cuts: list[int]) -> 
     return out
 
 
-@pytest.mark.parametrize("segment", [8192, 7], ids=["default-segments", "tiny-segments"])
+@pytest.mark.parametrize("segment", [256, 7], ids=["default-segments", "tiny-segments"])
 @settings(max_examples=150, deadline=None)
 @given(
     messages=st.lists(MESSAGES, min_size=1, max_size=5),

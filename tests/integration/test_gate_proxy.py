@@ -1,0 +1,92 @@
+"""The gate process on its own, in front of a real SB ovsdb-server: sessions fail alone."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ovn_inject.sandbox import processes
+from ovn_inject.sandbox.sandbox import find_schema
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sb_and_gate(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A standalone SB ovsdb-server and a detached gate in front of it; yields both sockets."""
+    db, sb_sock, gate_sock = tmp_path / "sb.db", tmp_path / "sb.sock", tmp_path / "gate.sock"
+    processes.run(["ovsdb-tool", "create", str(db), str(find_schema("ovn-sb.ovsschema"))])
+    pids = [
+        processes.start_daemon(
+            ["ovsdb-server", f"--unixctl={tmp_path / 'sb.ctl'}", f"--remote=punix:{sb_sock}", str(db)],
+            tmp_path,
+            "sb",
+        ),
+    ]
+    try:
+        gate = [sys.executable, "-m", "ovn_inject", "sbgate", f"--listen=punix:{gate_sock}"]
+        gate += ["--remote", f"unix:{tmp_path / 'nowhere.sock'},unix:{sb_sock}", "--detach"]
+        gate += [f"--pidfile={tmp_path / 'gate.pid'}", f"--log-file={tmp_path / 'gate.log'}"]
+        subprocess.run(gate, check=True, timeout=20)
+        pid = processes.read_pid(tmp_path / "gate.pid")
+        assert pid is not None
+        pids.append(pid)
+        yield sb_sock, gate_sock
+    finally:
+        assert not processes.stop_pids(pids)
+
+
+def send(gate_sock: Path, payload: bytes, first: bytes = b"") -> bytes:
+    """Send ``first`` and read its reply, then ``payload``; return all that came back until close (2 s)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(gate_sock))
+        conn.settimeout(2.0)
+        received = b""
+        if first:
+            conn.sendall(first)
+            received = conn.recv(65536)
+        conn.sendall(payload)
+        try:
+            while chunk := conn.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+        return received
+
+
+def ovsdb_client(gate_sock: Path, *args: str) -> str:
+    return processes.run(["ovsdb-client", "--timeout=10", *args[:1], f"unix:{gate_sock}", *args[1:]]).stdout
+
+
+def test_bad_sessions_close_alone_and_the_gate_keeps_serving(sb_and_gate: tuple[Path, Path]) -> None:
+    _, gate_sock = sb_and_gate
+    assert "OVN_Southbound" in ovsdb_client(gate_sock, "list-dbs")
+    started = time.monotonic()
+    assert send(gate_sock, b"[not an object]", first=b'{"id":1,"method":"echo","params":[]}') == (
+        b'{"id":1,"result":[],"error":null}'
+    )
+    assert time.monotonic() - started < 1.5, "the gate should close a session that breaks the protocol"
+    send(gate_sock, b'{"id":2,"method":"echo","params":[}')
+    assert "Logical_Flow" in ovsdb_client(gate_sock, "list-tables", "OVN_Southbound")
+    log = (gate_sock.parent / "gate.log").read_text()
+    assert log.count("broke the protocol") >= 2, log
+
+
+def test_cli_refuses_bad_addresses(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "ovn_inject", "sbgate"]
+    bad_listen = subprocess.run(
+        [*cli, "--listen", "tcp:6642", "--remote", "unix:x"], capture_output=True, text=True
+    )
+    assert bad_listen.returncode == 1 and "punix:PATH or ptcp:PORT" in bad_listen.stderr
+    bad_remote = subprocess.run(
+        [*cli, "--listen", f"punix:{tmp_path / 'g.sock'}", "--remote", "ssl:1.2.3.4:6642"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad_remote.returncode == 1 and "ssl is not supported" in bad_remote.stderr
