@@ -14,6 +14,7 @@ from typing import Any
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.db.rpc import Rpc, ovsdb_map
 from ovn_inject.hooks import DatapathKind
+from ovn_inject.lang import LanguageError, parse_actions, parse_match, register_bits
 from ovn_inject.northd.compiler import OWNER_VALUE
 from ovn_inject.stages import LflowRow, StageInfo, discover_stages
 
@@ -37,8 +38,6 @@ def datapath_kind(stage_name: str) -> DatapathKind | None:
 
 def register_usage(rows: Iterable[Mapping[str, Any]]) -> dict[DatapathKind, dict[str, frozenset[int]]]:
     """Register bits any northd flow of each datapath kind reads or writes."""
-    from ovn_inject.lang import parse_actions, parse_match, register_bits
-
     seen: set[tuple[DatapathKind, str, str]] = set()
     used: dict[DatapathKind, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     for row in rows:
@@ -52,7 +51,7 @@ def register_usage(rows: Iterable[Mapping[str, Any]]) -> dict[DatapathKind, dict
         for parse, text in ((parse_match, row["match"]), (parse_actions, row["actions"])):
             try:
                 bits = register_bits(parse(text))
-            except Exception as exc:  # a northd flow we cannot read: say so, keep going
+            except LanguageError as exc:  # a northd flow we cannot read: say so, keep going
                 LOG.warning("cannot read northd flow %r: %s", text, exc)
                 continue
             for register, positions in bits.items():
