@@ -37,6 +37,7 @@ def _register() -> None:
         sbgate_cmd,
         service_cmd,
         token_cmd,
+        units_cmd,
     )
     from ovn_inject.cli.db_options import install_on_group
 
@@ -45,6 +46,7 @@ def _register() -> None:
     main.add_command(sbgate_cmd.sbgate)
     main.add_command(parse_cmd.parse)
     main.add_command(northd_cmd.northd)
+    main.add_command(units_cmd.systemd_units)
     install_on_group(main)
     for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
         for command in family.COMMANDS:
