@@ -11,7 +11,8 @@ tunnels between chassis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STATE_FILE = "sandbox.json"
@@ -75,3 +76,22 @@ class Layout:
         """The variables that point OVS/OVN tools at one run directory."""
         kinds = ("RUNDIR", "LOGDIR", "DBDIR", "SYSCONFDIR")
         return {f"{tool}_{kind}": str(rundir) for tool in ("OVS", "OVN") for kind in kinds}
+
+
+@dataclass
+class State:
+    """What ``up`` started, saved as JSON so that other processes can find it."""
+
+    chassis: list[str] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)
+    nb_tcp: int = 0
+    sb_tcp: int = 0
+    bindings: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> State:
+        return cls(**json.loads(text))

@@ -19,6 +19,12 @@ from pathlib import Path
 from ovn_inject.errors import CommandFailedError, MissingBinaryError, SandboxError
 
 COMMAND_TIMEOUT = 30.0
+SCHEMA_DIRS = (
+    Path("/usr/share/openvswitch"),
+    Path("/usr/share/ovn"),
+    Path("/usr/local/share/ovn"),
+    Path("/usr/local/share/openvswitch"),
+)
 
 
 def require(program: str) -> str:
@@ -151,3 +157,11 @@ def listening_port(logfile: Path, remote: str, timeout: float = 5.0, skip: int =
 
     wait_for(check, timeout, f"{remote} to listen (see {logfile})")
     return found[0]
+
+
+def find_schema(name: str) -> Path:
+    for directory in SCHEMA_DIRS:
+        path = directory / name
+        if path.exists():
+            return path
+    raise SandboxError(f"schema {name} not found in {', '.join(map(str, SCHEMA_DIRS))}; run 'make deps'")

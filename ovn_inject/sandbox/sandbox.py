@@ -9,62 +9,29 @@ no packet ever touches the host's network.
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ovn_inject.constants import INJECT_DB_ENV, INJECT_DB_NAME
+from ovn_inject.constants import INJECT_DB_ENV
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import processes
+from ovn_inject.sandbox.central import CentralServices
 from ovn_inject.sandbox.layout import (
     HUB_BRIDGE,
     INTEGRATION_BRIDGE,
     PHYS_BRIDGE,
     Layout,
+    State,
     chassis_name,
     encap_ip,
 )
+from ovn_inject.sandbox.processes import find_schema
 
-SCHEMA_DIRS = (
-    Path("/usr/share/openvswitch"),
-    Path("/usr/share/ovn"),
-    Path("/usr/local/share/ovn"),
-    Path("/usr/local/share/openvswitch"),
-)
 DEFAULT_DIR = Path(".sandbox")
 
 
-def find_schema(name: str) -> Path:
-    for directory in SCHEMA_DIRS:
-        path = directory / name
-        if path.exists():
-            return path
-    raise SandboxError(f"schema {name} not found in {', '.join(map(str, SCHEMA_DIRS))}; run 'make deps'")
-
-
-@dataclass
-class State:
-    """What ``up`` started, saved as JSON so that other processes can find it."""
-
-    chassis: list[str] = field(default_factory=list)
-    pids: dict[str, int] = field(default_factory=dict)
-    nb_tcp: int = 0
-    sb_tcp: int = 0
-    bindings: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, object] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> State:
-        return cls(**json.loads(text))
-
-
-class Sandbox:
+class Sandbox(CentralServices):
     """One sandbox OVN rooted at a directory; every method talks to real daemons."""
 
     def __init__(self, directory: Path | str = DEFAULT_DIR) -> None:
@@ -168,293 +135,6 @@ class Sandbox:
         except OSError:
             return False
         return str(self.root) in cmdline
-
-    # ---- central services -------------------------------------------------
-
-    def _start_ovsdb(
-        self, name: str, schema: str, tcp: bool, extra_dbs: Sequence[Path] = ()
-    ) -> tuple[int, int]:
-        rundir = self.layout.central
-        rundir.mkdir(parents=True, exist_ok=True)
-        processes.run(["ovsdb-tool", "create", str(rundir / f"{name}.db"), str(find_schema(schema))])
-        return self._serve_ovsdb(name, 0 if tcp else None, extra_dbs)
-
-    def _serve_ovsdb(
-        self, name: str, tcp_port: int | None, extra_dbs: Sequence[Path] = ()
-    ) -> tuple[int, int]:
-        """Start ovsdb-server on ``name.db`` (existing), on ``name.sock`` and optionally TCP."""
-        rundir = self.layout.central
-        remotes = [f"--remote=punix:{rundir / (name + '.sock')}"]
-        if tcp_port is not None:
-            remotes.append(f"--remote=ptcp:{tcp_port}:127.0.0.1")
-        log = rundir / f"{name}.log"
-        log_size = log.stat().st_size if log.exists() else 0
-        pid = processes.start_daemon(
-            [
-                "ovsdb-server",
-                f"--unixctl={rundir / (name + '.ctl')}",
-                *remotes,
-                str(rundir / f"{name}.db"),
-                *map(str, extra_dbs),
-            ],
-            rundir,
-            name,
-        )
-        if tcp_port is None:
-            return pid, 0
-        if tcp_port:
-            return pid, tcp_port
-        return pid, processes.listening_port(log, "ptcp:0:127.0.0.1", skip=log_size)
-
-    def _start_central(self) -> None:
-        inject_db = self._create_inject_db()
-        self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb(
-            "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
-        )
-        self._init_inject_db()
-        if self.sb_members:
-            self._start_sb_cluster(self.sb_members)
-        else:
-            self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
-        self.nbctl("init")
-        if self.gated:
-            self.start_gate()
-        self.start_northd()
-
-    # ---- a clustered SB -----------------------------------------------------------
-
-    @property
-    def sb_members(self) -> int:
-        """Members of the clustered SB, 0 for a standalone SB."""
-        members = self.state.extra.get("sb_cluster", 0)
-        return members if isinstance(members, int) else 0
-
-    @property
-    def _sb_tcp_ports(self) -> list[int]:
-        ports = self.state.extra.get("sb_tcp_ports")
-        return [int(port) for port in ports] if isinstance(ports, list) else [self.state.sb_tcp]
-
-    def _sb_member_name(self, member: int) -> str:
-        return f"ovnsb_db{member}"
-
-    def _start_sb_cluster(self, members: int) -> None:
-        """A RAFT cluster: members talk over unix sockets, serve clients on a socket and TCP each."""
-        rundir = self.layout.central
-        rundir.mkdir(parents=True, exist_ok=True)
-        schema = str(find_schema("ovn-sb.ovsschema"))
-        raft = [f"unix:{rundir / f'ovnsb_db{m}.raft'}" for m in range(1, members + 1)]
-        ports: list[int] = []
-        for member in range(1, members + 1):
-            db = str(rundir / f"{self._sb_member_name(member)}.db")
-            if member == 1:
-                processes.run(["ovsdb-tool", "create-cluster", db, schema, raft[0]])
-            else:
-                processes.run(["ovsdb-tool", "join-cluster", db, "OVN_Southbound", raft[member - 1], raft[0]])
-            key = f"sb{member}"
-            self.state.pids[key], port = self._serve_ovsdb(self._sb_member_name(member), 0)
-            ports.append(port)
-        self.state.extra["sb_tcp_ports"] = ports
-        self.state.sb_tcp = ports[0]
-        self.wait_sb_cluster()
-
-    def wait_sb_cluster(self, timeout: float = 20.0) -> None:
-        """Wait until every running member has joined and the cluster has a leader."""
-        for member in range(1, self.sb_members + 1):
-            if f"sb{member}" not in self.state.pids:
-                continue
-            processes.run(
-                [
-                    "ovsdb-client",
-                    f"--timeout={timeout:g}",
-                    "wait",
-                    f"unix:{self.layout.sb_member_socket(member)}",
-                    "OVN_Southbound",
-                    "connected",
-                ],
-                timeout=timeout + 5,
-            )
-        self.sbctl("list", "SB_Global", timeout=timeout)
-
-    def restart_sb(self, member: int | None = None) -> None:
-        """Stop and restart the SB ovsdb-server (or one member of the cluster) on the same addresses."""
-        if self.sb_members:
-            chosen = [member] if member else list(range(1, self.sb_members + 1))
-            ports = self._sb_tcp_ports
-            for m in chosen:
-                self.stop(f"sb{m}")
-            for m in chosen:
-                self.state.pids[f"sb{m}"], _ = self._serve_ovsdb(self._sb_member_name(m), ports[m - 1])
-            self.save()
-            self.wait_sb_cluster()
-            return
-        self.stop("sb")
-        self.state.pids["sb"], _ = self._serve_ovsdb("ovnsb_db", self.state.sb_tcp)
-        self.save()
-
-    # ---- the northd gate ------------------------------------------------------------
-
-    @property
-    def gated(self) -> bool:
-        return bool(self.state.extra.get("gate", False))
-
-    @property
-    def gate_record(self) -> Path:
-        """Every message the gate sent northd, one per line (with ``gate_record=True``)."""
-        return self.layout.central / "sbgate-record.jsonl"
-
-    def start_gate(self) -> None:
-        argv = ["sbgate", f"--listen=punix:{self.layout.sbgate_socket}", f"--remote={self.sb_remote}"]
-        if self.state.extra.get("gate_record"):
-            argv.append(f"--record={self.gate_record}")
-        self._start_python_daemon("sbgate", argv)
-
-    def start_inject_northd(self, name: str = "inject-northd") -> None:
-        """ovn-inject's compiler daemon; a second one (another name) waits as standby."""
-        rundir = self.layout.central
-        self._start_python_daemon(
-            name,
-            [
-                "northd",
-                f"--nb={self.nb_remote}",
-                f"--sb={self.sb_remote}",
-                f"--inject-db={self.inject_remote}",
-                f"--unixctl={rundir / (name + '.ctl')}",
-            ],
-        )
-
-    def inject_appctl(self, *args: str, name: str = "inject-northd") -> str:
-        """``ovn-appctl`` to ovn-inject's compiler daemon (status, recompute)."""
-        ctl = self.layout.central / f"{name}.ctl"
-        return processes.run(["ovn-appctl", "-t", str(ctl), *args]).stdout
-
-    def _start_python_daemon(self, name: str, argv: list[str]) -> None:
-        """One of ovn-inject's own daemons, started like OVS's: detached once ready, with a pidfile."""
-        rundir = self.layout.central
-        pidfile = rundir / f"{name}.pid"
-        processes.run(
-            [
-                sys.executable,
-                "-m",
-                "ovn_inject",
-                *argv,
-                "--detach",
-                f"--pidfile={pidfile}",
-                f"--log-file={rundir / (name + '.log')}",
-            ]
-        )
-        pid = processes.read_pid(pidfile)
-        if pid is None:
-            raise SandboxError(f"{name} wrote no pidfile; see {rundir / (name + '.log')}")
-        self.state.pids[name] = pid
-        self.save()
-
-    def restart_gate(self) -> None:
-        self.stop("sbgate")
-        self.start_gate()
-
-    def restart_northd(self) -> None:
-        self.stop("northd")
-        self.start_northd()
-
-    def restart_nb(self) -> None:
-        """Restart NB's ovsdb-server (and with it OVN_Inject) on the same addresses."""
-        self.stop("nb")
-        self.state.pids["nb"], _ = self._serve_ovsdb("ovnnb_db", self.state.nb_tcp, [self.layout.inject_db])
-        self.save()
-
-    def restart(self, name: str) -> None:
-        """Stop (if running) and start one component by its name in ``status``."""
-        special = {
-            "nb": self.restart_nb,
-            "sb": self.restart_sb,
-            "northd": self.restart_northd,
-            "sbgate": self.restart_gate,
-        }
-        if name in special:
-            special[name]()
-            return
-        if not name.startswith("inject-northd"):
-            raise SandboxError(
-                f"cannot restart '{name}'; restartable: {', '.join([*special, 'inject-northd'])}"
-            )
-        if name in self.state.pids:
-            self.stop(name)
-        self.start_inject_northd(name)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL one component, as a crash would, and forget it."""
-        pid = self.state.pids.pop(name, None)
-        if pid is None:
-            raise SandboxError(f"no process '{name}' in this sandbox")
-        processes.kill(pid)
-        self.save()
-
-    def _create_inject_db(self) -> Path:
-        """OVN_Inject lives in NB's ovsdb-server as a second database, never inside NB's schema."""
-        from ovn_inject.db.schema import schema_path
-
-        db = self.layout.inject_db
-        db.parent.mkdir(parents=True, exist_ok=True)
-        processes.run(["ovsdb-tool", "create", str(db), str(schema_path())])
-        return db
-
-    def _init_inject_db(self) -> None:
-        """Insert the one Inject_Global row, as ``ovn-nbctl init`` does for NB_Global."""
-        insert = json.dumps([INJECT_DB_NAME, {"op": "insert", "table": "Inject_Global", "row": {}}])
-        processes.run(["ovsdb-client", "transact", self.inject_remote, insert])
-
-    @property
-    def inject_remote(self) -> str:
-        """OVN_Inject is served by NB's ovsdb-server, so it shares NB's socket."""
-        return self.nb_remote
-
-    @property
-    def nb_remote(self) -> str:
-        return f"unix:{self.layout.nb_socket}"
-
-    @property
-    def sb_remote(self) -> str:
-        if self.sb_members:
-            return ",".join(f"unix:{self.layout.sb_member_socket(m)}" for m in range(1, self.sb_members + 1))
-        return f"unix:{self.layout.sb_socket}"
-
-    @property
-    def nb_tcp_remote(self) -> str:
-        return f"tcp:127.0.0.1:{self.state.nb_tcp}"
-
-    @property
-    def sb_tcp_remote(self) -> str:
-        return ",".join(f"tcp:127.0.0.1:{port}" for port in self._sb_tcp_ports)
-
-    @property
-    def northd_sb_remote(self) -> str:
-        """Where ovn-northd reads and writes SB: the northd gate, unless the sandbox runs without it."""
-        if self.gated:
-            return f"unix:{self.layout.sbgate_socket}"
-        return self.sb_remote
-
-    def start_northd(self, sb_remote: str | None = None) -> None:
-        """Start ovn-northd on :attr:`northd_sb_remote`, or on ``sb_remote`` (benchmarks compare)."""
-        rundir = self.layout.central
-        self.state.pids["northd"] = processes.start_daemon(
-            [
-                "ovn-northd",
-                f"--ovnnb-db={self.nb_remote}",
-                f"--ovnsb-db={sb_remote or self.northd_sb_remote}",
-            ],
-            rundir,
-            "ovn-northd",
-            env=self.layout.rundir_env(rundir),
-        )
-        self.save()
-
-    def stop(self, name: str) -> None:
-        """Stop one recorded process (e.g. ``northd``, ``hv2/ovn-controller``) and forget it."""
-        pid = self.state.pids.pop(name, None)
-        if pid is None:
-            raise SandboxError(f"no process '{name}' in this sandbox; known: {', '.join(self.state.pids)}")
-        processes.stop_pids([pid])
-        self.save()
 
     # ---- chassis ------------------------------------------------------------
 

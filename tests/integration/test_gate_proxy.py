@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ovn_inject.sandbox import processes
-from ovn_inject.sandbox.sandbox import find_schema
+from ovn_inject.sandbox.processes import find_schema
 
 pytestmark = pytest.mark.integration
 

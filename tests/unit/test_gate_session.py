@@ -9,7 +9,7 @@ import pytest
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.gate.filter import ProtocolError, reshape_transact_reply, schema_from_json
 from ovn_inject.gate.session import ZERO_TXN_ID, GateSession
-from ovn_inject.sandbox.sandbox import find_schema
+from ovn_inject.sandbox.processes import find_schema
 
 MONID = ["monid", "OVN_Southbound"]
 DP_A = "6c1b3dd4-6f0e-4f1c-9d61-0d4a1c2b7a01"
