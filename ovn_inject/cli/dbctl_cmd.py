@@ -10,10 +10,13 @@ from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_
 from ovn_inject.cli.output import format_value, render
 from ovn_inject.db.commands import by_uuid
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
-from ovn_inject.db.readers import read_lflows
 from ovn_inject.db.records import Record, to_record
 from ovn_inject.db.schema import table_names
-from ovn_inject.stages import discover_stages, place_hooks
+from ovn_inject.hooks import DatapathKind
+from ovn_inject.northd.discovery import analyze, fetch_northd_flows
+from ovn_inject.northd.placement import DEFAULT_CURSOR_REGISTER, Placement
+from ovn_inject.northd.placement import place_hooks as place_with_cursors
+from ovn_inject.stages import place_hooks
 
 HOOK_COLUMNS = [
     "hook",
@@ -23,6 +26,7 @@ HOOK_COLUMNS = [
     "table",
     "northd_max",
     "band",
+    "cursor",
     "usable",
     "reason",
 ]
@@ -188,15 +192,26 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
 
 
 @click.command("hook-list")
+@click.option(
+    "--cursor-register-ls",
+    default=DEFAULT_CURSOR_REGISTER,
+    show_default=True,
+    help="The register the daemon's switch hooks use (as given to 'ovn-inject northd').",
+)
+@click.option("--cursor-register-lr", default=DEFAULT_CURSOR_REGISTER, show_default=True)
 @db_options
-def hook_list() -> None:
-    """The hook points, their host stage and table on the connected OVN, and whether they are usable."""
+def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
+    """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable."""
     config = settings()
-    stages = discover_stages(read_lflows(config.sb_remote, config.db_timeout))
+    rows = fetch_northd_flows(config.sb_remote, config.db_timeout)
+    stages, used = analyze(rows)
+    registers = {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr}
+    placed = place_with_cursors(stages, used, registers)
     records = []
-    for placement in place_hooks(stages):
-        hook, stage = placement.hook, placement.stage
-        band = placement.band
+    for band in place_hooks(stages):
+        hook, stage = band.hook, band.stage
+        where = placed[hook.name]
+        usable = isinstance(where, Placement)
         records.append(
             {
                 "hook": hook.name,
@@ -205,9 +220,10 @@ def hook_list() -> None:
                 "host_stage": hook.host_stage,
                 "table": stage.table_id if stage else None,
                 "northd_max": stage.max_priority if stage else None,
-                "band": f"{band[0]}-{band[1]}" if band else None,
-                "usable": placement.usable,
-                "reason": placement.reason,
+                "band": f"{band.band[0]}-{band.band[1]}" if band.band else None,
+                "cursor": where.cursor.field if isinstance(where, Placement) else None,
+                "usable": usable,
+                "reason": "" if isinstance(where, Placement) else where.reason,
                 "summary": hook.summary,
             }
         )

@@ -11,7 +11,6 @@ from typing import Any
 from ovn_inject.db.rpc import Rpc, ovsdb_map
 from ovn_inject.hooks import DatapathKind, TargetKind
 from ovn_inject.northd.topology import Datapath, Port, PortGroup, Topology
-from ovn_inject.stages import LflowRow
 from ovn_inject.targets import Target, TargetRow
 
 NB = "OVN_Northbound"
@@ -108,10 +107,3 @@ def _uuids(datum: Any) -> list[str]:
     if isinstance(datum, list) and datum and datum[0] == "set":
         return [str(item[1]) for item in datum[1]]
     return []
-
-
-def read_lflows(remote: str, timeout: float) -> list[LflowRow]:
-    """Every SB Logical_Flow's stage-name, pipeline, table and priority."""
-    with Rpc(remote, timeout, SB) as rpc:
-        rows = rpc.select(SB, "Logical_Flow", [], ["external_ids", "pipeline", "table_id", "priority"])
-    return [LflowRow(ovsdb_map(r["external_ids"]), r["pipeline"], r["table_id"], r["priority"]) for r in rows]

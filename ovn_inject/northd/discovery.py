@@ -23,6 +23,7 @@ COLUMNS = ["pipeline", "table_id", "priority", "match", "actions", "external_ids
 
 
 def fetch_northd_flows(sb_remote: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Every Logical_Flow that is not ours (northd's), with the columns discovery needs."""
     where = [["external_ids", "excludes", ["map", [[OWNER_KEY, OWNER_VALUE]]]]]
     with Rpc(sb_remote, timeout, "OVN_Southbound") as rpc:
         rows = rpc.select("OVN_Southbound", "Logical_Flow", where, COLUMNS)

@@ -348,6 +348,8 @@ def test_hook_list_matches_sb(run: Run, topo: Sandbox) -> None:
     ).split()
     assert {str(pre_acl["table"])} == set(sb_tables)
     assert pre_acl["pipeline"] == "ingress" and pre_acl["northd_max"] >= 100
+    cursors = [h["cursor"] for h in hooks.values()]
+    assert pre_acl["cursor"] == "reg9[0..3]" and len(set(cursors)) == 8, cursors
     parsed = list(csv.DictReader(io.StringIO(run("hook-list", "--format", "csv").stdout)))
     assert [r["hook"] for r in parsed] == list(hooks)
 
