@@ -56,6 +56,13 @@ INJECT_COLUMNS = {
         "reason",
     ],
 }
+#: Columns only the daemon writes: a change to them alone is the echo of our own write,
+#: not a reason to re-read the row.
+WRITTEN_BY_US = {
+    "Service_Flow": frozenset({"status", "reason"}),
+    "Attachment": frozenset({"status", "reason"}),
+    "Inject_Global": frozenset({"sb_cfg", "hv_cfg"}),
+}
 
 
 def _first(value: Any) -> Any:
