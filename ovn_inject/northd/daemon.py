@@ -40,7 +40,7 @@ from ovn_inject.northd.compiler import (
     Status,
     compile_hooks,
 )
-from ovn_inject.northd.diff import diff
+from ovn_inject.northd.diff import Delta, diff
 from ovn_inject.northd.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable, place_hooks
 from ovn_inject.northd.topology import Topology
 from ovn_inject.northd.tracking import Changes, TrackingIdl
@@ -102,6 +102,7 @@ class Daemon:
         self._attachments: list[AttachmentSpec] = []
         self._memo = ChainMemo()
         self._compiled: Compiled | None = None
+        self._in_step: Compiled | None = None  # the compiled result SB was last brought in line with
         self._written: dict[str, Status] = {}  # row uuid -> the status we last wrote or saw
         self._rediscover_delay = REDISCOVER_SECONDS
         self._had_lock = False
@@ -211,9 +212,13 @@ class Daemon:
             else:
                 for key in changed:
                     self._written.pop(str(key), None)
-        delta = diff(compiled.lflows, self.sb.tables["Logical_Flow"].rows.keys())
-        if delta:
-            self.stats.sb_ops += sbwriter.apply(self.sb, delta)
+        delta = Delta((), ())
+        if compiled is not self._in_step or sb.touched("Logical_Flow", "Datapath_Binding"):
+            # A set, not the IDL's keys view: set algebra on that view runs in Python.
+            delta = diff(compiled.lflows, set(self.sb.tables["Logical_Flow"].rows))
+            if delta:
+                self.stats.sb_ops += sbwriter.apply(self.sb, delta)
+            self._in_step = compiled
         self._write_status(compiled, cfg)
         self.stats.passes += 1
         self.stats.lflows = len(compiled.lflows)
