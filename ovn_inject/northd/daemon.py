@@ -80,7 +80,7 @@ def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> Tracking
     helper = idlutils.get_schema_helper(remote, schema)
     for table, cols in columns.items():
         helper.register_columns(table, cols)
-    return TrackingIdl(remote, helper, leader_only=False, ignore=sources.WRITTEN_BY_US)
+    return TrackingIdl(remote, helper, leader_only=False, ignore=sources.IGNORED_ALONE)
 
 
 class Daemon:

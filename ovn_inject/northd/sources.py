@@ -56,12 +56,14 @@ INJECT_COLUMNS = {
         "reason",
     ],
 }
-#: Columns only the daemon writes: a change to them alone is the echo of our own write,
-#: not a reason to re-read the row.
-WRITTEN_BY_US = {
+#: Columns whose change alone is no reason to look at the row again: those only the daemon
+#: writes (the echo of our own writes), and a service's lists of attachments and flows (their
+#: own rows change with them, and each names its service).
+IGNORED_ALONE = {
     "Service_Flow": frozenset({"status", "reason"}),
     "Attachment": frozenset({"status", "reason"}),
     "Inject_Global": frozenset({"sb_cfg", "hv_cfg"}),
+    "Service": frozenset({"flows", "attachments"}),
 }
 
 
