@@ -257,7 +257,8 @@ def bulk(box: Sandbox, api: InjectDbApiIdlImpl) -> dict[str, float]:
     if not api.wait_cfg("sb_cfg", bump.result, 600):
         raise SystemExit("the daemon did not write the bulk rows in 10 minutes")
     cold_s = time.perf_counter() - started
-    first_pass_ms = status_field(box, "last pass")
+    log = (box.layout.central / "inject-northd.log").read_text()
+    longest_pass_ms = max(float(ms) for ms in re.findall(r"\+\d+ -\d+ rows.*?([\d.]+) ms", log))
     rows = len(
         box.sbctl("--bare", "--columns=_uuid", "find", "Logical_Flow", 'external_ids:ovn-inject="1"').split()
     )
@@ -281,7 +282,7 @@ def bulk(box: Sandbox, api: InjectDbApiIdlImpl) -> dict[str, float]:
     return {
         "write_s": write_s,
         "cold_s": cold_s,
-        "first_pass_ms": first_pass_ms,
+        "longest_pass_ms": longest_pass_ms,
         "rows": rows,
         "ops_cold": ops_cold,
         "change_s": statistics.median(changes),
@@ -323,7 +324,7 @@ def main() -> int:
     print(f"    writing them to OVN_Inject (API, in process): {big['write_s']:.1f} s")
     print(
         f"    daemon start -> SB holds all {int(big['rows'])} rows: {big['cold_s']:.2f} s "
-        f"(its pass: {big['first_pass_ms']:.0f} ms, {int(big['ops_cold'])} SB row ops)"
+        f"(its longest pass: {big['longest_pass_ms']:.0f} ms, {int(big['ops_cold'])} SB row ops)"
     )
     print(
         f"    one changed flow, write -> sb_cfg: {big['change_s'] * 1000:.1f} ms median of {CHANGES} "
