@@ -8,8 +8,9 @@ continuation by splicing parsed action nodes, never by editing text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -38,7 +39,7 @@ def _splice(actions: Actions, continuation: tuple[n.Action, ...]) -> Actions:
     return Actions(tuple(items))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Checked:
     """The outcome of checking one (match, actions) text per pipeline."""
 
@@ -48,15 +49,21 @@ class _Checked:
         return self.flow[pipeline]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ServiceFlow:
-    """One Service_Flow row as the compiler sees it (implements compiler.AppFlow)."""
+    """One Service_Flow row as the compiler sees it (implements compiler.AppFlow).
+
+    Compared by identity: the cache hands the same object for an unchanged
+    row, which is what lets the compiler replay the chains it sits in. Its
+    printed match and actions are kept, as printing from the tree is costly.
+    """
 
     uuid: str
     service: str
     attachment: str | None
     priority: int
     checked: _Checked
+    _rendered: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def ports(self) -> frozenset[str]:
@@ -76,15 +83,29 @@ class ServiceFlow:
         raise AssertionError("render of a flow that failed its checks")
 
     def render_match(self) -> str:
-        return format_match(self._flow().match)
+        found = self._rendered.get("")
+        if found is None:
+            found = self._rendered[""] = format_match(self._flow().match)
+        return found
 
     def render_actions(self, continuation: str) -> str:
-        return format_actions(_splice(self._flow().actions, _continuation(continuation)))
+        found = self._rendered.get(continuation)
+        if found is None:
+            spliced = _splice(self._flow().actions, _continuation(continuation))
+            found = self._rendered[continuation] = format_actions(spliced)
+        return found
+
+
+#: One Service_Flow row, read: the flow (or the status of one that fails everywhere), its expiry.
+_Entry = tuple["ServiceFlow | Status | None", "float | None"]
 
 
 class FlowCache:
+    """Service_Flow rows, parsed and checked once; re-read only when a row changes."""
+
     def __init__(self) -> None:
         self._checked: dict[tuple[str, str], _Checked] = {}
+        self._rows: dict[uuid.UUID, _Entry] = {}
 
     def check(self, match: str, actions: str) -> _Checked:
         key = (match, actions)
@@ -99,41 +120,59 @@ class FlowCache:
             found = self._checked[key] = _Checked(outcome)
         return found
 
+    def update(self, rows: Mapping[uuid.UUID, Any], changed: Iterable[uuid.UUID] | None) -> None:
+        """Re-read the rows in ``changed`` (every row if None); forget rows that are gone."""
+        if changed is None:
+            self._rows = {key: self._read(row) for key, row in rows.items()}
+            return
+        for key in changed:
+            row = rows.get(key)
+            if row is None:
+                self._rows.pop(key, None)
+            else:
+                self._rows[key] = self._read(row)
+
+    def _read(self, row: Any) -> _Entry:
+        expiry = _expiry(row)
+        service = row.service[0] if row.service else None
+        if service is None:
+            return None, expiry
+        checked = self.check(row.match, row.actions)
+        problems = [o for o in checked.flow.values() if isinstance(o, str)]
+        if len(problems) == len(checked.flow):
+            return Status(INVALID, problems[0]), expiry
+        attachment = row.attachment[0] if row.attachment else None
+        flow = ServiceFlow(
+            str(row.uuid),
+            str(service.uuid),
+            str(attachment.uuid) if attachment is not None else None,
+            int(row.priority),
+            checked,
+        )
+        return flow, expiry
+
     def load(
-        self, rows: Iterable[Any], now: float
+        self, rows: Mapping[uuid.UUID, Any], now: float, changed: Iterable[uuid.UUID] | None = None
     ) -> tuple[list[ServiceFlow], dict[str, Status], float | None]:
         """Live flows, the status of flows that fail their checks everywhere, the next expiry time."""
+        self.update(rows, changed)
         flows: list[ServiceFlow] = []
         errors: dict[str, Status] = {}
         next_expiry: float | None = None
-        for row in rows:
-            expiry = _expiry(row)
+        for key, (item, expiry) in self._rows.items():
             if expiry is not None:
                 if expiry <= now:
                     continue
                 next_expiry = expiry if next_expiry is None else min(next_expiry, expiry)
-            service = row.service[0] if row.service else None
-            if service is None:
-                continue
-            checked = self.check(row.match, row.actions)
-            problems = [o for o in checked.flow.values() if isinstance(o, str)]
-            if len(problems) == len(checked.flow):
-                errors[str(row.uuid)] = Status(INVALID, problems[0])
-                continue
-            attachment = row.attachment[0] if row.attachment else None
-            flows.append(
-                ServiceFlow(
-                    str(row.uuid),
-                    str(service.uuid),
-                    str(attachment.uuid) if attachment is not None else None,
-                    int(row.priority),
-                    checked,
-                )
-            )
+            if isinstance(item, ServiceFlow):
+                flows.append(item)
+            elif item is not None:
+                errors[str(key)] = item
         return flows, errors, next_expiry
 
-    def expired(self, rows: Iterable[Any], now: float) -> list[Any]:
-        return [row for row in rows if (expiry := _expiry(row)) is not None and expiry <= now]
+    def expired(self, now: float) -> list[uuid.UUID]:
+        """The rows whose hard timeout has passed, from what was read (no row is touched)."""
+        return [key for key, (_, expiry) in self._rows.items() if expiry is not None and expiry <= now]
 
 
 def _expiry(row: Any) -> float | None:

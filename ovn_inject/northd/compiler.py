@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from ovn_inject.constants import OWNER_KEY
@@ -91,7 +92,7 @@ class LogicalFlow:
     actions: str
     external_ids: tuple[tuple[str, str], ...]
 
-    @property
+    @cached_property
     def uuid(self) -> uuid.UUID:
         identity = json.dumps(
             [
@@ -118,14 +119,68 @@ class Status:
     reason: str = ""
 
 
+#: What compiling one scope chain did to a Compiled, in order, to replay it:
+#: ("lflow", "", row) or ("flow" | "flow-if-not-installed" | "attachment", uuid, status).
+_Step = tuple[str, str, "LogicalFlow | Status"]
+
+
 @dataclass
 class Compiled:
     lflows: dict[uuid.UUID, LogicalFlow] = field(default_factory=dict)
     flow_status: dict[str, Status] = field(default_factory=dict)
     attachment_status: dict[str, Status] = field(default_factory=dict)
+    #: the steps of the chain being compiled, when a ChainMemo records them
+    recording: list[_Step] | None = None
 
     def add(self, lflow: LogicalFlow) -> None:
         self.lflows[lflow.uuid] = lflow
+        if self.recording is not None:
+            self.recording.append(("lflow", "", lflow))
+
+    def set_flow(self, key: str, status: Status, unless_installed: bool = False) -> None:
+        if self.recording is not None:  # recorded even when skipped: a replay decides again
+            self.recording.append(("flow-if-not-installed" if unless_installed else "flow", key, status))
+        if unless_installed and self.flow_status[key].state == INSTALLED:
+            return
+        self.flow_status[key] = status
+
+    def set_attachment(self, key: str, status: Status) -> None:
+        self.attachment_status[key] = status
+        if self.recording is not None:
+            self.recording.append(("attachment", key, status))
+
+    def replay(self, steps: list[_Step]) -> None:
+        for kind, key, value in steps:
+            if isinstance(value, LogicalFlow):
+                self.add(value)
+            elif kind == "attachment":
+                self.set_attachment(key, value)
+            else:
+                self.set_flow(key, value, kind == "flow-if-not-installed")
+
+
+class ChainMemo:
+    """Chains compiled in the previous pass, to replay instead of recompiling.
+
+    A chain's rows depend only on its key (datapath, placement, services,
+    ports, the flow objects of its services) and on the topology; the memo is
+    dropped whenever the topology object changes. Flow objects are keyed by
+    identity, so a caller must hand the same object for an unchanged flow.
+    Keeps only what the last pass used.
+    """
+
+    def __init__(self) -> None:
+        self.topology: Topology | None = None
+        self.previous: dict[Hashable, list[_Step]] = {}
+        self.current: dict[Hashable, list[_Step]] = {}
+        self.hits = 0
+
+    def start(self, topology: Topology) -> None:
+        if topology is not self.topology:
+            self.topology = topology
+            self.current = {}
+        self.previous, self.current = self.current, {}
+        self.hits = 0
 
 
 def quote(name: str) -> str:
@@ -154,9 +209,16 @@ def compile_hooks(
     services: Iterable[ServiceSpec],
     attachments: Iterable[AttachmentSpec],
     flows: Iterable[AppFlow],
+    memo: ChainMemo | None = None,
 ) -> Compiled:
-    """The desired hook lflows, plus the status of every attachment and flow."""
+    """The desired hook lflows, plus the status of every attachment and flow.
+
+    With a ``memo``, chains whose inputs did not change since the previous
+    call are replayed rather than compiled again (same result, less work).
+    """
     out = Compiled()
+    if memo is not None:
+        memo.start(topology)
     by_uuid = {s.uuid: s for s in services}
     flows_by_service: dict[str, list[AppFlow]] = defaultdict(list)
     for flow in flows:
@@ -170,24 +232,22 @@ def compile_hooks(
         if service is None:
             continue
         if not service.enabled:
-            out.attachment_status[att.uuid] = Status(DISABLED, f"service '{service.name}' is disabled")
+            out.set_attachment(att.uuid, Status(DISABLED, f"service '{service.name}' is disabled"))
             continue
         placement = placements.get(att.hook)
         if placement is None or isinstance(placement, Unusable):
             reason = placement.reason if placement else f"unknown hook point '{att.hook}'"
-            out.attachment_status[att.uuid] = Status(ERROR, f"hook '{att.hook}' unusable: {reason}")
+            out.set_attachment(att.uuid, Status(ERROR, f"hook '{att.hook}' unusable: {reason}"))
             continue
         if not HOOKS_BY_NAME[att.hook].accepts(att.kind):
-            out.attachment_status[att.uuid] = Status(
-                ERROR, f"hook '{att.hook}' does not fit a {att.kind} target"
-            )
+            out.set_attachment(att.uuid, Status(ERROR, f"hook '{att.hook}' does not fit a {att.kind} target"))
             continue
         try:
             scope = topology.scope(att.kind, att.target, service.tenant)
         except TargetError as exc:
-            out.attachment_status[att.uuid] = Status(ERROR, str(exc))
+            out.set_attachment(att.uuid, Status(ERROR, str(exc)))
             continue
-        out.attachment_status[att.uuid] = Status(ACTIVE)
+        out.set_attachment(att.uuid, Status(ACTIVE))
         for datapath, ports in scope.items():
             for port in ports:
                 links = chains[(datapath, att.hook)][port]
@@ -201,7 +261,26 @@ def compile_hooks(
         for port, links in port_links.items():
             groups[tuple(links)].add(port)
         for chain, members in sorted(groups.items(), key=lambda item: sorted(item[1])):
-            _compile_chain(out, topology, placement, datapath, chain, frozenset(members), flows_by_service)
+            ports = frozenset(members)
+            if memo is None:
+                _compile_chain(out, topology, placement, datapath, chain, ports, flows_by_service)
+                continue
+            key = (
+                datapath,
+                placement,
+                chain,
+                ports,
+                tuple(tuple(flows_by_service.get(link.service.uuid, ())) for link in chain),
+            )
+            steps = memo.previous.get(key)
+            if steps is not None:
+                memo.hits += 1
+                out.replay(steps)
+            else:
+                steps = out.recording = []
+                _compile_chain(out, topology, placement, datapath, chain, ports, flows_by_service)
+                out.recording = None
+            memo.current[key] = steps
     return out
 
 
@@ -223,10 +302,13 @@ def _compile_chain(
     for j, link in enumerate(chain):
         service, att = link.service, link.attachment
         if j >= cursor.capacity:
-            out.attachment_status[att.uuid] = Status(
-                ERROR,
-                f"more than {cursor.capacity} services at hook '{hook.name}' on port(s) "
-                f"{', '.join(sorted(ports))}: widen the cursor",
+            out.set_attachment(
+                att.uuid,
+                Status(
+                    ERROR,
+                    f"more than {cursor.capacity} services at hook '{hook.name}' on port(s) "
+                    f"{', '.join(sorted(ports))}: widen the cursor",
+                ),
             )
             continue
         ids = (
@@ -254,11 +336,10 @@ def _compile_chain(
                 continue
             problem = flow.problem(hook.pipeline) or _port_problem(topology, flow, service.tenant)
             if problem:
-                out.flow_status[flow.uuid] = Status(INVALID, problem)
+                out.set_flow(flow.uuid, Status(INVALID, problem))
                 continue
             if any(topology.port(p).datapath != datapath_name for p in flow.ports):  # type: ignore[union-attr]
-                if out.flow_status[flow.uuid].state != INSTALLED:
-                    out.flow_status[flow.uuid] = Status(PENDING, "its ports sit on no attached datapath")
+                out.set_flow(flow.uuid, Status(PENDING, "its ports sit on no attached datapath"), True)
                 continue
             out.add(
                 LogicalFlow(
@@ -271,7 +352,7 @@ def _compile_chain(
                     (*ids[:2], ("ovn-inject-flow", flow.uuid), *ids[2:]),
                 )
             )
-            out.flow_status[flow.uuid] = Status(INSTALLED)
+            out.set_flow(flow.uuid, Status(INSTALLED))
 
 
 def _port_problem(topology: Topology, flow: AppFlow, tenant: str) -> str | None:

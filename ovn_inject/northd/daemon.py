@@ -2,10 +2,16 @@
 
 One loop, three IDLs: NB (topology and tenancy, read-only but for the
 ``nb_cfg`` bump of ``--wait=hv``), SB (datapaths, port bindings and only our
-own Logical_Flow rows, through a conditional monitor) and OVN_Inject. Every
+own Logical_Flow rows, through a conditional monitor) and OVN_Inject. A
 change recompiles (a pure function) and writes the difference. Only the
 holder of the SB lock ``ovn_inject_northd`` writes; a second instance waits
 as a standby and takes over when the lock frees up.
+
+What a pass costs grows with what changed, not with what exists: the IDLs
+say which rows changed, so the topology is rebuilt only when NB or SB's
+bindings moved, Service_Flow rows are re-read one by one, unchanged scope
+chains are replayed from the previous pass, and only statuses that changed
+are written back.
 """
 
 from __future__ import annotations
@@ -25,14 +31,29 @@ from ovn_inject.constants import DEFAULT_TENANT_KEY, OWNER_KEY
 from ovn_inject.hooks import DatapathKind
 from ovn_inject.northd import discovery, sbwriter, sources
 from ovn_inject.northd.appflows import FlowCache
-from ovn_inject.northd.compiler import OWNER_VALUE, Compiled, compile_hooks
-from ovn_inject.northd.diff import diff
+from ovn_inject.northd.compiler import (
+    OWNER_VALUE,
+    AttachmentSpec,
+    ChainMemo,
+    Compiled,
+    ServiceSpec,
+    Status,
+    compile_hooks,
+)
+from ovn_inject.northd.diff import Delta, diff
 from ovn_inject.northd.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable, place_hooks
+from ovn_inject.northd.topology import Topology
+from ovn_inject.northd.tracking import Changes, TrackingIdl
 
 LOG = logging.getLogger("ovn_inject.northd")
 LOCK_NAME = "ovn_inject_northd"
-#: While a hook is unusable (e.g. northd has not written its stage yet), look again this often.
+#: While a hook is unusable (e.g. northd has not written its stage yet), look again after this
+#: long, then twice as long each time up to the maximum (reading northd's flows is not cheap
+#: on a big SB); a new datapath in SB starts over from the minimum.
 REDISCOVER_SECONDS = 0.5
+REDISCOVER_MAX_SECONDS = 30.0
+#: A --wait=hv step whose transaction failed is tried again after this long.
+RETRY_SECONDS = 0.2
 
 
 @dataclass
@@ -55,11 +76,11 @@ class Stats:
     lflows: int = 0
 
 
-def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> ovs.db.idl.Idl:
+def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> TrackingIdl:
     helper = idlutils.get_schema_helper(remote, schema)
     for table, cols in columns.items():
         helper.register_columns(table, cols)
-    return ovs.db.idl.Idl(remote, helper, leader_only=False)
+    return TrackingIdl(remote, helper, leader_only=False, ignore=sources.IGNORED_ALONE)
 
 
 class Daemon:
@@ -75,9 +96,20 @@ class Daemon:
         self.flows = FlowCache()
         self.placements: dict[str, Placement | Unusable] = {}
         self.stats = Stats()
-        self._seqnos: tuple[int, int, int] = (-1, -1, -1)
+        self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
+        self._topology: Topology | None = None
+        self._services: list[ServiceSpec] = []
+        self._attachments: list[AttachmentSpec] = []
+        self._memo = ChainMemo()
+        self._compiled: Compiled | None = None
+        self._in_step: Compiled | None = None  # the compiled result SB was last brought in line with
+        self._written: dict[str, Status] = {}  # row uuid -> the status we last wrote or saw
+        self._rediscover_delay = REDISCOVER_SECONDS
         self._had_lock = False
         self._hv_wait: tuple[int, int] | None = None  # (nb_cfg we bumped to, inject cfg it covers)
+        self._in_sb = 0  # the highest Inject_Global.cfg whose changes are in SB
+        self._hv_written = 0  # the highest hv_cfg we wrote (the IDL may not show it yet)
+        self._retry_at: float | None = None
         self._next_expiry: float | None = None
         self._rediscover_at: float | None = None
         self.running = True
@@ -92,35 +124,47 @@ class Daemon:
             poller.block()
 
     def run_once(self) -> None:
-        for idl in (self.nb, self.sb, self.inject):
+        for name, idl in (("nb", self.nb), ("sb", self.sb), ("inject", self.inject)):
             idl.run()
+            self._changes[name].merge(idl.take_changes())
         if not all(idl.has_ever_connected() for idl in (self.nb, self.sb, self.inject)):
             return
         if not self.sb.has_lock:
             if self._had_lock:
                 LOG.warning("lost the SB lock %s: now standby", LOCK_NAME)
             self._had_lock = False
+            self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
             return
         if not self._had_lock:
             LOG.info("acquired the SB lock %s: active", LOCK_NAME)
             self._had_lock = True
-            self._seqnos = (-1, -1, -1)
-            self.placements = {}
-        seqnos = (self.nb.change_seqno, self.sb.change_seqno, self.inject.change_seqno)
+            self.force_recompute()
+        self._check_hv()
+        nb, sb, inject = (self._changes[name] for name in ("nb", "sb", "inject"))
         now = time.time()
         expired = self._next_expiry is not None and now >= self._next_expiry
-        rediscover = self._rediscover_at is not None and now >= self._rediscover_at
-        if rediscover:
-            self.placements = {}
-        if seqnos != self._seqnos or expired or rediscover:
+        if sb.touched("Datapath_Binding") and self._rediscover_at is not None:
+            self._rediscover_delay = REDISCOVER_SECONDS
+            self._rediscover_at = now
+        if self._rediscover_at is not None and now >= self._rediscover_at:
+            placements = self._discover()
+            if placements != self.placements:
+                self.placements = placements
+                self._compiled = None
+        relevant = nb.any_but("NB_Global") or sb.touched(*sb.rows) or inject.touched(*inject.rows)
+        if self._compiled is None or expired or relevant:
             self.reconcile()
-            self._seqnos = (self.nb.change_seqno, self.sb.change_seqno, self.inject.change_seqno)
+        else:
+            self._changes = {"nb": Changes(), "sb": Changes(), "inject": Changes()}
+        self._retry_at = None
         self._check_hv()
 
     def wait(self, poller: ovs.poller.Poller) -> None:
         for idl in (self.nb, self.sb, self.inject):
             idl.wait(poller)
-        for when in (self._next_expiry, self._rediscover_at):
+            if idl.has_unseen_changes():
+                poller.immediate_wake()
+        for when in (self._next_expiry, self._rediscover_at, self._retry_at):
             if when is not None:
                 poller.timer_wait(max(0, int((when - time.time()) * 1000)) + 1)
 
@@ -130,30 +174,62 @@ class Daemon:
         started = time.perf_counter()
         if not self.placements:
             self.placements = self._discover()
-        inject = self.inject.tables
+            self._compiled = None
+        nb, sb, inject = (self._changes[name] for name in ("nb", "sb", "inject"))
+        self._changes = {"nb": Changes(), "sb": Changes(), "inject": Changes()}
+        tables = self.inject.tables
         cfg = self._global_cfg()
         now = time.time()
-        self._expire(now)
-        topo = sources.topology(self.nb.tables, self.sb.tables, self.options.tenant_key)
-        app_flows, flow_errors, self._next_expiry = self.flows.load(inject["Service_Flow"].rows.values(), now)
-        compiled = compile_hooks(
-            topo, self.placements, sources.services(inject), sources.attachments(inject), app_flows
-        )
-        compiled.flow_status.update(flow_errors)
-        ours = set(self.sb.tables["Logical_Flow"].rows)
-        delta = diff(compiled.lflows, ours)
-        if delta:
-            self.stats.sb_ops += sbwriter.apply(self.sb, delta)
+        expired = self._next_expiry is not None and now >= self._next_expiry
+        if expired:
+            self._expire(now)
+        if (
+            self._topology is None
+            or nb.any_but("NB_Global")
+            or sb.touched("Datapath_Binding", "Port_Binding")
+        ):
+            self._topology = sources.topology(self.nb.tables, self.sb.tables, self.options.tenant_key)
+            self._compiled = None
+        if inject.touched("Service"):
+            self._services = sources.services(tables)
+            self._compiled = None
+        if inject.touched("Attachment"):
+            self._attachments = sources.attachments(tables)
+            self._compiled = None
+        if inject.touched("Service_Flow") or self._compiled is None or expired:
+            app_flows, flow_errors, self._next_expiry = self.flows.load(
+                tables["Service_Flow"].rows, now, inject.of("Service_Flow")
+            )
+            self._compiled = compile_hooks(
+                self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
+            )
+            self._compiled.flow_status.update(flow_errors)
+        compiled = self._compiled
+        for table in ("Service_Flow", "Attachment"):
+            changed = inject.of(table)
+            if changed is None:
+                self._written.clear()
+            else:
+                for key in changed:
+                    self._written.pop(str(key), None)
+        delta = Delta((), ())
+        if compiled is not self._in_step or sb.touched("Logical_Flow", "Datapath_Binding"):
+            # A set, not the IDL's keys view: set algebra on that view runs in Python.
+            delta = diff(compiled.lflows, set(self.sb.tables["Logical_Flow"].rows))
+            if delta:
+                self.stats.sb_ops += sbwriter.apply(self.sb, delta)
+            self._in_step = compiled
         self._write_status(compiled, cfg)
         self.stats.passes += 1
         self.stats.lflows = len(compiled.lflows)
         self.stats.last_pass_ms = (time.perf_counter() - started) * 1000
         LOG.info(
-            "pass %d: %d hook lflows, +%d -%d rows, %.1f ms",
+            "pass %d: %d hook lflows, +%d -%d rows, %d chains replayed, %.1f ms",
             self.stats.passes,
             len(compiled.lflows),
             len(delta.insert),
             len(delta.delete),
+            self._memo.hits,
             self.stats.last_pass_ms,
         )
 
@@ -164,7 +240,12 @@ class Daemon:
         unusable = {name: p.reason for name, p in placements.items() if isinstance(p, Unusable)}
         for name, reason in unusable.items():
             LOG.warning("hook %s unusable: %s", name, reason)
-        self._rediscover_at = time.time() + REDISCOVER_SECONDS if unusable else None
+        if unusable:
+            self._rediscover_at = time.time() + self._rediscover_delay
+            self._rediscover_delay = min(self._rediscover_delay * 2, REDISCOVER_MAX_SECONDS)
+        else:
+            self._rediscover_at = None
+            self._rediscover_delay = REDISCOVER_SECONDS
         return placements
 
     def _global_row(self) -> Any:
@@ -177,7 +258,8 @@ class Daemon:
 
     def _expire(self, now: float) -> None:
         """Hard timeouts: an expired flow is removed, as OpenFlow does."""
-        expired = self.flows.expired(self.inject.tables["Service_Flow"].rows.values(), now)
+        rows = self.inject.tables["Service_Flow"].rows
+        expired = [rows[key] for key in self.flows.expired(now) if key in rows]
         if not expired:
             return
         txn = ovs.db.idl.Transaction(self.inject)
@@ -189,19 +271,26 @@ class Daemon:
         LOG.info("removed %d expired flows", len(expired))
 
     def _write_status(self, compiled: Compiled, cfg: int) -> None:
+        """Write the statuses that differ from what the rows say (only those not known to match)."""
         txn = ovs.db.idl.Transaction(self.inject)
         changed = False
+        written = self._written
         for table, statuses in (
             ("Service_Flow", compiled.flow_status),
             ("Attachment", compiled.attachment_status),
         ):
             rows = self.inject.tables[table].rows
             for key, status in statuses.items():
+                if written.get(key) == status:
+                    continue
                 row = rows.get(uuid.UUID(key))
-                if row is not None and (row.status, row.reason) != (status.state, status.reason):
+                if row is None:
+                    continue
+                if (row.status, row.reason) != (status.state, status.reason):
                     row.status = status.state
                     row.reason = status.reason
                     changed = True
+                written[key] = status
         glob = self._global_row()
         if glob is not None and int(glob.sb_cfg) < cfg:
             glob.sb_cfg = cfg
@@ -210,8 +299,8 @@ class Daemon:
             txn.commit_block()
         else:
             txn.abort()
-        if glob is not None and int(glob.hv_cfg) < cfg and (self._hv_wait is None or self._hv_wait[1] < cfg):
-            self._bump_nb_cfg(cfg)
+        if glob is not None:
+            self._in_sb = max(self._in_sb, cfg)
 
     # ---- --wait=hv --------------------------------------------------------
 
@@ -225,24 +314,43 @@ class Daemon:
         rows[0].nb_cfg = target
         if txn.commit_block() in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
             self._hv_wait = (target, cfg)
+        else:
+            self._retry_at = time.time() + RETRY_SECONDS
 
     def _check_hv(self) -> None:
-        if self._hv_wait is None:
-            return
-        rows = list(self.nb.tables["NB_Global"].rows.values())
-        if not rows or int(rows[0].hv_cfg) < self._hv_wait[0]:
-            return
+        """Drive Inject_Global.hv_cfg up to the cfg already in SB; retried every pass until done."""
         glob = self._global_row()
-        if glob is not None and int(glob.hv_cfg) < self._hv_wait[1]:
-            txn = ovs.db.idl.Transaction(self.inject)
-            glob.hv_cfg = self._hv_wait[1]
-            txn.commit_block()
-        self._hv_wait = None
+        if glob is None:
+            return
+        if self._hv_wait is not None:
+            rows = list(self.nb.tables["NB_Global"].rows.values())
+            if rows and int(rows[0].hv_cfg) >= self._hv_wait[0]:
+                reached = self._hv_wait[1]
+                self._hv_wait = None
+                if max(int(glob.hv_cfg), self._hv_written) < reached:
+                    txn = ovs.db.idl.Transaction(self.inject)
+                    glob.hv_cfg = reached
+                    if txn.commit_block() in (
+                        ovs.db.idl.Transaction.SUCCESS,
+                        ovs.db.idl.Transaction.UNCHANGED,
+                    ):
+                        self._hv_written = reached
+                    else:
+                        self._retry_at = time.time() + RETRY_SECONDS
+                        return
+        done = max(int(glob.hv_cfg), self._hv_written)
+        if done < self._in_sb and (self._hv_wait is None or self._hv_wait[1] < self._in_sb):
+            self._bump_nb_cfg(self._in_sb)
 
     def force_recompute(self) -> None:
         """Rediscover northd's stages and registers, then recompile everything."""
         self.placements = {}
-        self._seqnos = (-1, -1, -1)
+        self._compiled = None
+        self._topology = None
+        self._memo = ChainMemo()
+        self._written.clear()
+        for changes in self._changes.values():
+            changes.everything = True
 
     def status_text(self) -> str:
         role = "active" if self.sb.has_lock else "standby"

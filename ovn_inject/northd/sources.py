@@ -56,6 +56,15 @@ INJECT_COLUMNS = {
         "reason",
     ],
 }
+#: Columns whose change alone is no reason to look at the row again: those only the daemon
+#: writes (the echo of our own writes), and a service's lists of attachments and flows (their
+#: own rows change with them, and each names its service).
+IGNORED_ALONE = {
+    "Service_Flow": frozenset({"status", "reason"}),
+    "Attachment": frozenset({"status", "reason"}),
+    "Inject_Global": frozenset({"sb_cfg", "hv_cfg"}),
+    "Service": frozenset({"flows", "attachments"}),
+}
 
 
 def _first(value: Any) -> Any:
