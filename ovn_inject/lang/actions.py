@@ -140,6 +140,10 @@ class ActionParser(TokenStream):
         name, pos = token[1], token[2]
         nxt = self.tokens[self.i + 1][0]
         action: Action
+        if scope == "ct_commit" and nxt not in ("=", "<->", "["):
+            # stricter than OVN: 23.03 accepts e.g. 'ct_commit { next; };', but OVS refuses the
+            # resulting ct() action (OFPBAC_BAD_ARGUMENT) and ovn-controller stops catching up
+            self.fail("only assignments to ct_mark and ct_label are allowed inside ct_commit { }", token)
         if nxt in ("=", "<->", "["):
             action = self.assignment(scope)
         elif name == "next":
