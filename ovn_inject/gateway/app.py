@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ovn_inject.db.validate import COOKIE_MAX, parse_cookie
+from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway import flows, models
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
@@ -153,6 +154,14 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
         error = ApiError(exc.status_code, codes.get(exc.status_code, "invalid"), str(exc.detail))
         return _error_response(error)
 
+    @app.exception_handler(OvnInjectError)
+    async def our_error(request: Request, exc: OvnInjectError) -> JSONResponse:
+        error = from_exception(exc)
+        if error.status >= 500:
+            LOG.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return _error_response(error)
+
+    # Anything else is a bug of ours: a 500 with our body (Starlette then logs it and closes the connection).
     @app.exception_handler(Exception)
     async def any_error(request: Request, exc: Exception) -> JSONResponse:
         error = from_exception(exc)
