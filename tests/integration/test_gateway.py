@@ -1,4 +1,4 @@
-"""The gateway over HTTP against a real sandbox: every endpoint, every error status, packets where it matters."""
+"""The gateway over HTTP on a real sandbox: every endpoint, every error status, packets where it matters."""
 
 from __future__ import annotations
 
