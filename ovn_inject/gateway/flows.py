@@ -17,6 +17,7 @@ from ovn_inject.db import commands
 from ovn_inject.db.validate import (
     COOKIE_MAX,
     FlowRequest,
+    QuotaExceededError,
     ServiceView,
     ValidFlow,
     cookie_from_db,
@@ -24,6 +25,7 @@ from ovn_inject.db.validate import (
 )
 from ovn_inject.gateway import models
 from ovn_inject.gateway.errors import ApiError, bad_request, duplicate, not_found
+from ovn_inject.gateway.rows import FlowKey, FlowKeys, set_uuids
 from ovn_inject.gateway.state import Caller, GatewayState
 from ovn_inject.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.northd import sources
@@ -36,8 +38,6 @@ from ovn_inject.tokens import TokenError
 MAX_FLOWS_PER_REQUEST = 10_000
 WAIT_COLUMNS = {"sb": "sb_cfg", "hv": "hv_cfg"}
 DRY_RUN_PREFIX = "dry-run-"
-
-FlowKey = tuple[str | None, int, str]
 
 
 class DuplicateFlowError(ApiError):
@@ -57,20 +57,11 @@ def _guard_token(api: Any, public_id: str) -> None:
     row.verify("secret_hash")
 
 
-def _key(attachment: str | None, priority: int, match: str) -> FlowKey:
-    return attachment, priority, match
-
-
-def _row_key(row: Any) -> FlowKey:
-    attachment = commands.single(row.attachment)
-    return _key(str(attachment.uuid) if attachment is not None else None, int(row.priority), row.match)
-
-
 def _check_no_duplicates(flows: Sequence[ValidFlow], existing: Iterable[FlowKey] = ()) -> None:
     """Two flows with the same attachment, priority and match would race in OVN: refuse the second."""
     seen = set(existing)
     for index, flow in enumerate(flows):
-        key = _key(flow.attachment, flow.priority, flow.match)
+        key = (flow.attachment, flow.priority, flow.match)
         if key in seen:
             where = f"flow {index + 1}: " if len(flows) > 1 else ""
             raise DuplicateFlowError(
@@ -82,15 +73,27 @@ def _check_no_duplicates(flows: Sequence[ValidFlow], existing: Iterable[FlowKey]
 
 
 class GuardedFlowAdd(commands.FlowAddCommand):
-    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow], token: str) -> None:
+    """FlowAddCommand with the token, quota and duplicates checked at O(1) per stored flow."""
+
+    def __init__(
+        self, api: Any, service: str, flows: Sequence[ValidFlow], token: str, keys: FlowKeys
+    ) -> None:
         super().__init__(api, service, flows)
         self.token = token
+        self.keys = keys
 
     def run_idl(self, txn: Any) -> None:
         _guard_token(self.api, self.token)
         service = commands.service_row(self.api, self.service)
-        _check_no_duplicates(self.flows, (_row_key(f) for f in service.flows))
-        super().run_idl(txn)
+        existing = set_uuids(service, "flows")
+        limit = commands._max_flows(service)
+        if limit is not None:
+            # A concurrent writer makes this transaction retry: two cannot both squeeze under the quota.
+            service.verify("flows")
+            if len(existing) + len(self.flows) > limit:
+                raise QuotaExceededError(self.service, limit, len(existing) + len(self.flows))
+        _check_no_duplicates(self.flows, self.keys.of(self.api, existing))
+        self._uuids = commands._insert_flows(self.api, txn, service, self.flows)
 
 
 class GuardedFlowReplace(commands.FlowReplaceCommand):
@@ -164,7 +167,8 @@ def add(
 ) -> list[models.Flow]:
     _, flows = validated(state, caller, requests)
     _check_no_duplicates(flows)
-    uuids = _commit(state, GuardedFlowAdd(state.api, caller.service, flows, caller.token), wait, timeout)
+    command = GuardedFlowAdd(state.api, caller.service, flows, caller.token, state.flow_keys)
+    uuids = _commit(state, command, wait, timeout)
     return _written(state, uuids, flows)
 
 
@@ -197,26 +201,27 @@ def delete_by_cookie(
 
 def _written(state: GatewayState, uuids: Sequence[Any], flows: Sequence[ValidFlow]) -> list[models.Flow]:
     """The new rows as the IDL shows them (their status once waited), else as written."""
-    out = []
-    with state.lock:
-        rows = state.api.tables["Service_Flow"].rows
-        for flow_uuid, flow in zip(uuids, flows, strict=True):
-            row = rows.get(flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
-            if row is not None:
-                out.append(flow_record(row))
-            else:
-                out.append(
-                    models.Flow(
-                        id=str(flow_uuid),
-                        priority=flow.priority,
-                        match=flow.match,
-                        actions=flow.actions,
-                        cookie=flow.cookie,
-                        hard_timeout=flow.hard_timeout,
-                        attachment=flow.attachment,
-                        status="pending",
-                    )
+    out: list[models.Flow] = []
+    if not flows:
+        return out  # nothing inserted: the transaction may have changed nothing and returned no uuids
+    rows = state.api.tables["Service_Flow"].rows
+    for flow_uuid, flow in zip(uuids, flows, strict=True):
+        row = rows.get(flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
+        if row is not None:
+            out.append(flow_record(row))
+        else:
+            out.append(
+                models.Flow(
+                    id=str(flow_uuid),
+                    priority=flow.priority,
+                    match=flow.match,
+                    actions=flow.actions,
+                    cookie=flow.cookie,
+                    hard_timeout=flow.hard_timeout,
+                    attachment=flow.attachment,
+                    status="pending",
                 )
+            )
     return out
 
 
@@ -246,42 +251,39 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
-    with state.lock:
-        row = state.api.tables["Service_Flow"].rows.get(flow_uuid)
-        service = commands.single(row.service) if row is not None else None
-        if service is None or str(service.uuid) != caller.service_uuid:
-            return None  # another service's flow is as good as none
-        return row
+    row = state.api.tables["Service_Flow"].rows.get(flow_uuid)
+    service = commands.single(row.service) if row is not None else None
+    if service is None or str(service.uuid) != caller.service_uuid:
+        return None  # another service's flow is as good as none
+    return row
 
 
 def list_flows(state: GatewayState, caller: Caller) -> list[models.Flow]:
-    with state.lock:
-        row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
-        if row is None:
-            raise TokenError("invalid token: its service is gone")
-        records = [flow_record(f) for f in row.flows]
+    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    if row is None:
+        raise TokenError("invalid token: its service is gone")
+    rows = state.api.tables["Service_Flow"].rows
+    records = [flow_record(rows[u]) for u in set_uuids(row, "flows") if u in rows]
     records.sort(key=lambda f: (-f.priority, f.match, f.id))
     return records
 
 
 def get_flow(state: GatewayState, caller: Caller, flow_id: str) -> models.Flow:
     flow_uuid = parse_flow_id(flow_id)
-    with state.lock:
-        row = find_flow(state, caller, flow_uuid)
-        if row is None:
-            raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
-        return flow_record(row)
+    row = find_flow(state, caller, flow_uuid)
+    if row is None:
+        raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
+    return flow_record(row)
 
 
 def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
     view = state.service_view(caller)
     topology = state.topology()
-    with state.lock:
-        row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
-        if row is None:
-            raise TokenError("invalid token: its service is gone")
-        description, enabled = row.description, bool(row.enabled)
-        details = {str(a.uuid): (int(a.order), a.status, a.reason) for a in row.attachments}
+    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    if row is None:
+        raise TokenError("invalid token: its service is gone")
+    description, enabled = row.description, bool(row.enabled)
+    details = {str(a.uuid): (int(a.order), a.status, a.reason) for a in row.attachments}
     attachments = []
     for att in view.attachments:
         kind = TargetKind(att.target_kind)
