@@ -15,3 +15,6 @@ INJECT_DB_ENV = "OVN_INJECT_DB"
 
 #: Name of the OVN_Inject database in its schema.
 INJECT_DB_NAME = "OVN_Inject"
+
+#: Environment variable with the gateway's base URL, as ``ovn-inject sandbox env`` exports it.
+GATEWAY_ENV = "OVN_INJECT_GATEWAY"

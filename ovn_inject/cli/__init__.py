@@ -31,6 +31,7 @@ def _register() -> None:
         dbctl_cmd,
         demo_cmd,
         flow_cmd,
+        gateway_cmd,
         northd_cmd,
         parse_cmd,
         sandbox_cmd,
@@ -47,6 +48,7 @@ def _register() -> None:
     main.add_command(parse_cmd.parse)
     main.add_command(northd_cmd.northd)
     main.add_command(units_cmd.systemd_units)
+    main.add_command(gateway_cmd.gateway)
     install_on_group(main)
     for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
         for command in family.COMMANDS:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ovn_inject.constants import INJECT_DB_NAME
+from ovn_inject.constants import GATEWAY_ENV, INJECT_DB_NAME
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import processes
 from ovn_inject.sandbox.layout import Layout, State
@@ -179,6 +179,29 @@ class CentralServices:
             ],
         )
 
+    def start_gateway(self) -> None:
+        """ovn-inject's HTTP gateway on a free loopback port (``env()`` names it)."""
+        port = processes.free_tcp_port()
+        self._start_python_daemon(
+            "gateway",
+            [
+                "gateway",
+                f"--listen=127.0.0.1:{port}",
+                f"--inject-db={self.inject_remote}",
+                f"--nb={self.nb_remote}",
+                f"--sb={self.sb_remote}",
+            ],
+        )
+        self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
+        self.save()
+
+    @property
+    def gateway_url(self) -> str:
+        url = self.state.extra.get(f"env:{GATEWAY_ENV}")
+        if not isinstance(url, str):
+            raise SandboxError("this sandbox runs no gateway")
+        return url
+
     def inject_appctl(self, *args: str, name: str = "inject-northd") -> str:
         """``ovn-appctl`` to ovn-inject's compiler daemon (status, recompute)."""
         ctl = self.layout.central / f"{name}.ctl"
@@ -209,6 +232,11 @@ class CentralServices:
         self.stop("sbgate")
         self.start_gate()
 
+    def restart_gateway(self) -> None:
+        if "gateway" in self.state.pids:
+            self.stop("gateway")
+        self.start_gateway()
+
     def restart_northd(self) -> None:
         self.stop("northd")
         self.start_northd()
@@ -226,6 +254,7 @@ class CentralServices:
             "sb": self.restart_sb,
             "northd": self.restart_northd,
             "sbgate": self.restart_gate,
+            "gateway": self.restart_gateway,
         }
         if name in special:
             special[name]()

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -137,6 +138,13 @@ def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.0
         if time.monotonic() > deadline:
             raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def free_tcp_port() -> int:
+    """A loopback TCP port nobody listens on now (for daemons that cannot report theirs)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def listening_port(logfile: Path, remote: str, timeout: float = 5.0, skip: int = 0) -> int:

@@ -86,6 +86,7 @@ class Sandbox(CentralServices):
             self._set_tunnel_neighbours()
             if inject and gate:
                 self.start_inject_northd()
+                self.start_gateway()
         except BaseException:
             self.save()
             self.down()

@@ -1,0 +1,1 @@
+"""``ovn-inject gateway``: the token-secured HTTP API through which services program their hooks."""

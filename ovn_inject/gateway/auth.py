@@ -1,0 +1,32 @@
+"""``Authorization: Bearer <public-id>.<secret>``: which service sends a request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ovn_inject.gateway.errors import unauthorized
+from ovn_inject.gateway.state import Caller, GatewayState
+from ovn_inject.tokens import TokenError
+
+#: Declared for the OpenAPI document; the check itself is ours, so that every refusal has our body.
+bearer = HTTPBearer(auto_error=False, description="A token from 'ovn-inject token-create SERVICE'.")
+
+
+def gateway_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """The authenticated caller; every failure is a 401 that says why, never which part was wrong."""
+    if credentials is None:
+        raise unauthorized("missing 'Authorization: Bearer <token>' header")
+    try:
+        return gateway_state(request).authenticate(credentials.credentials)
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from None

@@ -1,0 +1,69 @@
+"""Serve the gateway with uvicorn, as a daemon that reports ready once it listens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from ovn_inject.errors import OvnInjectError
+from ovn_inject.gateway import jsonparse
+from ovn_inject.gateway.app import create_app
+from ovn_inject.gateway.state import GatewayState, Options
+
+LOG = logging.getLogger("ovn_inject.gateway")
+
+
+@dataclass(frozen=True)
+class Tls:
+    private_key: Path
+    certificate: Path
+    ca_cert: Path | None = None
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[V6]:PORT`` or ``PORT`` (on 127.0.0.1)."""
+    host, _, port_text = text.strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise OvnInjectError(f"bad --listen '{text}': expected HOST:PORT, like 127.0.0.1:8470")
+    return host, int(port_text)
+
+
+async def serve(options: Options, listen: str, tls: Tls | None, ready: Callable[[], None]) -> None:
+    host, port = parse_listen(listen)
+    if jsonparse.install():
+        LOG.info("python-ovs has no C JSON parser: using ovn-inject's stream parser")
+    state = await asyncio.to_thread(GatewayState, options)
+    try:
+        config = uvicorn.Config(
+            create_app(state),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            ssl_keyfile=str(tls.private_key) if tls else None,
+            ssl_certfile=str(tls.certificate) if tls else None,
+            ssl_ca_certs=str(tls.ca_cert) if tls and tls.ca_cert else None,
+            # Many small connections from many services: don't let one slow client hold a worker.
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+                raise OvnInjectError(f"the gateway could not listen on {host}:{port}")
+            await asyncio.sleep(0.01)
+        scheme = "https" if tls else "http"
+        for sock in server.servers[0].sockets if server.servers else []:
+            bound = sock.getsockname()
+            LOG.info("listening on %s://%s:%d", scheme, bound[0], bound[1])
+        ready()
+        await task
+    finally:
+        state.close()

@@ -1,0 +1,77 @@
+"""Helpers for the gateway's tests: services and tokens set up through the db API, an HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import httpx
+
+from ovn_inject import tokens
+from ovn_inject.db.commands import now_ms
+from ovn_inject.db.impl_idl import connect
+from ovn_inject.sandbox import Sandbox
+
+Target = tuple[str, str, str]  # kind, name, hook
+
+
+@contextmanager
+def inject_api(box: Sandbox) -> Iterator[object]:
+    api = connect(box.inject_remote, 10.0)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def make_service(
+    box: Sandbox,
+    name: str,
+    tenant: str,
+    targets: Sequence[Target],
+    max_flows: int | None = None,
+    expires_ms: int | None = None,
+) -> str:
+    """A fresh service (an old one of that name goes) with its attachments; returns a new token."""
+    new = tokens.new_token()
+    with inject_api(box) as api:
+        api.commit(api.service_del(name, if_exists=True))  # type: ignore[attr-defined]
+        api.commit(api.service_add(name, tenant, max_flows=max_flows))  # type: ignore[attr-defined]
+        for kind, target, hook in targets:
+            api.commit(api.attach_add(name, kind, target, hook))  # type: ignore[attr-defined]
+        api.commit(  # type: ignore[attr-defined]
+            api.token_add(name, new.public_id, new.secret_hash, now_ms(), expires_ms)  # type: ignore[attr-defined]
+        )
+    return new.token
+
+
+def revoke(box: Sandbox, token: str) -> None:
+    public_id, _ = tokens.split_token(token)
+    with inject_api(box) as api:
+        api.commit(api.token_revoke(public_id))  # type: ignore[attr-defined]
+
+
+def stored_flows(box: Sandbox, service: str) -> list[tuple[int, str, str]]:
+    """What OVN_Inject holds for ``service``, read with a fresh connection (not through the gateway)."""
+    with inject_api(box) as api:
+        rows = api.flow_list(service).execute()  # type: ignore[attr-defined]
+        return sorted((int(r.priority), r.match, r.actions) for r in rows)
+
+
+def client(box: Sandbox, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=box.gateway_url, headers=headers, timeout=30.0)
+
+
+def wait_hooks_ready(box: Sandbox, timeout: float = 10.0) -> None:
+    """Until the compiler daemon has placed the hooks on a fresh topology (attachments turn active)."""
+    import time
+
+    token = make_service(box, "probe", "tenant-a", [("ls", "ls-a", "ls-in-port")])
+    deadline = time.monotonic() + timeout
+    with client(box, token) as http:
+        while http.get("/v1/service").json()["attachments"][0]["status"] != "active":
+            assert time.monotonic() < deadline, "the compiler daemon never placed ls-in-port"
+            time.sleep(0.05)
+    with inject_api(box) as api:
+        api.commit(api.service_del("probe"))  # type: ignore[attr-defined]

@@ -1,0 +1,302 @@
+"""The gateway over HTTP on a real sandbox: every endpoint, every error status, packets where it matters."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from ovn_inject.db.commands import now_ms
+from ovn_inject.gateway.app import MAX_BODY_BYTES
+from ovn_inject.gateway.flows import MAX_FLOWS_PER_REQUEST
+from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import packets as pk
+from ovn_inject.sandbox import topology as topologies
+from ovn_inject.sandbox.probe import send_and_capture
+from ovn_inject.sandbox.topology import DEMO
+from tests.integration.gatewayutil import client, make_service, revoke, stored_flows, wait_hooks_ready
+
+pytestmark = pytest.mark.integration
+
+vm1, vm2, vm3, vm4, vm5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
+LS_A = [("ls", "ls-a", "ls-in-port")]
+
+
+@pytest.fixture(scope="module")
+def topo(sandbox: Sandbox) -> Sandbox:
+    topologies.clear(sandbox)
+    topologies.build(sandbox, topologies.DEMO)
+    wait_hooks_ready(sandbox)
+    return sandbox
+
+
+def delivered(box: Sandbox, src: str, frame: bytes, dst: str) -> list[bytes]:
+    return send_and_capture(box, src, frame, watch=[dst], expect=dst, timeout=1.0, settle=0.1)[dst]
+
+
+def icmp(a: topologies.Vm, b: topologies.Vm) -> bytes:
+    return pk.icmp_echo(a.mac, b.mac, a.ip, b.ip)
+
+
+def error(response: httpx.Response, status: int, code: str, *words: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["code"] == code, body
+    for word in words:
+        assert word in body["message"], body
+    assert set(body) == {"code", "message", "field", "column"}
+    return body  # type: ignore[no-any-return]
+
+
+DROP_VM1 = {"priority": 10, "match": 'inport == "vm1"', "actions": "drop;"}
+
+
+def test_openapi_document_is_served(topo: Sandbox) -> None:
+    with client(topo, None) as http:
+        doc = http.get("/openapi.json").json()
+    assert {
+        "/v1/service",
+        "/v1/flows",
+        "/v1/flows/{flow_id}",
+        "/v1/flows/replace",
+        "/v1/flows/validate",
+    } <= set(doc["paths"])
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_service_lists_attachments_datapaths_and_the_ports_flows_may_name(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", [*LS_A, ("lsp", "vm1", "ls-out-deliver")], max_flows=50)
+    with client(topo, token) as http:
+        info = http.get("/v1/service").json()
+    assert (info["name"], info["tenant"], info["max_flows"], info["flow_count"]) == ("ips", "tenant-a", 50, 0)
+    by_target = {a["target"]: a for a in info["attachments"]}
+    ls = by_target["ls:ls-a"]
+    assert (ls["hook"], ls["pipeline"]) == ("ls-in-port", "ingress")
+    assert ls["datapaths"] == [{"name": "ls-a", "kind": "ls", "ports": ["ls-a-lr-a", "vm1", "vm2", "vm3"]}]
+    assert by_target["lsp:vm1"]["pipeline"] == "egress"
+
+
+def test_add_get_list_delete_with_wait_hv_proven_by_packets(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    with client(topo, token) as http:
+        added = http.post("/v1/flows", params={"wait": "hv"}, json=DROP_VM1)
+        assert added.status_code == 201, added.text
+        [flow] = added.json()["flows"]
+        assert (flow["status"], flow["match"], flow["actions"]) == ("installed", 'inport == "vm1"', "drop;")
+        assert not delivered(topo, "vm1", icmp(vm1, vm2), "vm2")
+        assert delivered(topo, "vm3", icmp(vm3, vm2), "vm2")
+        assert delivered(topo, "vm4", icmp(vm4, vm5), "vm5") == [icmp(vm4, vm5)]
+
+        assert http.get(f"/v1/flows/{flow['id']}").json() == flow
+        assert http.get("/v1/flows").json() == {"flows": [flow]}
+        gone = http.delete(f"/v1/flows/{flow['id']}", params={"wait": "hv"})
+        assert gone.json() == {"deleted": 1}
+        assert delivered(topo, "vm1", icmp(vm1, vm2), "vm2")
+        error(http.get(f"/v1/flows/{flow['id']}"), 404, "not_found")
+        error(http.delete(f"/v1/flows/{flow['id']}"), 404, "not_found")
+
+
+def test_wait_sb_and_pending_without_wait(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    with client(topo, token) as http:
+        quick = http.post("/v1/flows", json={**DROP_VM1, "priority": 1}).json()["flows"][0]
+        assert quick["status"] in ("pending", "installed")
+        waited = http.post("/v1/flows", params={"wait": "sb"}, json=DROP_VM1).json()["flows"][0]
+        assert waited["status"] == "installed"
+
+
+def test_a_batch_is_all_or_nothing(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    batch = [
+        {"priority": 1, "match": "tcp.dst == 22", "actions": "drop;"},
+        {"priority": 2, "match": "udp.dst == 53", "actions": "next;"},
+        {"priority": 3, "match": "tcp.dst == 22 &&", "actions": "drop;"},
+    ]
+    with client(topo, token) as http:
+        body = error(http.post("/v1/flows", json=batch), 400, "invalid", "flow 3")
+        assert (body["field"], body["column"]) == ("flows[2].match", 17)
+        assert stored_flows(topo, "ips") == []
+        batch[2]["match"] = "tcp.dst == 23"
+        batch[2]["actions"] = 'outport = "vm4"; output;'
+        body = error(http.post("/v1/flows", json=batch), 403, "forbidden", "vm4")
+        assert stored_flows(topo, "ips") == []
+        batch[2]["actions"] = "drop;"
+        assert len(http.post("/v1/flows", json=batch).json()["flows"]) == 3
+    assert len(stored_flows(topo, "ips")) == 3
+
+
+def test_replace_swaps_the_whole_set_in_one_transaction(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A, max_flows=2)
+    with client(topo, token) as http:
+        http.post("/v1/flows", json=[{"priority": n, "match": "tcp", "actions": "drop;"} for n in (1, 2)])
+        new = [
+            {"priority": 7, "match": "udp", "actions": "drop;"},
+            {"priority": 8, "match": "icmp4", "actions": "drop;"},
+        ]
+        replaced = http.post("/v1/flows/replace", json=new)
+        assert replaced.status_code == 200, replaced.text
+        assert stored_flows(topo, "ips") == [(7, "udp", "drop;"), (8, "icmp4", "drop;")]
+        error(http.post("/v1/flows/replace", json=[*new, DROP_VM1]), 429, "over_quota", "at most 2")
+        error(http.post("/v1/flows/replace", json=[new[0], new[0]]), 409, "duplicate")
+        error(
+            http.post("/v1/flows/replace", json=[{**DROP_VM1, "match": "reg0 == 1"}]),
+            403,
+            "forbidden",
+            "reg0",
+        )
+        assert stored_flows(topo, "ips") == [(7, "udp", "drop;"), (8, "icmp4", "drop;")]
+        assert http.post("/v1/flows/replace", json=[]).json() == {"flows": []}
+    assert stored_flows(topo, "ips") == []
+
+
+def test_delete_by_cookie_and_mask(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    flows = [
+        {"priority": n, "match": "tcp", "actions": "drop;", "cookie": c}
+        for n, c in ((1, 0x10), (2, 0x11), (3, 0x20))
+    ]
+    flows.append({"priority": 4, "match": "udp", "actions": "drop;", "cookie": "0xffffffffffffffff"})
+    with client(topo, token) as http:
+        assert http.post("/v1/flows", json=flows).status_code == 201
+        cookies = sorted(f["cookie"] for f in http.get("/v1/flows").json()["flows"])
+        assert cookies == [0x10, 0x11, 0x20, (1 << 64) - 1]
+        assert http.delete("/v1/flows", params={"cookie": "0x10", "cookie_mask": "0xf0"}).json() == {
+            "deleted": 2
+        }
+        assert http.delete("/v1/flows", params={"cookie": str((1 << 64) - 1)}).json() == {"deleted": 1}
+        error(http.delete("/v1/flows", params={"cookie": "0x1/0x1"}), 400, "invalid", "cookie_mask")
+        error(http.delete("/v1/flows", params={"cookie": "x"}), 400, "invalid")
+        error(http.delete("/v1/flows"), 400, "invalid", "cookie")
+        assert http.delete("/v1/flows", params={"cookie": "0", "cookie_mask": "0"}).json() == {"deleted": 1}
+
+
+def test_validate_is_a_dry_run_with_canonical_flows_and_their_lflows(topo: Sandbox) -> None:
+    token = make_service(topo, "dpi", "tenant-a", [("lsp", "vm1", "ls-in-port")])
+    entry = {"priority": 5, "match": "ip4.src==10.0.1.11&&tcp.dst==0x1bb", "actions": "ip.dscp=46;next;"}
+    with client(topo, token) as http:
+        result = http.post("/v1/flows/validate", json=entry)
+        assert result.status_code == 200, result.text
+        [flow] = result.json()["flows"]
+        assert flow["match"] == "ip4.src == 10.0.1.11 && tcp.dst == 0x1bb"
+        assert flow["actions"] == "ip.dscp = 46; next;"
+        [lflow] = flow["lflows"]
+        assert lflow["datapath"] == "ls-a" and lflow["stage_name"] == "ls_in_hook_port"
+        assert lflow["match"].endswith(f'inport == "vm1" && ({flow["match"]})')
+        assert lflow["actions"].startswith("ip.dscp = 46; reg9[")
+        error(http.post("/v1/flows/validate", json={**entry, "match": 'inport == "vm5"'}), 403, "forbidden")
+    assert stored_flows(topo, "dpi") == []
+
+
+def test_ofctl_form_marks_dscp_proven_by_a_packet(topo: Sandbox) -> None:
+    token = make_service(topo, "dpi", "tenant-a", [("lsp", "vm1", "ls-in-port")])
+    entry = {
+        "priority": 5,
+        "match": {"eth_type": 2048, "ip_proto": 6, "ipv4_src": vm1.ip, "tcp_dst": 443},
+        "actions": [
+            {"type": "SET_FIELD", "field": "ip_dscp", "value": 46},
+            {"type": "OUTPUT", "port": "NORMAL"},
+        ],
+    }
+    with client(topo, token) as http:
+        [flow] = http.post("/v1/flows", params={"wait": "hv"}, json=entry).json()["flows"]
+        assert flow["match"] == f"eth.type == 0x800 && ip.proto == 6 && ip4.src == {vm1.ip} && tcp.dst == 443"
+        assert flow["actions"] == "ip.dscp = 46; next;"
+        error(http.post("/v1/flows", json={**entry, "match": {"in_port": "vm4"}}), 403, "forbidden", "vm4")
+        error(
+            http.post("/v1/flows", json={**entry, "match": {"nw_src": "10.0.0.300"}}),
+            400,
+            "invalid",
+            "match.nw_src",
+        )
+        error(http.post("/v1/flows", json={**entry, "actions": [{"type": "GROUP"}]}), 400, "invalid", "GROUP")
+    [marked] = delivered(topo, "vm1", pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 999, 443), "vm2")
+    assert pk.summarize(marked).dscp == 46
+    [plain] = delivered(topo, "vm4", pk.tcp_segment(vm4.mac, vm5.mac, vm4.ip, vm5.ip, 999, 443), "vm5")
+    assert pk.summarize(plain).dscp == 0
+
+
+def test_every_error_status_has_our_body(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", [("lsp", "vm1", "ls-in-port")], max_flows=3)
+    with client(topo, token) as http:
+        body = error(http.post("/v1/flows", json={**DROP_VM1, "match": "tcp.dst == 99999"}), 400, "invalid")
+        assert (body["field"], body["column"]) == ("match", 12)
+        error(http.post("/v1/flows", json={**DROP_VM1, "priority": "10"}), 400, "invalid", "priority")
+        error(http.post("/v1/flows", json={**DROP_VM1, "idle": 1}), 400, "invalid", "idle")
+        error(http.post("/v1/flows", json=[{**DROP_VM1, "idle": 1}]), 400, "invalid", "flows[0].idle")
+        error(http.post("/v1/flows", content=b"{"), 400, "invalid", "not JSON")
+        error(http.post("/v1/flows", json={**DROP_VM1, "priority": 1000}), 400, "invalid", "priority")
+        error(http.post("/v1/flows", json={**DROP_VM1, "match": 'inport == "vm4"'}), 403, "forbidden", "vm4")
+        # the tenant's own port, but on its router: another datapath
+        error(
+            http.post("/v1/flows", json={**DROP_VM1, "match": 'inport == "lrp-a-ls-a"'}),
+            403,
+            "forbidden",
+            "lrp-a",
+        )
+        error(http.post("/v1/flows", json={**DROP_VM1, "match": "reg9[0] == 1"}), 403, "forbidden", "reg9")
+        error(
+            http.post("/v1/flows", json={**DROP_VM1, "actions": "next(pipeline=egress, table=0);"}),
+            403,
+            "forbidden",
+        )
+        error(http.get("/v1/flows/00000000-0000-0000-0000-000000000000"), 404, "not_found")
+        error(http.get("/v1/nothing"), 404, "not_found")
+        assert http.post("/v1/flows", json=DROP_VM1).status_code == 201
+        error(http.post("/v1/flows", json=DROP_VM1), 409, "duplicate")
+        error(http.post("/v1/flows", json=[{**DROP_VM1, "priority": 1}] * 2), 409, "duplicate", "flow 2")
+        error(http.post("/v1/flows", content=b" " * (MAX_BODY_BYTES + 1)), 413, "too_large")
+        many = [{**DROP_VM1, "priority": 1}] * (MAX_FLOWS_PER_REQUEST + 1)
+        error(http.post("/v1/flows", json=many), 413, "too_large")
+        three = [{**DROP_VM1, "priority": n} for n in (1, 2, 3)]
+        error(http.post("/v1/flows", json=three), 429, "over_quota", "at most 3")
+        assert len(stored_flows(topo, "ips")) == 1
+    with client(topo, None) as anonymous:
+        body = error(anonymous.get("/v1/flows"), 401, "unauthorized", "Authorization")
+    for bad in (
+        "garbage",
+        token + "x",
+        token.split(".")[0] + ".x",
+        "0000000000000000." + token.split(".")[1],
+    ):
+        with client(topo, bad) as http:
+            response = http.get("/v1/service")
+            error(response, 401, "unauthorized")
+            assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_fails_on_the_next_request(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    for attempt in range(5):
+        with client(topo, token) as http:
+            assert http.get("/v1/service").status_code == 200
+            revoke(topo, token)
+            error(http.get("/v1/service"), 401, "unauthorized")
+            error(http.post("/v1/flows", json={**DROP_VM1, "priority": attempt}), 401, "unauthorized")
+        token = make_service(topo, "ips", "tenant-a", LS_A)
+    assert stored_flows(topo, "ips") == []
+
+
+def test_an_expired_token_fails(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A, expires_ms=now_ms() + 1500)
+    with client(topo, token) as http:
+        assert http.get("/v1/flows").status_code == 200
+        time.sleep(1.6)
+        error(http.get("/v1/flows"), 401, "unauthorized", "expired")
+
+
+def test_a_port_that_moves_to_another_tenant_is_refused_at_once(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    flow = {"priority": 3, "match": 'inport == "vm3"', "actions": "drop;"}
+    with client(topo, token) as http:
+        assert http.post("/v1/flows/validate", json=flow).status_code == 200
+        topo.nbctl("set", "logical_switch_port", "vm3", 'external_ids:"neutron:project_id"="tenant-b"')
+        try:
+            deadline = time.monotonic() + 0.5
+            while http.post("/v1/flows/validate", json=flow).status_code != 403:
+                assert time.monotonic() < deadline, "the gateway still accepts vm3 0.5 s after it moved"
+                time.sleep(0.01)
+            error(http.post("/v1/flows", json=flow), 403, "forbidden", "vm3")
+            assert stored_flows(topo, "ips") == []
+        finally:
+            topo.nbctl("set", "logical_switch_port", "vm3", 'external_ids:"neutron:project_id"="tenant-a"')

@@ -1,0 +1,58 @@
+"""The stream parser must split and decode exactly as python-ovs's own parser does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ovn_inject.gateway.jsonparse import StreamParser
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\{}[] \n\u00e9')),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _parse_stream(stream: str, cuts: list[int]) -> list[Any]:
+    """Feed ``stream`` in pieces cut at ``cuts``, as ovs.jsonrpc does; return every decoded message."""
+    pieces, last = [], 0
+    for cut in sorted(set(c % (len(stream) + 1) for c in cuts)):
+        pieces.append(stream[last:cut])
+        last = cut
+    pieces.append(stream[last:])
+    out, parser, pending = [], StreamParser(), ""
+    for piece in pieces:
+        pending += piece
+        while pending:
+            pending = pending[parser.feed(pending) :]
+            if not parser.is_done():
+                break
+            out.append(parser.finish())
+            parser = StreamParser()
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.text(max_size=5), _values, max_size=4), min_size=1, max_size=4),
+    st.lists(st.integers(0, 10_000), max_size=8),
+)
+def test_messages_split_anywhere_decode_as_sent(messages: list[dict[str, Any]], cuts: list[int]) -> None:
+    stream = "\n".join(json.dumps(m, ensure_ascii=False) for m in messages)
+    assert _parse_stream(stream, cuts) == messages
+
+
+def test_escaped_quote_and_backslash_across_reads() -> None:
+    stream = json.dumps({"a": 'x\\"}', "b": ["\\", '"']})
+    for cut in range(len(stream) + 1):
+        assert _parse_stream(stream, [cut]) == [json.loads(stream)]
+
+
+def test_garbage_is_an_error_string() -> None:
+    parser = StreamParser()
+    parser.feed("{nope}")
+    assert isinstance(parser.finish(), str)
