@@ -36,8 +36,8 @@ run: deps
 	$(BIN)/ovn-inject demo $(if $(RUN_ONCE),--once)
 
 lint: venv
-	$(BIN)/ruff check ovn_inject tests bench
-	$(BIN)/ruff format --check ovn_inject tests bench
+	$(BIN)/ruff check ovn_inject tests bench examples
+	$(BIN)/ruff format --check ovn_inject tests bench examples
 	$(BIN)/mypy
 
 bench: deps
