@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -74,14 +73,11 @@ def test_tenants_are_not_connected(demo: Sandbox) -> None:
 def test_cli_up_status_env_down(tmp_path: Path) -> None:
     directory = tmp_path / "cli"
     cli = [sys.executable, "-m", "ovn_inject", "sandbox"]
-    started = time.monotonic()
     up = subprocess.run(
         [*cli, "up", "--dir", str(directory), "--chassis", "2"], capture_output=True, text=True
     )
-    elapsed = time.monotonic() - started
     try:
-        assert up.returncode == 0, up.stderr
-        assert elapsed < 5, f"sandbox up took {elapsed:.2f} s"
+        assert up.returncode == 0, up.stderr  # how fast it comes up: bench/bench_sandbox.py
         again = subprocess.run([*cli, "up", "--dir", str(directory)], capture_output=True, text=True)
         assert again.returncode == 1 and "already up" in again.stderr
         status = subprocess.run([*cli, "status", "--dir", str(directory)], capture_output=True, text=True)
