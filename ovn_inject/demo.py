@@ -1,12 +1,15 @@
-"""What ``make run`` shows: a sandbox OVN with the demo topology, working.
+"""What ``make run`` shows: the whole stack on a 2-chassis sandbox, and an IPS at work.
 
-Each step sends a real packet into a VM's port and reports where it arrived,
-so a newcomer sees the pieces (chassis, tunnels, router, port security,
-tenant isolation) before ovn-inject adds its hooks to them.
+Every step sends a real packet into a VM's port and reports where it arrived.
+First plain OVN (tunnels, router, port security, tenant isolation), then an
+IPS application, talking only HTTP to the gateway, quarantines vm1: the
+packet that arrived before is dropped on vm1's own chassis afterwards, while
+everyone else is untouched.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -18,10 +21,16 @@ from pathlib import Path
 
 import click
 
+from ovn_inject.errors import OvnInjectError
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
 from ovn_inject.sandbox.probe import send_and_capture
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEMO = topologies.DEMO
+VM1, VM2, VM3, VM4, VM5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
+ROUTER = DEMO.switches[0].router_port or topologies.RouterPort("", "", "")
 
 Step = tuple[str, Callable[[Sandbox], bool]]
 
@@ -31,131 +40,159 @@ def _delivered(box: Sandbox, src: str, frame: bytes, dst: str, expect: bool) -> 
     return bool(got[dst]) == expect
 
 
-def steps() -> list[Step]:
-    demo = topologies.DEMO
-    vm1, vm2, vm3, vm4 = (demo.vm(n) for n in ("vm1", "vm2", "vm3", "vm4"))
-    router = demo.switches[0].router_port
-    assert router is not None
+def _ping(a: topologies.Vm, b: topologies.Vm) -> bytes:
+    return pk.icmp_echo(a.mac, b.mac, a.ip, b.ip)
 
-    def router_replies(box: Sandbox) -> bool:
-        got = send_and_capture(box, "vm1", pk.icmp_echo(vm1.mac, router.mac, vm1.ip, router.ip), [], "vm1")
-        return any(pk.summarize(f).icmp_type == 0 for f in got["vm1"])
 
+def _router_replies(box: Sandbox) -> bool:
+    got = send_and_capture(box, "vm1", pk.icmp_echo(VM1.mac, ROUTER.mac, VM1.ip, ROUTER.ip), [], "vm1")
+    return any(pk.summarize(f).icmp_type == 0 for f in got["vm1"])
+
+
+def plain_ovn_steps() -> list[Step]:
+    spoofed = pk.icmp_echo("02:00:00:00:01:99", VM3.mac, VM1.ip, VM3.ip)
+    to_vm4 = pk.icmp_echo(VM1.mac, ROUTER.mac, VM1.ip, VM4.ip)
     return [
-        (
-            "vm1 (hv1) pings vm2 (hv2): the packet crosses the geneve tunnel and arrives",
-            lambda box: _delivered(box, "vm1", pk.icmp_echo(vm1.mac, vm2.mac, vm1.ip, vm2.ip), "vm2", True),
-        ),
-        ("vm1 pings its router lr-a (10.0.1.1): the router answers", router_replies),
-        (
-            "vm1 forges its source MAC: port security drops the packet",
-            lambda box: _delivered(
-                box, "vm1", pk.icmp_echo("02:00:00:00:01:99", vm3.mac, vm1.ip, vm3.ip), "vm3", False
-            ),
-        ),
-        (
-            "vm1 (tenant-a) tries to reach vm4 (tenant-b): no route, nothing arrives",
-            lambda box: _delivered(
-                box, "vm1", pk.icmp_echo(vm1.mac, router.mac, vm1.ip, vm4.ip), "vm4", False
-            ),
-        ),
-    ]
+        ("vm1 (hv1) pings vm2 (hv2): the packet crosses the geneve tunnel and arrives",
+         lambda box: _delivered(box, "vm1", _ping(VM1, VM2), "vm2", True)),
+        ("vm1 pings its router lr-a (10.0.1.1): the router answers", _router_replies),
+        ("vm1 forges its source MAC: port security drops the packet",
+         lambda box: _delivered(box, "vm1", spoofed, "vm3", False)),
+        ("vm1 (tenant-a) tries to reach vm4 (tenant-b): no route, nothing arrives",
+         lambda box: _delivered(box, "vm1", to_vm4, "vm4", False)),
+    ]  # fmt: skip
 
 
-IPS_COMMANDS = [
-    ["service-add", "ips", "--tenant", "tenant-a", "--description", "quarantines VMs on alert"],
-    ["attach-add", "ips", "ls:ls-a", "--hook", "ls-in-port"],
-    ["--wait=hv", "flow-add", "ips", "--priority", "10", "--match", 'inport == "vm1"', "--actions", "drop;"],
-]
+def _inject(box: Sandbox, *args: str, show: bool = True) -> str:
+    if show:
+        click.echo(f"  $ ovn-inject {shlex.join(args)}")
+    done = subprocess.run(
+        [sys.executable, "-m", "ovn_inject", *args],
+        env=dict(os.environ, **box.env()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise OvnInjectError(f"ovn-inject {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
-def ips_scenario(box: Sandbox) -> bool:
-    """An IPS of tenant-a quarantines vm1 through ovn-inject; show it with packets."""
-    demo = topologies.DEMO
-    vm1, vm2, vm3, vm4, vm5 = (demo.vm(f"vm{n}") for n in range(1, 6))
-    env = dict(os.environ, **box.env())
-    for command in IPS_COMMANDS:
-        click.echo(f"  $ ovn-inject {shlex.join(command)}")
-        done = subprocess.run(
-            [sys.executable, "-m", "ovn_inject", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if done.returncode != 0:
-            click.echo(f"    failed: {done.stderr.strip()}")
-            return False
+def _app(box: Sandbox, token: str, script: str, *args: str) -> dict[str, object]:
+    """Run an example application unchanged: it knows only the gateway's URL and its token."""
+    click.echo(f"  $ python examples/{script} {shlex.join(args)}")
+    env = dict(os.environ, OVN_INJECT_GATEWAY=box.gateway_url, OVN_INJECT_TOKEN=token)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=EXAMPLES,
+    )
+    if done.returncode != 0:
+        raise OvnInjectError(f"examples/{script} failed: {done.stderr.strip()}")
+    answer: dict[str, object] = json.loads(done.stdout)
+    click.echo(f"    {done.stdout.strip()}")
+    return answer
+
+
+def _report(passed: bool, text: str) -> bool:
+    click.echo(f"  [{'ok' if passed else 'FAILED'}] {text}")
+    return passed
+
+
+def ips_scenario(box: Sandbox) -> tuple[bool, str]:
+    """The operator registers an IPS; the IPS application quarantines vm1. Returns (ok, token)."""
+    click.echo("The operator registers tenant-a's IPS and attaches it to switch ls-a, before conntrack:")
+    _inject(box, "service-add", "ips", "--tenant", "tenant-a", "--description", "quarantines VMs on alert")
+    _inject(box, "attach-add", "ips", "ls:ls-a", "--hook", "ls-in-port")
+    token = _inject(box, "token-create", "ips", "--description", "make run demo", show=False)
+    click.echo("  $ ovn-inject token-create ips      # the IPS application's token\n")
+
+    ok = _report(
+        _delivered(box, "vm1", _ping(VM1, VM2), "vm2", True), "before: vm1 (hv1) -> vm2 (hv2) arrives on hv2"
+    )
+    click.echo("\nThe IPS raises an alert on vm1 and asks the gateway (HTTP + token) to quarantine it:")
+    _app(box, token, "ips_quarantine.py", "quarantine", "vm1", VM1.ip)
     click.echo("")
-    checks = [
-        (
-            "vm1 (hv1) -> vm2 (hv2): dropped on hv1 at ls-in-port, before it reaches the tunnel",
-            "vm1",
-            pk.icmp_echo(vm1.mac, vm2.mac, vm1.ip, vm2.ip),
-            "vm2",
-            False,
-        ),
-        (
-            "vm3 (hv1) -> vm2 (hv2): not quarantined, arrives",
-            "vm3",
-            pk.icmp_echo(vm3.mac, vm2.mac, vm3.ip, vm2.ip),
-            "vm2",
-            True,
-        ),
-        (
-            "vm4 -> vm5 (tenant-b): untouched, arrives",
-            "vm4",
-            pk.icmp_echo(vm4.mac, vm5.mac, vm4.ip, vm5.ip),
-            "vm5",
-            True,
-        ),
-    ]
-    ok = True
-    for text, src, frame, dst, expect in checks:
-        passed = _delivered(box, src, frame, dst, expect)
-        ok = ok and passed
-        click.echo(f"  [{'ok' if passed else 'FAILED'}] {text}")
+    ok &= _report(
+        _delivered(box, "vm1", _ping(VM1, VM2), "vm2", False),
+        "after: vm1 (hv1) -> vm2 (hv2) no longer arrives",
+    )
+    trace = box.ofproto_trace(
+        "hv1", f"in_port=vm1,icmp,dl_src={VM1.mac},dl_dst={VM2.mac},nw_src={VM1.ip},nw_dst={VM2.ip},nw_ttl=64"
+    )
+    ok &= _report(
+        "Datapath actions: drop" in trace,
+        "hv1, vm1's own chassis, drops it (ofproto/trace: 'Datapath actions: drop'): it never "
+        "reaches the tunnel",
+    )
+    ok &= _report(
+        _delivered(box, "vm2", _ping(VM2, VM1), "vm1", False), "vm2 -> vm1: nothing reaches vm1 either"
+    )
+    ok &= _report(
+        _delivered(box, "vm3", _ping(VM3, VM2), "vm2", True), "vm3 -> vm2: not quarantined, arrives"
+    )
+    ok &= _report(_delivered(box, "vm4", _ping(VM4, VM5), "vm5", True), "vm4 -> vm5 (tenant-b): untouched")
     rows = box.sbctl(
         "--bare", "--columns=_uuid", "find", "Logical_Flow", 'external_ids:ovn-inject="1"'
     ).split()
-    click.echo(
-        f"\n  SB now holds {len(rows)} hook flows of ovn-inject (ovn-northd never sees them: the gate hides"
+    microflow = (
+        f'inport == "vm1" && eth.src == {VM1.mac} && eth.dst == {VM2.mac} && '
+        f"ip4.src == {VM1.ip} && ip4.dst == {VM2.ip} && ip.ttl == 64"
     )
-    click.echo("  them); ovn-trace shows the hook as stage 'ls_in_hook_port':")
-    click.echo(f"    ovn-trace ls-a 'inport == \"vm1\" && eth.src == {vm1.mac} && eth.dst == {vm2.mac}'")
-    return ok
+    hook_lines = [
+        line.strip() for line in box.ovn_trace("ls-a", microflow).splitlines() if "ls_in_hook" in line
+    ]
+    click.echo(
+        f"\nSB holds {len(rows)} hook flows of ovn-inject; ovn-northd never sees them (the northd gate"
+    )
+    click.echo("hides them) and ovn-controller installs them like its own. ovn-trace shows the hook:")
+    click.echo(f"  $ ovn-trace ls-a '{microflow}'")
+    for line in hook_lines[:2]:
+        click.echo(f"    {line}")
+    return ok, token
 
 
 def run(directory: Path, chassis: int, once: bool) -> bool:
-    """Bring the sandbox up, show it working; keep it up until Ctrl-C unless ``once``."""
+    """Bring the stack up, show it working; keep it up until Ctrl-C unless ``once``."""
     box = Sandbox(directory)
     started = time.monotonic()
-    click.echo(f"Starting a userspace OVN with {chassis} chassis in {box.root} ...")
+    click.echo(f"Starting OVN and ovn-inject with {chassis} chassis in {box.root} ...")
     box.up(chassis=chassis)
     try:
-        topologies.build(box, topologies.DEMO)
-        click.echo(f"OVN is up, demo topology built, all ports up ({time.monotonic() - started:.2f} s):")
+        topologies.build(box, DEMO)
+        click.echo(
+            f"Up in {time.monotonic() - started:.1f} s: NB and SB, ovn-northd (through the northd gate),"
+        )
+        click.echo(
+            "ovn-inject's compiler daemon and gateway, and a chassis per hypervisor, all in userspace."
+        )
         click.echo("  tenant-a: switch ls-a with vm1 (hv1), vm2 (hv2), vm3 (hv1), router lr-a")
         click.echo("  tenant-b: switch ls-b with vm4 (hv1), vm5 (hv2)\n")
         ok = True
-        for text, check in steps():
-            passed = check(box)
-            ok = ok and passed
-            click.echo(f"  [{'ok' if passed else 'FAILED'}] {text}")
-        click.echo("\nNow an IPS of tenant-a quarantines vm1 through ovn-inject:")
-        ok = ips_scenario(box) and ok
+        for text, check in plain_ovn_steps():
+            ok &= _report(check(box), text)
+        click.echo("")
+        passed, token = ips_scenario(box)
+        ok &= passed
         click.echo("")
         if once:
+            click.echo("All steps passed." if ok else "Some steps FAILED.")
             return ok
-        click.echo("The sandbox keeps running. In another shell:")
+        click.echo("The stack keeps running. In another shell:")
         click.echo(f'  eval "$(ovn-inject sandbox env --dir {shlex.quote(str(directory))})"')
-        click.echo("  ovn-nbctl show; ovn-sbctl lflow-list ls-a; ovn-trace ls-a 'inport == \"vm1\" && ...'")
+        click.echo("  ovn-inject flow-list; ovn-sbctl lflow-list ls-a; ovn-inject hook-list")
+        click.echo(f"  gateway: {box.gateway_url}  (API at /docs)")
+        click.echo(f"  the IPS's token: {token}")
+        click.echo('  curl -H "Authorization: Bearer $TOKEN" $OVN_INJECT_GATEWAY/v1/flows')
         click.echo("Press Ctrl-C to stop everything.")
         _wait_for_interrupt()
         return ok
     finally:
         box.down()
-        click.echo("sandbox stopped")
+        click.echo("stack stopped")
 
 
 def _wait_for_interrupt() -> None:
