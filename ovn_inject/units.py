@@ -21,6 +21,7 @@ _CANDIDATES = (
 UNITS = {
     "ovn-inject-sbgate.service.j2": "ovn-inject-sbgate.service",
     "ovn-inject-northd.service.j2": "ovn-inject-northd.service",
+    "ovn-inject-gateway.service.j2": "ovn-inject-gateway.service",
     "ovn-northd-gate.conf.j2": "ovn-northd.service.d/ovn-inject-gate.conf",
 }
 
@@ -35,6 +36,9 @@ class Site:
     tenant_key: str
     rundir: str = "/run/ovn"
     logdir: str = "/var/log/ovn"
+    gateway_listen: str = "127.0.0.1:8470"
+    private_key: str | None = None  # TLS for the gateway, with certificate
+    certificate: str | None = None
 
     @property
     def gate_remote(self) -> str:

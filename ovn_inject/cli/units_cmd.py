@@ -33,6 +33,11 @@ from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
     help="Where the northd gate listens; ovn-northd's --ovnsb-db points here.",
 )
 @click.option("--tenant-key", default=DEFAULT_TENANT_KEY, show_default=True)
+@click.option(
+    "--gateway-listen", default="127.0.0.1:8470", show_default=True, help="HOST:PORT of the gateway."
+)
+@click.option("--private-key", type=click.Path(), help="TLS key of the gateway (PEM).")
+@click.option("--certificate", type=click.Path(), help="TLS certificate of the gateway (PEM).")
 @click.option("--rundir", default="/run/ovn", show_default=True)
 @click.option("--logdir", default="/var/log/ovn", show_default=True)
 def systemd_units(
@@ -42,14 +47,31 @@ def systemd_units(
     inject_db: str,
     gate_listen: str,
     tenant_key: str,
+    gateway_listen: str,
+    private_key: str | None,
+    certificate: str | None,
     rundir: str,
     logdir: str,
 ) -> None:
-    """Write systemd units for the northd gate and the compiler daemon, and a drop-in for ovn-northd."""
+    """Write units for the northd gate, the compiler daemon and the gateway, and a drop-in for ovn-northd."""
     beside = Path(sys.executable).parent / "ovn-inject"
     executable = (
         str(beside) if beside.exists() else shutil.which("ovn-inject") or f"{sys.executable} -m ovn_inject"
     )
-    site = units.Site(executable, nb, sb, inject_db, gate_listen, tenant_key, rundir, logdir)
+    if (private_key is None) != (certificate is None):
+        raise click.UsageError("--private-key and --certificate go together")
+    site = units.Site(
+        executable,
+        nb,
+        sb,
+        inject_db,
+        gate_listen,
+        tenant_key,
+        rundir,
+        logdir,
+        gateway_listen,
+        private_key,
+        certificate,
+    )
     for path in units.write(site, output):
         click.echo(str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ def test_units_render_with_the_site_values(tmp_path: Path) -> None:
     assert "--sb tcp:192.0.2.1:6642,tcp:192.0.2.2:6642" in northd
     gate = (tmp_path / "ovn-inject-sbgate.service").read_text()
     assert "sbgate --listen punix:/run/ovn/gate.sock" in gate
+    gateway = (tmp_path / "ovn-inject-gateway.service").read_text()
+    assert "gateway --listen 127.0.0.1:8470 --inject-db tcp:192.0.2.1:6641" in gateway
+    assert "--private-key" not in gateway
+    tls = units.render(dataclasses.replace(SITE, private_key="/etc/ovn/k.pem", certificate="/etc/ovn/c.pem"))
+    assert "--private-key /etc/ovn/k.pem --certificate /etc/ovn/c.pem" in tls["ovn-inject-gateway.service"]
     dropin = (tmp_path / "ovn-northd.service.d" / "ovn-inject-gate.conf").read_text()
     assert "--ovn-northd-sb-db=unix:/run/ovn/gate.sock" in dropin
 
