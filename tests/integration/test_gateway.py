@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,7 +14,7 @@ import pytest
 from ovn_inject.db.commands import now_ms
 from ovn_inject.gateway.app import MAX_BODY_BYTES
 from ovn_inject.gateway.flows import MAX_FLOWS_PER_REQUEST
-from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import Sandbox, processes
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
 from ovn_inject.sandbox.probe import send_and_capture
@@ -300,3 +304,54 @@ def test_a_port_that_moves_to_another_tenant_is_refused_at_once(topo: Sandbox) -
             assert stored_flows(topo, "ips") == []
         finally:
             topo.nbctl("set", "logical_switch_port", "vm3", 'external_ids:"neutron:project_id"="tenant-a"')
+
+
+def test_tls_with_ovn_option_names(topo: Sandbox, tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    openssl = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]
+    subprocess.run(
+        [*openssl, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    port, pidfile = processes.free_tcp_port(), tmp_path / "gateway.pid"
+    databases = [f"--inject-db={topo.inject_remote}", f"--nb={topo.nb_remote}"]
+    tls = [f"--private-key={key}", f"--certificate={cert}"]
+    daemon = ["--detach", f"--pidfile={pidfile}", f"--log-file={tmp_path / 'gw.log'}"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ovn_inject",
+            "gateway",
+            f"--listen=127.0.0.1:{port}",
+            *databases,
+            *tls,
+            *daemon,
+        ],
+        check=True,
+        timeout=30,
+    )
+    pid = processes.read_pid(pidfile)
+    assert pid is not None
+    try:
+        token = make_service(topo, "ips", "tenant-a", LS_A)
+        context = ssl.create_default_context(cafile=str(cert))
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context, headers=headers) as https:
+            assert https.get("/v1/service").json()["name"] == "ips"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as plain, pytest.raises(httpx.HTTPError):
+            plain.get("/v1/service")
+    finally:
+        processes.stop_pids([pid])
