@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ovn_inject import ovs_json
 from ovn_inject.errors import OvnInjectError
 
 
@@ -24,6 +25,9 @@ class Group(click.Group):
 @click.version_option(package_name="ovn-inject")
 def main() -> None:
     """Topology Service Injection for OVN."""
+    # Every command talks OVSDB through python-ovs; without its C extension (the index's
+    # wheel has none) its JSON parser runs per character in Python.
+    ovs_json.install()
 
 
 def _register() -> None:

@@ -58,10 +58,7 @@ def northd(
     verbose: bool,
 ) -> None:
     """Compile services, attachments and flows into hook lflows in SB."""
-    from ovn_inject.northd import fastjson
     from ovn_inject.northd.daemon import Daemon, Options
-
-    fastjson.install()
 
     options = Options(
         nb,

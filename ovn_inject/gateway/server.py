@@ -11,7 +11,6 @@ from pathlib import Path
 import uvicorn
 
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.gateway import jsonparse
 from ovn_inject.gateway.app import create_app
 from ovn_inject.gateway.state import GatewayState, Options
 
@@ -36,8 +35,6 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 async def serve(options: Options, listen: str, tls: Tls | None, ready: Callable[[], None]) -> None:
     host, port = parse_listen(listen)
-    if jsonparse.install():
-        LOG.info("python-ovs has no C JSON parser: using ovn-inject's stream parser")
     state = await asyncio.to_thread(GatewayState, options)
     try:
         config = uvicorn.Config(

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovn_inject.gateway.jsonparse import StreamParser
+from ovn_inject.ovs_json import StreamParser
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\{}[] \n\u00e9')),
