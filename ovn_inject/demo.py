@@ -185,7 +185,7 @@ def run(directory: Path, chassis: int, once: bool) -> bool:
         click.echo(f'  eval "$(ovn-inject sandbox env --dir {shlex.quote(str(directory))})"')
         click.echo("  ovn-inject flow-list; ovn-sbctl lflow-list ls-a; ovn-inject hook-list")
         click.echo(f"  gateway: {box.gateway_url}  (API at /docs)")
-        click.echo(f"  the IPS's token: {token}")
+        click.echo(f"  export TOKEN={token}   # the IPS application's token")
         click.echo('  curl -H "Authorization: Bearer $TOKEN" $OVN_INJECT_GATEWAY/v1/flows')
         click.echo("Press Ctrl-C to stop everything.")
         _wait_for_interrupt()
