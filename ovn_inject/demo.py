@@ -10,24 +10,19 @@ everyone else is untouched.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ovn_inject.errors import OvnInjectError
-from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import Sandbox, apps
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
 from ovn_inject.sandbox.probe import send_and_capture
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO = topologies.DEMO
 VM1, VM2, VM3, VM4, VM5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
 ROUTER = DEMO.switches[0].router_port or topologies.RouterPort("", "", "")
@@ -66,34 +61,14 @@ def plain_ovn_steps() -> list[Step]:
 def _inject(box: Sandbox, *args: str, show: bool = True) -> str:
     if show:
         click.echo(f"  $ ovn-inject {shlex.join(args)}")
-    done = subprocess.run(
-        [sys.executable, "-m", "ovn_inject", *args],
-        env=dict(os.environ, **box.env()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        raise OvnInjectError(f"ovn-inject {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    return apps.inject(box, *args)
 
 
 def _app(box: Sandbox, token: str, script: str, *args: str) -> dict[str, object]:
     """Run an example application unchanged: it knows only the gateway's URL and its token."""
     click.echo(f"  $ python examples/{script} {shlex.join(args)}")
-    env = dict(os.environ, OVN_INJECT_GATEWAY=box.gateway_url, OVN_INJECT_TOKEN=token)
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=EXAMPLES,
-    )
-    if done.returncode != 0:
-        raise OvnInjectError(f"examples/{script} failed: {done.stderr.strip()}")
-    answer: dict[str, object] = json.loads(done.stdout)
-    click.echo(f"    {done.stdout.strip()}")
+    answer = apps.run_example(box, token, script, *args)
+    click.echo(f"    {json.dumps(answer)}")
     return answer
 
 

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
+from ovn_inject.sandbox.apps import inject, run_example
 from ovn_inject.sandbox.probe import send_and_capture
 from ovn_inject.sandbox.topology import DEMO
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 vm1, vm2, vm3, vm4, vm5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
 ROUTER = DEMO.switches[0].router_port
 assert ROUTER is not None
-
-
-def inject(box: Sandbox, *args: str) -> str:
-    env = dict(os.environ, **box.env())
-    done = subprocess.run(
-        [sys.executable, "-m", "ovn_inject", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, f"ovn-inject {' '.join(args)}: {done.stderr}"
-    return done.stdout
 
 
 def service(box: Sandbox, name: str, *attachments: tuple[str, str]) -> str:
@@ -40,21 +26,6 @@ def service(box: Sandbox, name: str, *attachments: tuple[str, str]) -> str:
     for target, hook in attachments:
         inject(box, "attach-add", name, target, "--hook", hook)
     return inject(box, "token-create", name).strip()
-
-
-def example(box: Sandbox, token: str, script: str, *args: str) -> dict[str, object]:
-    env = dict(os.environ, OVN_INJECT_GATEWAY=box.env()["OVN_INJECT_GATEWAY"], OVN_INJECT_TOKEN=token)
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=EXAMPLES,
-    )
-    assert done.returncode == 0, f"{script} {' '.join(args)}: {done.stderr}"
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
 
 
 def delivered(box: Sandbox, src: str, frame: bytes, dst: str) -> list[pk.Summary]:
@@ -83,7 +54,7 @@ def test_ips_quarantine_stops_an_established_session_and_releases_it(stack: Sand
     assert delivered(box, "vm1", syn, "vm2") and delivered(box, "vm2", synack, "vm1")
     assert delivered(box, "vm1", data, "vm2"), "the session is established"
 
-    result = example(box, token, "ips_quarantine.py", "quarantine", "vm1", vm1.ip)
+    result = run_example(box, token, "ips_quarantine.py", "quarantine", "vm1", vm1.ip)
     assert result["quarantined"] == "vm1" and len(result["flows"]) == 2  # type: ignore[arg-type]
     assert not delivered(box, "vm1", data, "vm2"), "vm1's established session stops"
     assert not delivered(box, "vm2", reply, "vm1"), "and nothing reaches vm1 either"
@@ -91,14 +62,14 @@ def test_ips_quarantine_stops_an_established_session_and_releases_it(stack: Sand
     assert delivered(box, "vm3", pk.icmp_echo(vm3.mac, vm2.mac, vm3.ip, vm2.ip), "vm2"), "vm3 still talks"
     assert delivered(box, "vm4", pk.icmp_echo(vm4.mac, vm5.mac, vm4.ip, vm5.ip), "vm5"), "tenant-b untouched"
 
-    assert example(box, token, "ips_quarantine.py", "release", "vm1")["flows_removed"] == 2
+    assert run_example(box, token, "ips_quarantine.py", "release", "vm1")["flows_removed"] == 2
     assert delivered(box, "vm1", data, "vm2"), "released: the session goes on"
 
 
 def test_dpi_marks_only_the_classified_flow(stack: Sandbox) -> None:
     box = stack
     token = service(box, "dpi", ("lsp:vm1", "ls-in-port"))
-    result = example(box, token, "dpi_qos.py", "mark", f"{vm1.ip}:5004", f"{vm2.ip}:443", "tcp", "46")
+    result = run_example(box, token, "dpi_qos.py", "mark", f"{vm1.ip}:5004", f"{vm2.ip}:443", "tcp", "46")
     assert result["status"] in ("pending", "installed")
     video = pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 5004, 443)
     other_port = pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 5005, 443)
@@ -106,7 +77,7 @@ def test_dpi_marks_only_the_classified_flow(stack: Sandbox) -> None:
     assert [s.dscp for s in delivered(box, "vm1", video, "vm2")] == [46]
     assert [s.dscp for s in delivered(box, "vm1", other_port, "vm2")] == [0]
     assert [s.dscp for s in delivered(box, "vm1", other_host, "vm3")] == [0]
-    assert example(box, token, "dpi_qos.py", "clear")["cleared"] == 1
+    assert run_example(box, token, "dpi_qos.py", "clear")["cleared"] == 1
     assert [s.dscp for s in delivered(box, "vm1", video, "vm2")] == [0]
 
 
@@ -134,13 +105,13 @@ def test_ids_gets_a_copy_and_blocks_only_the_offending_flow(stack: Sandbox) -> N
     box = stack
     function_port(box, "ids", "unknown", "hv2")
     token = service(box, "ids", ("lsp:vm1", "ls-in-port"))
-    example(box, token, "ids_tap.py", "tap", "ids")
+    run_example(box, token, "ids_tap.py", "tap", "ids")
     bad = pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 40001, 80, flags="PA", payload=b"GET /etc/passwd")
     good = pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 40002, 80, flags="PA", payload=b"GET /index.html")
     for frame in (bad, good):
         got = send_and_capture(box, "vm1", frame, watch=["ids"], expect="vm2", timeout=1.0, settle=0.2)
         assert len(got["vm2"]) == 1 and len(got["ids"]) == 1, "the original arrives, the IDS gets a copy"
-    result = example(
+    result = run_example(
         box,
         token,
         "ids_tap.py",
@@ -163,12 +134,12 @@ def test_distributed_lb_wires_connections_past_the_lb(stack: Sandbox) -> None:
     vip, vip_mac = "10.0.1.100", "02:00:00:00:01:64"
     function_port(box, "lb", f"{vip_mac} {vip}", "hv2")
     token = service(box, "lb", ("ls:ls-a", "ls-in-port"))
-    example(box, token, "distributed_lb.py", "steer", "lb", vip, "80")
+    run_example(box, token, "distributed_lb.py", "steer", "lb", vip, "80")
     syn = pk.tcp_segment(vm1.mac, vip_mac, vm1.ip, vip, 43000, 80, flags="S")
     first = send_and_capture(box, "vm1", syn, watch=["vm2", "vm3"], expect="lb", timeout=1.0, settle=0.2)
     assert len(first["lb"]) == 1 and first["vm2"] == first["vm3"] == [], "the first packet goes to the LB"
 
-    wired = example(
+    wired = run_example(
         box,
         token,
         "distributed_lb.py",
