@@ -43,6 +43,12 @@ def our_matches(box: Sandbox) -> list[str]:
     return [line for line in out.splitlines() if line.strip()]
 
 
+def attach(box: Sandbox, service: str, target: str, hook: str, *options: str) -> None:
+    """A new service of tenant-a, attached to ``target`` at ``hook``."""
+    cli(box, "service-add", service, "--tenant", "tenant-a")
+    cli(box, "attach-add", service, target, "--hook", hook, *options)
+
+
 def add_flow(box: Sandbox, service: str, match: str, actions: str, priority: int = 1, *options: str) -> None:
     """``flow-add`` that returns once the flow is installed on every chassis."""
     cli(
@@ -95,8 +101,7 @@ def test_ips_quarantine_stops_vm1_everywhere_and_only_vm1(stack: Sandbox) -> Non
     assert delivered(box, "vm2", synack, "vm1")
     assert delivered(box, "vm1", data, "vm2"), "the connection is established before the quarantine"
 
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "ips", "ls:ls-a", "--hook", "ls-in-port")
+    attach(box, "ips", "ls:ls-a", "ls-in-port")
     add_flow(box, "ips", 'inport == "vm1"', "drop;", 10)
 
     assert not delivered(box, "vm1", data, "vm2"), "established TCP from vm1 must stop"
@@ -115,8 +120,7 @@ def test_ips_quarantine_stops_vm1_everywhere_and_only_vm1(stack: Sandbox) -> Non
 
 def test_dpi_marks_only_the_classified_flow(stack: Sandbox) -> None:
     box = stack
-    cli(box, "service-add", "dpi", "--tenant", "tenant-a")
-    cli(box, "attach-add", "dpi", "lsp:vm1", "--hook", "ls-in-port")
+    attach(box, "dpi", "lsp:vm1", "ls-in-port")
     add_flow(
         box,
         "dpi",
@@ -132,10 +136,8 @@ def test_dpi_marks_only_the_classified_flow(stack: Sandbox) -> None:
 
 def test_two_services_run_in_attachment_order(stack: Sandbox) -> None:
     box = stack
-    cli(box, "service-add", "dpi", "--tenant", "tenant-a")
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "dpi", "lsp:vm1", "--hook", "ls-in-port", "--order", "1")
-    cli(box, "attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port", "--order", "2")
+    attach(box, "dpi", "lsp:vm1", "ls-in-port", "--order", "1")
+    attach(box, "ips", "lsp:vm1", "ls-in-port", "--order", "2")
     cli(
         box,
         "flow-add",
@@ -175,8 +177,7 @@ def test_two_services_run_in_attachment_order(stack: Sandbox) -> None:
 
 def test_egress_and_router_hooks_act_on_their_packets_only(stack: Sandbox) -> None:
     box = stack
-    cli(box, "service-add", "fw", "--tenant", "tenant-a")
-    cli(box, "attach-add", "fw", "lsp:vm2", "--hook", "ls-out-deliver")
+    attach(box, "fw", "lsp:vm2", "ls-out-deliver")
     att = json.loads(cli(box, "attach-list", "fw", "--format", "json").stdout)[0]
     add_flow(box, "fw", "udp.dst == 53", "drop;", 1, "--attachment", str(att["_uuid"]))
     dns = pk.udp_datagram(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 999, 53)
@@ -185,13 +186,11 @@ def test_egress_and_router_hooks_act_on_their_packets_only(stack: Sandbox) -> No
 
     ping_router = pk.icmp_echo(vm1.mac, ROUTER.mac, vm1.ip, ROUTER.ip)
     assert delivered(box, "vm1", ping_router, "vm1")
-    cli(box, "service-add", "rt", "--tenant", "tenant-a")
-    cli(box, "attach-add", "rt", "lr:lr-a", "--hook", "lr-out-deliver")
+    attach(box, "rt", "lr:lr-a", "lr-out-deliver")
     add_flow(box, "rt", "icmp4.type == 0", "drop;")
     assert not delivered(box, "vm1", ping_router, "vm1"), "the router's echo reply stops at lr-out-deliver"
     cli(box, "service-del", "rt")
-    cli(box, "service-add", "rt2", "--tenant", "tenant-a")
-    cli(box, "attach-add", "rt2", "lr:lr-a", "--hook", "lr-in-route")
+    attach(box, "rt2", "lr:lr-a", "lr-in-route")
     add_flow(box, "rt2", f"ip4.src == {vm3.ip}", "drop;")
     assert delivered(box, "vm1", ping_router, "vm1"), "vm1 is not matched by lr-in-route's flow"
 
@@ -247,8 +246,7 @@ def test_port_group_attachment_spans_two_switches(stack: Sandbox) -> None:
     box.bind_port("vm6", "hv1")
     box.bind_port("vm7", "hv2")
     box.wait_ports_up(["vm6", "vm7"])
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "ips", "pg:pg-web", "--hook", "ls-in-port")
+    attach(box, "ips", "pg:pg-web", "ls-in-port")
     cli(box, "--wait=hv", "flow-add", "ips", "--priority", "1", "--match", "icmp4", "--actions", "drop;")
     assert not delivered(box, "vm1", icmp(vm1, vm2), "vm2")
     vm6 = pk.icmp_echo("02:00:00:00:03:06", "02:00:00:00:03:07", "10.0.3.16", "10.0.3.17")
@@ -258,8 +256,7 @@ def test_port_group_attachment_spans_two_switches(stack: Sandbox) -> None:
 
 def test_flow_naming_another_tenants_port_is_invalid_and_compiles_to_nothing(stack: Sandbox) -> None:
     box = stack
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "ips", "ls:ls-a", "--hook", "ls-in-port")
+    attach(box, "ips", "ls:ls-a", "ls-in-port")
     cli(
         box,
         "--wait=sb",
@@ -285,8 +282,7 @@ def test_flow_naming_another_tenants_port_is_invalid_and_compiles_to_nothing(sta
 
 def test_survives_restarts_without_duplicates(stack: Sandbox) -> None:
     box = stack
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "ips", "ls:ls-a", "--hook", "ls-in-port")
+    attach(box, "ips", "ls:ls-a", "ls-in-port")
     add_flow(box, "ips", 'inport == "vm1"', "drop;", 10)
     rows = sorted(our_rows(box))
     assert rows
@@ -315,8 +311,7 @@ def test_standby_takes_over(stack: Sandbox) -> None:
     box = stack
     box.start_inject_northd(name="inject-northd-2")
     time.sleep(0.5)
-    cli(box, "service-add", "ips", "--tenant", "tenant-a")
-    cli(box, "attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
+    attach(box, "ips", "lsp:vm1", "ls-in-port")
     box.stop("inject-northd")
     try:
         cli(box, "--wait=hv", "flow-add", "ips", "--priority", "1", "--match", "icmp4", "--actions", "drop;")
