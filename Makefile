@@ -39,6 +39,7 @@ lint: venv
 	$(BIN)/ruff check ovn_inject tests bench examples
 	$(BIN)/ruff format --check ovn_inject tests bench examples
 	$(BIN)/mypy
+	$(BIN)/pytest -q tests/unit/test_layering.py
 
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

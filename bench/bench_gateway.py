@@ -22,13 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ovn_inject import tokens
+from ovn_inject.core import tokens
+from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.validate import FlowRequest, validate_flows
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
 from ovn_inject.db.readers import read_topology
 from ovn_inject.db.records import service_view
-from ovn_inject.db.validate import FlowRequest, validate_flows
-from ovn_inject.hooks import TargetKind
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import topology as topologies
 

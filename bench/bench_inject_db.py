@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ovn_inject.core.validate import FlowRequest, ValidFlow, validate_flows
 from ovn_inject.db.impl_idl import connect
 from ovn_inject.db.records import service_view
 from ovn_inject.db.schema import schema_path
-from ovn_inject.db.validate import FlowRequest, ValidFlow, validate_flows
 
 N = 300
 

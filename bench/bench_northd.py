@@ -33,8 +33,8 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 
+from ovn_inject.core.validate import FlowRequest, ServiceView, validate_flows
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
-from ovn_inject.db.validate import FlowRequest, ServiceView, validate_flows
 from ovn_inject.sandbox import Sandbox
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))

@@ -6,6 +6,9 @@ from __future__ import annotations
 #: gate hides every row that carries it; the compiler sets it on every row
 #: it writes. Its value is free (the compiler stores its own version there).
 OWNER_KEY = "ovn-inject"
+#: The value the compiler writes under OWNER_KEY (the gate hides any value;
+#: the daemon's monitor condition and discovery's exclusion match this one).
+OWNER_VALUE = "1"
 
 #: external_ids key of NB rows that names their tenant (as OpenStack writes it).
 DEFAULT_TENANT_KEY = "neutron:project_id"

@@ -8,7 +8,7 @@ start-up on 10,000 flows. This parser finds where a message ends by visiting
 only the structural characters (a C regex finds them) with the string and
 escape state carried across reads, then decodes the whole message once with
 the standard library's C decoder: linear in the message size, unlike calling
-``raw_decode`` on a growing buffer (DESIGN.md's pitfall of the northd gate).
+``raw_decode`` on a growing buffer (docs/design.md, "Why the gate exists").
 """
 
 from __future__ import annotations

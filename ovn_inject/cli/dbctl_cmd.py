@@ -8,15 +8,13 @@ import click
 
 from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
 from ovn_inject.cli.output import format_value, render
+from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind
+from ovn_inject.core.placement import DEFAULT_CURSOR_REGISTER, Placement
 from ovn_inject.db.commands import by_uuid
+from ovn_inject.db.discovery import discover
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
 from ovn_inject.db.records import Record, to_record
 from ovn_inject.db.schema import table_names
-from ovn_inject.hooks import DatapathKind
-from ovn_inject.northd.discovery import analyze, fetch_northd_flows
-from ovn_inject.northd.placement import DEFAULT_CURSOR_REGISTER, Placement
-from ovn_inject.northd.placement import place_hooks as place_with_cursors
-from ovn_inject.stages import place_hooks
 
 HOOK_COLUMNS = [
     "hook",
@@ -203,14 +201,12 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
 def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
     """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable."""
     config = settings()
-    rows = fetch_northd_flows(config.sb_remote, config.db_timeout)
-    stages, used = analyze(rows)
     registers = {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr}
-    placed = place_with_cursors(stages, used, registers)
+    found = discover(config.sb_remote, config.db_timeout, registers)
     records = []
-    for band in place_hooks(stages):
-        hook, stage = band.hook, band.stage
-        where = placed[hook.name]
+    for hook in HOOK_POINTS:
+        where = found.placements[hook.name]
+        stage = found.stages.get(hook.host_stage)
         usable = isinstance(where, Placement)
         records.append(
             {
@@ -220,7 +216,7 @@ def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
                 "host_stage": hook.host_stage,
                 "table": stage.table_id if stage else None,
                 "northd_max": stage.max_priority if stage else None,
-                "band": f"{band.band[0]}-{band.band[1]}" if band.band else None,
+                "band": "{}-{}".format(*where.band) if isinstance(where, Placement) else None,
                 "cursor": where.cursor.field if isinstance(where, Placement) else None,
                 "usable": usable,
                 "reason": "" if isinstance(where, Placement) else where.reason,

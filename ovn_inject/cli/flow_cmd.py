@@ -10,17 +10,17 @@ import click
 
 from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
 from ovn_inject.cli.output import render
-from ovn_inject.db.readers import read_topology
-from ovn_inject.db.records import service_name, service_view, to_record
-from ovn_inject.db.validate import (
+from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.validate import (
     FlowRequest,
     FlowValidationError,
     ServiceView,
     parse_cookie,
     validate_flows,
 )
+from ovn_inject.db.readers import read_topology
+from ovn_inject.db.records import service_name, service_view, to_record
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import TargetKind
 
 FLOW_COLUMNS = [
     "_uuid",
@@ -153,8 +153,10 @@ def flow_add(
 @db_options
 def flow_del(service: str, flow_id: str | None, cookie: str | None, if_exists: bool) -> None:
     """Delete a flow of SERVICE by ID, or the flows matching --cookie."""
-    if (flow_id is None) == (cookie is None):
+    if flow_id is not None and cookie is not None:
         raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK], not both")
+    if flow_id is None and cookie is None:
+        raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK] (which flows to delete)")
     value, mask = parse_cookie(cookie) if cookie is not None else (None, None)
     with inject_api() as api:
         commit_and_wait(api, api.flow_del(service, flow_id, value, mask, if_exists))

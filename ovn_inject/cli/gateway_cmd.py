@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ovn_inject import daemon as daemonize
+from ovn_inject import daemonize
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 

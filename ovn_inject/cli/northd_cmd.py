@@ -11,11 +11,11 @@ import ovs.poller
 import ovs.unixctl
 import ovs.unixctl.server
 
-from ovn_inject import daemon as daemonize
+from ovn_inject import daemonize
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+from ovn_inject.core.hooks import DatapathKind
+from ovn_inject.core.placement import DEFAULT_CURSOR_REGISTER, DEFAULT_CURSOR_WIDTH
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import DatapathKind
-from ovn_inject.northd.placement import DEFAULT_CURSOR_REGISTER, DEFAULT_CURSOR_WIDTH
 
 REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 

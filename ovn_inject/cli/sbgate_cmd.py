@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.daemon import run_service
+from ovn_inject.daemonize import run_service
 from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
 
 

@@ -6,11 +6,11 @@ import click
 
 from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
 from ovn_inject.cli.output import render
+from ovn_inject.core.hooks import hook as hook_point
+from ovn_inject.core.targets import check_attachment, parse_target
 from ovn_inject.db.readers import NbReader
 from ovn_inject.db.records import service_name, to_record
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import hook as hook_point
-from ovn_inject.targets import check_attachment, parse_target
 
 SERVICE_COLUMNS = ["name", "tenant", "enabled", "attachments", "flows", "tokens", "max_flows", "description"]
 ATTACHMENT_COLUMNS = ["_uuid", "service", "target", "hook", "order", "status", "reason"]

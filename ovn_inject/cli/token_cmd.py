@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import click
 
-from ovn_inject import tokens
 from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
 from ovn_inject.cli.output import render
+from ovn_inject.core import tokens
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.records import service_name, to_record
 

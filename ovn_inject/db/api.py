@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 from ovsdbapp import api as ovsdbapp_api
 
-from ovn_inject.db.validate import ValidFlow
+from ovn_inject.core.validate import ValidFlow
 
 
 class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
@@ -98,8 +99,14 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
 
     # ---- flows -------------------------------------------------------------------
     @abc.abstractmethod
-    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> ovsdbapp_api.Command:
-        """Add validated flows; the quota (max_flows) is checked again inside the transaction."""
+    def flow_add(
+        self, service: str, flows: Sequence[ValidFlow], token: str | None = None, keys: Any = None
+    ) -> ovsdbapp_api.Command:
+        """Add validated flows; quota and duplicates are checked again inside the transaction.
+
+        ``token``: the public id of the token a request came with (no write
+        commits once it is revoked); ``keys``: a ``db.rows.FlowKeys`` index.
+        """
 
     @abc.abstractmethod
     def flow_del(
@@ -109,11 +116,14 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         cookie: int | None = None,
         cookie_mask: int | None = None,
         if_exists: bool = False,
+        token: str | None = None,
     ) -> ovsdbapp_api.Command:
         """Delete one flow by uuid (or unique prefix), or every flow whose cookie matches."""
 
     @abc.abstractmethod
-    def flow_replace(self, service: str, flows: Sequence[ValidFlow]) -> ovsdbapp_api.Command:
+    def flow_replace(
+        self, service: str, flows: Sequence[ValidFlow], token: str | None = None
+    ) -> ovsdbapp_api.Command:
         """Replace every flow of the service in one transaction (an OpenFlow bundle)."""
 
     @abc.abstractmethod

@@ -15,8 +15,18 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import command as cmd
 from ovsdbapp.backend.ovs_idl import idlutils, rowview
 
+from ovn_inject.core.status import AttachmentState, FlowState
+from ovn_inject.core.tokens import TokenError
+from ovn_inject.core.validate import (
+    QuotaExceededError,
+    ValidFlow,
+    check_no_duplicates,
+    cookie_from_db,
+    cookie_to_db,
+)
 from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
-from ovn_inject.db.validate import QuotaExceededError, ValidFlow, cookie_from_db, cookie_to_db
+from ovn_inject.db.records import single
+from ovn_inject.db.rows import FlowKeys, set_uuids
 
 Row = Any  # an ovs.db.idl.Row; python-ovs has no type hints
 
@@ -60,11 +70,6 @@ def by_uuid(rows: Iterable[Row], reference: str, what: str) -> Row | None:
     if len(found) > 1:
         raise AmbiguousRecordError(f"{what} '{reference}' is ambiguous: {len(found)} rows start with it")
     return found[0] if found else None
-
-
-def single(value: Any) -> Any:
-    """The value of an optional (0..1) column, or None."""
-    return value[0] if value else None
 
 
 class GlobalCommand(Command):
@@ -259,7 +264,7 @@ class AttachAddCommand(AddCommand):
         row.service = [service]
         row.target_kind, row.target_name, row.hook = self.key
         row.order = order
-        row.status = "pending"
+        row.status = AttachmentState.PENDING.value
         service.addvalue("attachments", row)
         self.result = row.uuid
 
@@ -323,7 +328,15 @@ def _service_name(row: Row) -> str:
 # ---- flows -------------------------------------------------------------------------
 
 
-def _insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -> list[Any]:
+def guard_token(api: Any, public_id: str) -> None:
+    """No write commits once its token is revoked: a concurrent delete makes the transaction retry."""
+    row = api.lookup("Token", public_id, default=None)
+    if row is None:
+        raise TokenError("token revoked")
+    row.verify("secret_hash")
+
+
+def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -> list[Any]:
     attachments = {str(a.uuid): a for a in service.attachments}
     created = now_ms()
     uuids = []
@@ -341,33 +354,53 @@ def _insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) 
         row.cookie = cookie_to_db(flow.cookie)
         row.hard_timeout = flow.hard_timeout
         row.created = created
-        row.status = "pending"
+        row.status = FlowState.PENDING.value
         service.addvalue("flows", row)
         uuids.append(row.uuid)
     return uuids
 
 
-def _max_flows(service: Row) -> int | None:
+def max_flows(service: Row) -> int | None:
     text = service.options.get("max_flows")
     return int(text) if text is not None and text.isdigit() else None
 
 
 class FlowAddCommand(Command):
-    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow]) -> None:
+    """Add flows to a service; refuses duplicates and a quota overrun inside the transaction.
+
+    ``token``: the public id of the token the request came with (the write
+    fails once it is revoked). ``keys``: an index of stored flows' keys that
+    makes the duplicate check O(1) per stored flow (the gateway keeps one).
+    """
+
+    def __init__(
+        self,
+        api: Any,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        keys: FlowKeys | None = None,
+    ) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
+        self.token = token
+        self.keys = keys or FlowKeys()
 
     def run_idl(self, txn: Any) -> None:
+        if self.token is not None:
+            guard_token(self.api, self.token)
         service = service_row(self.api, self.service)
-        # verify(): a concurrent writer makes this transaction retry, so two
-        # writers cannot both squeeze under the quota.
-        service.verify("flows")
-        limit = _max_flows(service)
-        total = len(service.flows) + len(self.flows)
-        if limit is not None and total > limit:
-            raise QuotaExceededError(self.service, limit, total)
-        self._uuids = _insert_flows(self.api, txn, service, self.flows)
+        existing = set_uuids(service, "flows")
+        limit = max_flows(service)
+        if limit is not None:
+            # verify(): a concurrent writer makes this transaction retry, so two
+            # writers cannot both squeeze under the quota.
+            service.verify("flows")
+            if len(existing) + len(self.flows) > limit:
+                raise QuotaExceededError(self.service, limit, len(existing) + len(self.flows))
+        check_no_duplicates(self.flows, self.keys.of(self.api, existing))
+        self._uuids = insert_flows(self.api, txn, service, self.flows)
 
     def post_commit(self, txn: Any) -> None:
         self.result = [txn.get_insert_uuid(u) for u in self._uuids]
@@ -378,21 +411,29 @@ class FlowDelCommand(Command):
         self,
         api: Any,
         service: str,
-        flow_id: str | None,
-        cookie: int | None,
-        cookie_mask: int | None,
-        if_exists: bool,
+        flow_id: str | None = None,
+        cookie: int | None = None,
+        cookie_mask: int | None = None,
+        if_exists: bool = False,
+        token: str | None = None,
     ) -> None:
         super().__init__(api)
-        if (flow_id is None) == (cookie is None):
-            raise InjectDbError("flow-del takes a flow id or --cookie, not both and not neither")
+        if flow_id is not None and cookie is not None:
+            raise InjectDbError("flow-del takes a flow id or --cookie, not both")
+        if flow_id is None and cookie is None:
+            raise InjectDbError(
+                "flow-del needs a flow id or --cookie (with --cookie-mask, a range of cookies)"
+            )
         self.service = service
         self.flow_id = flow_id
         self.cookie = cookie
         self.mask = (1 << 64) - 1 if cookie_mask is None else cookie_mask
         self.if_exists = if_exists
+        self.token = token
 
     def run_idl(self, txn: Any) -> None:
+        if self.token is not None:
+            guard_token(self.api, self.token)
         service = service_row(self.api, self.service)
         if self.flow_id is not None:
             found = by_uuid(service.flows, self.flow_id, "flow")
@@ -411,21 +452,28 @@ class FlowDelCommand(Command):
 
 
 class FlowReplaceCommand(Command):
-    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow]) -> None:
+    """Replace all of a service's flows at once, like an OpenFlow bundle."""
+
+    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow], token: str | None = None) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
+        self.token = token
 
     def run_idl(self, txn: Any) -> None:
+        if self.token is not None:
+            guard_token(self.api, self.token)
         service = service_row(self.api, self.service)
-        limit = _max_flows(service)
+        service.verify("flows")
+        limit = max_flows(service)
         if limit is not None and len(self.flows) > limit:
             raise QuotaExceededError(self.service, limit, len(self.flows))
+        check_no_duplicates(self.flows)
         old = list(service.flows)
         service.flows = []
         for flow in old:
             flow.delete()
-        self._uuids = _insert_flows(self.api, txn, service, self.flows)
+        self._uuids = insert_flows(self.api, txn, service, self.flows)
 
     def post_commit(self, txn: Any) -> None:
         self.result = [txn.get_insert_uuid(u) for u in self._uuids]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ovs.db.idl
@@ -13,10 +13,10 @@ from ovsdbapp.backend import ovs_idl
 from ovsdbapp.backend.ovs_idl import connection, idlutils
 
 from ovn_inject.constants import INJECT_DB_NAME
+from ovn_inject.core.validate import ValidFlow
 from ovn_inject.db import api, commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
-from ovn_inject.db.validate import ValidFlow
 from ovn_inject.errors import OvnInjectError
 
 DEFAULT_TIMEOUT = 30.0
@@ -117,8 +117,10 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
     def attach_list(self, service: str | None = None) -> Any:
         return commands.AttachListCommand(self, service)
 
-    def flow_add(self, service: str, flows: Sequence[ValidFlow]) -> Any:
-        return commands.FlowAddCommand(self, service, flows)
+    def flow_add(
+        self, service: str, flows: Sequence[ValidFlow], token: str | None = None, keys: Any = None
+    ) -> Any:
+        return commands.FlowAddCommand(self, service, flows, token, keys)
 
     def flow_del(
         self,
@@ -127,11 +129,12 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         cookie: int | None = None,
         cookie_mask: int | None = None,
         if_exists: bool = False,
+        token: str | None = None,
     ) -> Any:
-        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists)
+        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists, token)
 
-    def flow_replace(self, service: str, flows: Sequence[ValidFlow]) -> Any:
-        return commands.FlowReplaceCommand(self, service, flows)
+    def flow_replace(self, service: str, flows: Sequence[ValidFlow], token: str | None = None) -> Any:
+        return commands.FlowReplaceCommand(self, service, flows, token)
 
     def flow_list(self, service: str | None = None) -> Any:
         return commands.FlowListCommand(self, service)
@@ -208,7 +211,7 @@ def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
 
 
 def open_idl(
-    remote: str, schema_name: str, tables: dict[str, Sequence[str]] | None, timeout: float
+    remote: str, schema_name: str, tables: Mapping[str, Sequence[str]] | None, timeout: float
 ) -> connection.Connection:
     """An ovsdbapp connection monitoring ``tables`` (table -> columns; all columns if empty)."""
     try:

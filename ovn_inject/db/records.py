@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ovn_inject.db.validate import AttachmentView, ServiceView, cookie_from_db
+from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
+from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.validate import AttachmentView, ServiceView, cookie_from_db
 
 Record = dict[str, Any]
 
@@ -53,8 +55,12 @@ def to_record(row: Any, columns: list[str] | None = None) -> Record:
     return record
 
 
-def service_view(row: Any) -> ServiceView:
-    """What the validation seam needs to know about a service row."""
+def service_view(row: Any, flow_count: int | None = None) -> ServiceView:
+    """What the validation seam needs to know about a service row.
+
+    ``flow_count`` spares python-ovs building the list of a service's flow
+    rows where the caller can count them cheaper (the gateway, at 20,000 flows).
+    """
     raw = _raw_row(row)
     max_flows = raw.options.get("max_flows")
     attachments = tuple(
@@ -65,10 +71,43 @@ def service_view(row: Any) -> ServiceView:
         tenant=raw.tenant,
         max_flows=int(max_flows) if max_flows and max_flows.isdigit() else None,
         attachments=attachments,
-        flow_count=len(raw.flows),
+        flow_count=len(raw.flows) if flow_count is None else flow_count,
     )
 
 
 def service_name(row: Any) -> str:
     service = _raw_row(row).service
     return service[0].name if service else ""
+
+
+def single(value: Any) -> Any:
+    """The value of an optional (0..1) column, or None."""
+    return value[0] if value else None
+
+
+def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
+    """The compiler's view of every Service row of an OVN_Inject IDL."""
+    return [
+        ServiceSpec(str(row.uuid), row.name, row.tenant, bool(row.enabled))
+        for row in tables["Service"].rows.values()
+    ]
+
+
+def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:
+    """The compiler's view of every Attachment row that still has its service."""
+    out = []
+    for row in tables["Attachment"].rows.values():
+        service = single(row.service)
+        if service is None:
+            continue
+        out.append(
+            AttachmentSpec(
+                str(row.uuid),
+                str(service.uuid),
+                TargetKind(row.target_kind),
+                row.target_name,
+                row.hook,
+                int(row.order),
+            )
+        )
+    return out

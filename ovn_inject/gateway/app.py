@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ovn_inject.db.validate import COOKIE_MAX, parse_cookie
+from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway import flows, models
 from ovn_inject.gateway.auth import caller, gateway_state

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ovn_inject.core.tokens import TokenError
 from ovn_inject.gateway.errors import unauthorized
 from ovn_inject.gateway.state import Caller, GatewayState
-from ovn_inject.tokens import TokenError
 
 #: Declared for the OpenAPI document; the check itself is ours, so that every refusal has our body.
 bearer = HTTPBearer(auto_error=False, description="A token from 'ovn-inject token-create SERVICE'.")

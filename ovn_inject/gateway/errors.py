@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ovn_inject.core.policy import PolicyError
+from ovn_inject.core.tokens import TokenError
+from ovn_inject.core.validate import DuplicateFlowError, FlowValidationError, QuotaExceededError
 from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
-from ovn_inject.db.validate import FlowValidationError, QuotaExceededError
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.ofctl import OfctlError
 from ovn_inject.lang import LanguageError
-from ovn_inject.policy import PolicyError
-from ovn_inject.tokens import TokenError
 
 
 @dataclass
@@ -74,6 +74,8 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(400, "invalid", str(exc), exc.where or None, exc.column or None)
     if isinstance(exc, OfctlError):
         return bad_request(str(exc), exc.field)
+    if isinstance(exc, DuplicateFlowError):
+        return duplicate(str(exc), exc.column)
     if isinstance(exc, QuotaExceededError):
         return ApiError(429, "over_quota", str(exc))
     if isinstance(exc, TokenError):

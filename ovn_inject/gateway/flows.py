@@ -1,6 +1,6 @@
 """What each endpoint does, apart from HTTP: validate, write in one transaction, read back.
 
-Every write is checked by :func:`ovn_inject.db.validate.validate_flows` (the
+Every write is checked by :func:`ovn_inject.core.validate.validate_flows` (the
 one validation seam) before anything is sent, and is then committed in one
 OVN_Inject transaction whose commands re-check, inside the transaction, what
 a concurrent writer could change: the token still exists, the quota, and
@@ -10,114 +10,34 @@ that no identical flow appeared meanwhile.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ovn_inject.db import commands
-from ovn_inject.db.validate import (
+from ovn_inject.core.appflows import FlowCache, ServiceFlow
+from ovn_inject.core.compiler import compile_hooks
+from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.core.status import AttachmentState, FlowState
+from ovn_inject.core.tokens import TokenError
+from ovn_inject.core.topology import TargetError
+from ovn_inject.core.validate import (
     COOKIE_MAX,
     FlowRequest,
-    QuotaExceededError,
     ServiceView,
     ValidFlow,
+    check_no_duplicates,
     cookie_from_db,
     validate_flows,
 )
+from ovn_inject.db import records
+from ovn_inject.db.rows import set_uuids
 from ovn_inject.gateway import models
-from ovn_inject.gateway.errors import ApiError, bad_request, duplicate, not_found
-from ovn_inject.gateway.rows import FlowKey, FlowKeys, set_uuids
+from ovn_inject.gateway.errors import ApiError, bad_request, not_found
 from ovn_inject.gateway.state import Caller, GatewayState
-from ovn_inject.hooks import HOOKS_BY_NAME, TargetKind
-from ovn_inject.northd import sources
-from ovn_inject.northd.appflows import FlowCache, ServiceFlow
-from ovn_inject.northd.compiler import compile_hooks
-from ovn_inject.northd.topology import TargetError
-from ovn_inject.tokens import TokenError
 
 #: At most this many flows in one request (413 beyond): a bundle larger than that is a mistake.
 MAX_FLOWS_PER_REQUEST = 10_000
 WAIT_COLUMNS = {"sb": "sb_cfg", "hv": "hv_cfg"}
 DRY_RUN_PREFIX = "dry-run-"
-
-
-class DuplicateFlowError(ApiError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        base = duplicate(message, field)
-        super().__init__(base.status, base.code, base.message, base.field)
-
-
-# ---- commands that guard a write inside its transaction --------------------------
-
-
-def _guard_token(api: Any, public_id: str) -> None:
-    """No write commits once its token is revoked: a concurrent delete makes the transaction retry."""
-    row = api.lookup("Token", public_id, default=None)
-    if row is None:
-        raise TokenError("token revoked")
-    row.verify("secret_hash")
-
-
-def _check_no_duplicates(flows: Sequence[ValidFlow], existing: Iterable[FlowKey] = ()) -> None:
-    """Two flows with the same attachment, priority and match would race in OVN: refuse the second."""
-    seen = set(existing)
-    for index, flow in enumerate(flows):
-        key = (flow.attachment, flow.priority, flow.match)
-        if key in seen:
-            where = f"flow {index + 1}: " if len(flows) > 1 else ""
-            raise DuplicateFlowError(
-                f"{where}a flow with priority {flow.priority} and match '{flow.match}' already exists "
-                "at this attachment; delete or replace it",
-                f"flows[{index}].match" if len(flows) > 1 else "match",
-            )
-        seen.add(key)
-
-
-class GuardedFlowAdd(commands.FlowAddCommand):
-    """FlowAddCommand with the token, quota and duplicates checked at O(1) per stored flow."""
-
-    def __init__(
-        self, api: Any, service: str, flows: Sequence[ValidFlow], token: str, keys: FlowKeys
-    ) -> None:
-        super().__init__(api, service, flows)
-        self.token = token
-        self.keys = keys
-
-    def run_idl(self, txn: Any) -> None:
-        _guard_token(self.api, self.token)
-        service = commands.service_row(self.api, self.service)
-        existing = set_uuids(service, "flows")
-        limit = commands._max_flows(service)
-        if limit is not None:
-            # A concurrent writer makes this transaction retry: two cannot both squeeze under the quota.
-            service.verify("flows")
-            if len(existing) + len(self.flows) > limit:
-                raise QuotaExceededError(self.service, limit, len(existing) + len(self.flows))
-        _check_no_duplicates(self.flows, self.keys.of(self.api, existing))
-        self._uuids = commands._insert_flows(self.api, txn, service, self.flows)
-
-
-class GuardedFlowReplace(commands.FlowReplaceCommand):
-    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow], token: str) -> None:
-        super().__init__(api, service, flows)
-        self.token = token
-
-    def run_idl(self, txn: Any) -> None:
-        _guard_token(self.api, self.token)
-        commands.service_row(self.api, self.service).verify("flows")
-        super().run_idl(txn)
-
-
-class GuardedFlowDel(commands.FlowDelCommand):
-    def __init__(self, api: Any, service: str, token: str, **kwargs: Any) -> None:
-        kwargs.setdefault("flow_id", None)
-        kwargs.setdefault("cookie", None)
-        kwargs.setdefault("cookie_mask", None)
-        super().__init__(api, service, if_exists=False, **kwargs)
-        self.token = token
-
-    def run_idl(self, txn: Any) -> None:
-        _guard_token(self.api, self.token)
-        super().run_idl(txn)
 
 
 # ---- requests -> validated flows ----------------------------------------------------
@@ -166,8 +86,8 @@ def add(
     state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], wait: str | None, timeout: float
 ) -> list[models.Flow]:
     _, flows = validated(state, caller, requests)
-    _check_no_duplicates(flows)
-    command = GuardedFlowAdd(state.api, caller.service, flows, caller.token, state.flow_keys)
+    check_no_duplicates(flows)
+    command = state.api.flow_add(caller.service, flows, caller.token, state.flow_keys)
     uuids = _commit(state, command, wait, timeout)
     return _written(state, uuids, flows)
 
@@ -176,8 +96,9 @@ def replace(
     state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], wait: str | None, timeout: float
 ) -> list[models.Flow]:
     _, flows = validated(state, caller, requests, replacing=True)
-    _check_no_duplicates(flows)
-    uuids = _commit(state, GuardedFlowReplace(state.api, caller.service, flows, caller.token), wait, timeout)
+    check_no_duplicates(flows)
+    command = state.api.flow_replace(caller.service, flows, caller.token)
+    uuids = _commit(state, command, wait, timeout)
     return _written(state, uuids, flows)
 
 
@@ -185,7 +106,7 @@ def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | No
     flow_uuid = parse_flow_id(flow_id)
     if find_flow(state, caller, flow_uuid) is None:
         raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
-    command = GuardedFlowDel(state.api, caller.service, caller.token, flow_id=str(flow_uuid))
+    command = state.api.flow_del(caller.service, flow_id=str(flow_uuid), token=caller.token)
     return int(_commit(state, command, wait, timeout) or 0)
 
 
@@ -195,7 +116,7 @@ def delete_by_cookie(
     for name, value in (("cookie", cookie), ("cookie_mask", mask)):
         if not 0 <= value <= COOKIE_MAX:
             raise bad_request(f"{name}: {value} does not fit in 64 bits", name)
-    command = GuardedFlowDel(state.api, caller.service, caller.token, cookie=cookie, cookie_mask=mask)
+    command = state.api.flow_del(caller.service, cookie=cookie, cookie_mask=mask, token=caller.token)
     return int(_commit(state, command, wait, timeout) or 0)
 
 
@@ -219,7 +140,7 @@ def _written(state: GatewayState, uuids: Sequence[Any], flows: Sequence[ValidFlo
                     cookie=flow.cookie,
                     hard_timeout=flow.hard_timeout,
                     attachment=flow.attachment,
-                    status="pending",
+                    status=FlowState.PENDING,
                 )
             )
     return out
@@ -229,7 +150,7 @@ def _written(state: GatewayState, uuids: Sequence[Any], flows: Sequence[ValidFlo
 
 
 def flow_record(row: Any) -> models.Flow:
-    attachment = commands.single(row.attachment)
+    attachment = records.single(row.attachment)
     return models.Flow(
         id=str(row.uuid),
         priority=int(row.priority),
@@ -252,7 +173,7 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
     row = state.api.tables["Service_Flow"].rows.get(flow_uuid)
-    service = commands.single(row.service) if row is not None else None
+    service = records.single(row.service) if row is not None else None
     if service is None or str(service.uuid) != caller.service_uuid:
         return None  # another service's flow is as good as none
     return row
@@ -299,7 +220,7 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
             )
             for name in sorted(scope)
         ]
-        order, status, reason = details.get(att.uuid, (0, "pending", ""))
+        order, status, reason = details.get(att.uuid, (0, AttachmentState.PENDING.value, ""))
         hook = HOOKS_BY_NAME.get(att.hook)
         attachments.append(
             models.AttachmentInfo(
@@ -337,7 +258,7 @@ def dry_run(
 ) -> list[models.ValidatedFlow]:
     """Canonical flows and the lflows they would compile to, next to every attachment there is."""
     _, flows = validated(state, caller, requests)
-    _check_no_duplicates(flows)
+    check_no_duplicates(flows)
     placements = state.placements()
     topology = state.topology()
     cache = FlowCache()
@@ -353,7 +274,7 @@ def dry_run(
     ]
     with state.lock:
         tables = state.api.tables
-        services, attachments = sources.services(tables), sources.attachments(tables)
+        services, attachments = records.service_specs(tables), records.attachment_specs(tables)
     compiled = compile_hooks(topology, placements, services, attachments, app_flows)
     lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
     for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):
@@ -382,7 +303,7 @@ def dry_run(
                 cookie=flow.cookie,
                 hard_timeout=flow.hard_timeout,
                 attachment=flow.attachment,
-                status=status.state if status is not None else "pending",
+                status=status.state if status is not None else FlowState.PENDING,
                 reason=status.reason if status is not None else "",
                 lflows=lflows[app_flow.uuid],
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from ovn_inject.db.validate import FlowRequest, parse_cookie
+from ovn_inject.core.validate import FlowRequest, parse_cookie
 from ovn_inject.gateway.ofctl import OfctlError, translate_actions, translate_match
 
 

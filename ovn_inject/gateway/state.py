@@ -22,31 +22,25 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
+from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.placement import Placement, Unusable
+from ovn_inject.core.tokens import TokenError, check_token, split_token
+from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topology
+from ovn_inject.core.validate import ServiceView
+from ovn_inject.db import nbrows
+from ovn_inject.db.discovery import discover
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
+from ovn_inject.db.records import service_view
+from ovn_inject.db.rows import FlowKeys, set_size
 from ovn_inject.db.rpc import Rpc
-from ovn_inject.db.validate import AttachmentView, ServiceView
-from ovn_inject.gateway.rows import FlowKeys, set_size
-from ovn_inject.hooks import DatapathKind, TargetKind
-from ovn_inject.northd import discovery
-from ovn_inject.northd.placement import Placement, Unusable, place_hooks
-from ovn_inject.northd.topology import Datapath, Port, PortGroup, Topology
-from ovn_inject.tokens import TokenError, check_token, split_token
 
 LOG = logging.getLogger("ovn_inject.gateway")
 
-#: The NB columns the gateway monitors: names, port membership and tenancy, nothing else.
-NB_TABLES: dict[str, Sequence[str]] = {
-    "Logical_Switch": ["name", "ports", "external_ids"],
-    "Logical_Switch_Port": ["name", "external_ids"],
-    "Logical_Router": ["name", "ports", "external_ids"],
-    "Logical_Router_Port": ["name", "external_ids"],
-    "Port_Group": ["name", "ports", "external_ids"],
-}
 #: How long northd's stage/register discovery (one select of every SB lflow) is reused for dry runs.
 PLACEMENT_TTL = 5.0
 #: How long to wait for the IDL to show a service a fresh token names (it was created just before).
@@ -72,42 +66,6 @@ class Caller:
     token: str  # public id
 
 
-def nb_topology(tables: Any, tenant_key: str) -> Topology:
-    """Datapaths, ports and port groups with their tenants, from NB IDL rows (no SB: a dry run needs none).
-
-    Datapaths carry their NB name where the compiler expects an SB uuid, so
-    that a dry run's lflows name the switch or router they would land on.
-    """
-    datapaths: list[Datapath] = []
-    ports: list[Port] = []
-    for table, kind in (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", DatapathKind.ROUTER)):
-        for row in tables[table].rows.values():
-            tenant = row.external_ids.get(tenant_key)
-            datapaths.append(Datapath(row.name, kind, tenant, sb_uuid=row.name))
-            for port in row.ports:
-                ports.append(Port(port.name, row.name, port.external_ids.get(tenant_key, tenant)))
-    groups = [
-        PortGroup(row.name, row.external_ids.get(tenant_key), tuple(p.name for p in row.ports))
-        for row in tables["Port_Group"].rows.values()
-    ]
-    return Topology.build(datapaths, ports, groups)
-
-
-def _service_view(row: Any) -> ServiceView:
-    """records.service_view, but counting flows without python-ovs building a sorted list of rows."""
-    max_flows = row.options.get("max_flows")
-    attachments = tuple(
-        AttachmentView(str(a.uuid), a.target_kind, a.target_name, a.hook) for a in row.attachments
-    )
-    return ServiceView(
-        name=row.name,
-        tenant=row.tenant,
-        max_flows=int(max_flows) if max_flows and max_flows.isdigit() else None,
-        attachments=attachments,
-        flow_count=set_size(row, "flows"),
-    )
-
-
 def _yield_less_often(idl: Any, every: int = YIELD_EVERY_ROWS) -> None:
     """ovsdbapp's IDL gives up the GIL after every row of an update (``time.sleep(0)``).
 
@@ -130,7 +88,7 @@ class GatewayState:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.api: InjectDbApiIdlImpl = connect(options.inject_db, options.timeout)
-        self._nb = open_idl(options.nb, "OVN_Northbound", NB_TABLES, options.timeout)
+        self._nb = open_idl(options.nb, "OVN_Northbound", NB_TOPOLOGY_COLUMNS, options.timeout)
         for connection in (self.api.ovsdb_connection, self._nb):
             _yield_less_often(connection.idl)
         self._topology: Topology | None = None
@@ -215,7 +173,7 @@ class GatewayState:
         row = self.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
         if row is None:
             raise TokenError("invalid token: its service is gone")
-        view = _service_view(row)
+        view = service_view(row, set_size(row, "flows"))
         allowed = {
             a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
@@ -232,7 +190,7 @@ class GatewayState:
             if self._topology is None or seqno != self._topology_seqno:
                 with self._nb.lock:
                     seqno = idl.change_seqno
-                    self._topology = nb_topology(idl.tables, self.options.tenant_key)
+                    self._topology = build_topology(*nbrows.from_idl(idl.tables), self.options.tenant_key)
                 self._topology_seqno = seqno
             return self._topology
 
@@ -246,9 +204,7 @@ class GatewayState:
             raise ApiError(503, "unavailable", "the gateway was started without --sb: no dry runs")
         now = time.monotonic()
         if self._placements is None or now - self._placements_at > PLACEMENT_TTL:
-            rows = discovery.fetch_northd_flows(self.options.sb, self.options.timeout)
-            stages, used = discovery.analyze(rows)
-            self._placements = place_hooks(stages, used)
+            self._placements = discover(self.options.sb, self.options.timeout).placements
             self._placements_at = now
         return self._placements
 

@@ -1,7 +1,7 @@
 """Type checking of matches and assignments (after make_cmp/type_check in lib/expr.c).
 
 On top of OVN's own rules we refuse what OVN silently compiles into something
-other than what was written (see DESIGN.md section 4); those checks are marked
+other than what was written (docs/design.md, "What a flow may do"); those checks are marked
 "stricter than OVN" below.
 """
 

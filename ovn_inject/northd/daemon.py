@@ -28,10 +28,8 @@ import ovs.poller
 from ovsdbapp.backend.ovs_idl import idlutils
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, OWNER_KEY
-from ovn_inject.hooks import DatapathKind
-from ovn_inject.northd import discovery, sbwriter, sources
-from ovn_inject.northd.appflows import FlowCache
-from ovn_inject.northd.compiler import (
+from ovn_inject.core.appflows import FlowCache
+from ovn_inject.core.compiler import (
     OWNER_VALUE,
     AttachmentSpec,
     ChainMemo,
@@ -40,9 +38,13 @@ from ovn_inject.northd.compiler import (
     Status,
     compile_hooks,
 )
-from ovn_inject.northd.diff import Delta, diff
-from ovn_inject.northd.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable, place_hooks
-from ovn_inject.northd.topology import Topology
+from ovn_inject.core.diff import Delta, diff
+from ovn_inject.core.hooks import DatapathKind
+from ovn_inject.core.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable
+from ovn_inject.core.topology import Topology
+from ovn_inject.db import records
+from ovn_inject.db.discovery import discover
+from ovn_inject.northd import sbwriter, sources
 from ovn_inject.northd.tracking import Changes, TrackingIdl
 
 LOG = logging.getLogger("ovn_inject.northd")
@@ -191,10 +193,10 @@ class Daemon:
             self._topology = sources.topology(self.nb.tables, self.sb.tables, self.options.tenant_key)
             self._compiled = None
         if inject.touched("Service"):
-            self._services = sources.services(tables)
+            self._services = records.service_specs(tables)
             self._compiled = None
         if inject.touched("Attachment"):
-            self._attachments = sources.attachments(tables)
+            self._attachments = records.attachment_specs(tables)
             self._compiled = None
         if inject.touched("Service_Flow") or self._compiled is None or expired:
             app_flows, flow_errors, self._next_expiry = self.flows.load(
@@ -234,9 +236,9 @@ class Daemon:
         )
 
     def _discover(self) -> dict[str, Placement | Unusable]:
-        rows = discovery.fetch_northd_flows(self.options.sb)
-        stages, used = discovery.analyze(rows)
-        placements = place_hooks(stages, used, self.options.registers, self.options.cursor_width)
+        placements = discover(
+            self.options.sb, registers=self.options.registers, width=self.options.cursor_width
+        ).placements
         unusable = {name: p.reason for name, p in placements.items() if isinstance(p, Unusable)}
         for name, reason in unusable.items():
             LOG.warning("hook %s unusable: %s", name, reason)
@@ -264,7 +266,7 @@ class Daemon:
             return
         txn = ovs.db.idl.Transaction(self.inject)
         for row in expired:
-            service = sources._first(row.service)
+            service = records.single(row.service)
             if service is not None:
                 service.delvalue("flows", row)
         txn.commit_block()
@@ -287,7 +289,7 @@ class Daemon:
                 if row is None:
                     continue
                 if (row.status, row.reason) != (status.state, status.reason):
-                    row.status = status.state
+                    row.status = status.state.value
                     row.reason = status.reason
                     changed = True
                 written[key] = status

@@ -16,9 +16,9 @@ from typing import Any
 
 import ovs.db.idl
 
+from ovn_inject.core.compiler import LogicalFlow
+from ovn_inject.core.diff import Delta
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.northd.compiler import LogicalFlow
-from ovn_inject.northd.diff import Delta
 
 LOG = logging.getLogger(__name__)
 BATCH = 4000

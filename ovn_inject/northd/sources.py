@@ -1,8 +1,7 @@
-"""Turn the rows the daemon's IDLs hold into the compiler's inputs.
+"""What the daemon monitors, and its topology: NB's rows joined with SB's bindings.
 
-These functions only read in-memory IDL rows; the daemon owns the
-connections. Only what exists in SB is used: a switch whose
-Datapath_Binding northd has not written yet has no datapath to put flows on.
+Only what exists in SB is used: a switch whose Datapath_Binding northd has
+not written yet has no datapath to put flows on.
 """
 
 from __future__ import annotations
@@ -10,21 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ovn_inject.hooks import DatapathKind, TargetKind
-from ovn_inject.northd.compiler import AttachmentSpec, ServiceSpec
-from ovn_inject.northd.topology import Datapath, Port, PortGroup, Topology
+from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topology
+from ovn_inject.db import nbrows
 
 Tables = Mapping[str, Any]  # ovs.db.idl table name -> ovs.db.schema.TableSchema with .rows
 
 #: What the daemon monitors, per database: table -> columns. Nothing else is mirrored.
-NB_COLUMNS = {
-    "NB_Global": ["nb_cfg", "hv_cfg", "sb_cfg"],
-    "Logical_Switch": ["name", "ports", "external_ids"],
-    "Logical_Switch_Port": ["name", "external_ids"],
-    "Logical_Router": ["name", "ports", "external_ids"],
-    "Logical_Router_Port": ["name", "external_ids"],
-    "Port_Group": ["name", "ports", "external_ids"],
-}
+NB_COLUMNS = {"NB_Global": ["nb_cfg", "hv_cfg", "sb_cfg"], **NB_TOPOLOGY_COLUMNS}
 SB_COLUMNS = {
     "Datapath_Binding": ["external_ids"],
     "Port_Binding": ["logical_port", "datapath"],
@@ -67,14 +58,8 @@ IGNORED_ALONE = {
 }
 
 
-def _first(value: Any) -> Any:
-    """An optional (0..1) IDL column as a value or None."""
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
 def topology(nb: Tables, sb: Tables, tenant_key: str) -> Topology:
+    """NB's topology, limited to the datapaths and ports SB already has bindings for."""
     sb_datapaths: dict[str, str] = {}
     for row in sb["Datapath_Binding"].rows.values():
         ids = row.external_ids
@@ -82,47 +67,5 @@ def topology(nb: Tables, sb: Tables, tenant_key: str) -> Topology:
         if nb_uuid:
             sb_datapaths[nb_uuid] = str(row.uuid)
     bound = {row.logical_port for row in sb["Port_Binding"].rows.values()}
-
-    datapaths: list[Datapath] = []
-    ports: list[Port] = []
-    for table, kind in (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", DatapathKind.ROUTER)):
-        for row in nb[table].rows.values():
-            sb_uuid = sb_datapaths.get(str(row.uuid))
-            if sb_uuid is None:
-                continue
-            tenant = row.external_ids.get(tenant_key)
-            datapaths.append(Datapath(row.name, kind, tenant, sb_uuid))
-            for port in row.ports:
-                if port.name in bound:
-                    ports.append(Port(port.name, row.name, port.external_ids.get(tenant_key, tenant)))
-    groups = [
-        PortGroup(row.name, row.external_ids.get(tenant_key), tuple(p.name for p in row.ports))
-        for row in nb["Port_Group"].rows.values()
-    ]
-    return Topology.build(datapaths, ports, groups)
-
-
-def services(inject: Tables) -> list[ServiceSpec]:
-    return [
-        ServiceSpec(str(row.uuid), row.name, row.tenant, bool(row.enabled))
-        for row in inject["Service"].rows.values()
-    ]
-
-
-def attachments(inject: Tables) -> list[AttachmentSpec]:
-    out = []
-    for row in inject["Attachment"].rows.values():
-        service = _first(row.service)
-        if service is None:
-            continue
-        out.append(
-            AttachmentSpec(
-                str(row.uuid),
-                str(service.uuid),
-                TargetKind(row.target_kind),
-                row.target_name,
-                row.hook,
-                int(row.order),
-            )
-        )
-    return out
+    datapaths, groups = nbrows.from_idl(nb)
+    return build_topology(datapaths, groups, tenant_key, sb_datapaths, bound)

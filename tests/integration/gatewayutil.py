@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from ovn_inject import tokens
+from ovn_inject.core import tokens
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import connect
 from ovn_inject.sandbox import Sandbox

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
+from tests.integration.gatewayutil import inject_api
 from tests.integration.test_northd import cli, delivered, flows, icmp, vm1, vm2, vm3, vm4, vm5
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -81,18 +83,23 @@ def test_hard_timeout_removes_the_flow_and_its_row(stack: Sandbox) -> None:
     permanent = rows_of(box, "ips")
     cli(
         box, "--wait=hv", "flow-add", "ips", "--priority", "10", "--match", f"ip4.dst == {vm2.ip}",
-        "--actions", "drop;", "--hard-timeout", "2",
+        "--actions", "drop;", "--hard-timeout", "3600",
     )  # fmt: skip
     timed = rows_of(box, "ips") - permanent
     assert len(timed) == 1
     udp = pk.udp_datagram(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 5000, 6000)
     assert not delivered(box, "vm1", udp, "vm2"), "the timed flow drops while it lives"
 
-    deadline = time.monotonic() + 10
-    while rows_of(box, "ips") != permanent:
-        assert time.monotonic() < deadline, "the expired flow's row is still in SB"
-        time.sleep(0.1)
-    assert [f["match"] for f in flows(box, "ips")] == ["icmp4"], "the expired flow is gone from OVN_Inject"
+    # Let an hour pass for this flow alone: move its creation time back (created is in ms).
+    (timed_flow,) = [f for f in flows(box, "ips") if f["match"] != "icmp4"]
+    with inject_api(box) as api:
+        row = api.tables["Service_Flow"].rows[uuid.UUID(str(timed_flow["_uuid"]))]  # type: ignore[attr-defined]
+        created = int(row.created) - 3600 * 1000
+        api.db_set("Service_Flow", row.uuid, ("created", created)).execute(check_error=True)  # type: ignore[attr-defined]
+    wait_until(lambda: rows_of(box, "ips") == permanent, "the expired flow's row leaves SB")
+    wait_until(
+        lambda: [f["match"] for f in flows(box, "ips")] == ["icmp4"], "the expired flow leaves OVN_Inject"
+    )
     cli(box, "--wait=hv", "sync")
     assert delivered(box, "vm1", udp, "vm2"), "after expiry the packet passes again"
     assert not delivered(box, "vm1", icmp(vm1, vm3), "vm3"), "the permanent flow still drops"

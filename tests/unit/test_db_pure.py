@@ -8,12 +8,14 @@ import json
 
 import pytest
 
-from ovn_inject import tokens
 from ovn_inject.cli.flow_cmd import parse_flow_file
 from ovn_inject.cli.output import format_value, render
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.db.schema import schema, schema_path
-from ovn_inject.db.validate import (
+from ovn_inject.core import tokens
+from ovn_inject.core.hooks import HOOK_POINTS, TargetKind, hook
+from ovn_inject.core.placement import HOOK_BAND, LflowRow, Placement, Unusable, discover_stages, place_hooks
+from ovn_inject.core.targets import AttachmentRefusedError, Target, TargetRow, check_attachment, parse_target
+from ovn_inject.core.validate import (
     AttachmentView,
     FlowRequest,
     FlowValidationError,
@@ -25,10 +27,8 @@ from ovn_inject.db.validate import (
     validate_flow,
     validate_flows,
 )
+from ovn_inject.db.schema import schema, schema_path
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import HOOK_POINTS, TargetKind, hook
-from ovn_inject.stages import HOOK_BAND, LflowRow, discover_stages, place_hook, place_hooks
-from ovn_inject.targets import AttachmentRefusedError, Target, TargetRow, check_attachment, parse_target
 
 ATTACHMENT = AttachmentView("8a1f0c3e-0000-4000-8000-000000000001", "lsp", "vm1", "ls-in-port")
 SERVICE = ServiceView("ips", "tenant-a", 2, (ATTACHMENT,), flow_count=1)
@@ -159,18 +159,18 @@ def test_stage_discovery_ignores_our_rows_and_finds_max_priority() -> None:
     stages = discover_stages(rows)
     assert stages["ls_in_pre_acl"].max_priority == 110
     assert stages["ls_in_pre_acl"].table_id == 4
-    placement = place_hook(hook("ls-in-port"), stages)
-    assert placement.usable and placement.band == (1000, 999 + HOOK_BAND)
+    placement = place_hooks(stages, {})["ls-in-port"]
+    assert isinstance(placement, Placement) and placement.band == (1000, 999 + HOOK_BAND)
 
 
 def test_hooks_without_room_or_stage_are_unusable() -> None:
     stages = discover_stages(
         [_row("ls_in_pre_acl", "ingress", 4, 65535), _row("ls_in_l2_lkup", "ingress", 25, 65535 - HOOK_BAND)]
     )
-    by_name = {p.hook.name: p for p in place_hooks(stages)}
-    assert not by_name["ls-in-port"].usable and "65535" in by_name["ls-in-port"].reason
-    assert not by_name["ls-in-forward"].usable and "no room" in by_name["ls-in-forward"].reason
-    assert not by_name["lr-out-snat"].usable and "not found" in by_name["lr-out-snat"].reason
+    by_name = place_hooks(stages, {})
+    for name, words in (("ls-in-port", "65535"), ("ls-in-forward", "no room"), ("lr-out-snat", "not found")):
+        found = by_name[name]
+        assert isinstance(found, Unusable) and words in found.reason
     assert len(by_name) == len(HOOK_POINTS)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ovn_inject.core.tokens import TokenError
+from ovn_inject.core.validate import FlowValidationError, QuotaExceededError
 from ovn_inject.db.errors import InjectDbError, RowExistsError, RowNotFoundError
-from ovn_inject.db.validate import FlowValidationError, QuotaExceededError
 from ovn_inject.gateway.errors import from_exception
 from ovn_inject.gateway.ofctl import OfctlError
-from ovn_inject.tokens import TokenError
 
 
 @pytest.mark.parametrize(

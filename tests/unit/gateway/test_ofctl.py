@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ovn_inject.core.hooks import Pipeline
+from ovn_inject.core.policy import PolicyError, check_flow
 from ovn_inject.gateway.ofctl import OfctlError, translate_actions, translate_match
-from ovn_inject.hooks import Pipeline
 from ovn_inject.lang import LanguageError
-from ovn_inject.policy import PolicyError, check_flow
 
 
 @pytest.mark.parametrize(

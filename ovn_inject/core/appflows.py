@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ovn_inject.core.hooks import Pipeline
+from ovn_inject.core.policy import CheckedFlow, check_flow
+from ovn_inject.core.status import FlowState, Status
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import Pipeline
 from ovn_inject.lang import Actions, format_actions, format_match, parse_actions
 from ovn_inject.lang import ast as n
-from ovn_inject.northd.compiler import INVALID, Status
-from ovn_inject.policy import CheckedFlow, check_flow
 
 
 @lru_cache(maxsize=256)
@@ -140,7 +140,7 @@ class FlowCache:
         checked = self.check(row.match, row.actions)
         problems = [o for o in checked.flow.values() if isinstance(o, str)]
         if len(problems) == len(checked.flow):
-            return Status(INVALID, problems[0]), expiry
+            return Status(FlowState.INVALID, problems[0]), expiry
         attachment = row.attachment[0] if row.attachment else None
         flow = ServiceFlow(
             str(row.uuid),
@@ -161,9 +161,10 @@ class FlowCache:
         next_expiry: float | None = None
         for key, (item, expiry) in self._rows.items():
             if expiry is not None:
+                # An expiry already past counts too: the daemon wakes at once to delete the row.
+                next_expiry = expiry if next_expiry is None else min(next_expiry, expiry)
                 if expiry <= now:
                     continue
-                next_expiry = expiry if next_expiry is None else min(next_expiry, expiry)
             if isinstance(item, ServiceFlow):
                 flows.append(item)
             elif item is not None:

@@ -1,4 +1,4 @@
-"""What a service may match and do at a hook (DESIGN.md section 4), as data plus one walker.
+"""What a service may match and do at a hook (docs/design.md, "What a flow may do"), as data plus one walker.
 
 The language module says whether a flow is OVN; this module says whether a
 *service* may install it. It walks the parsed tree against white lists:
@@ -15,8 +15,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ovn_inject.core.hooks import Pipeline
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import Pipeline
 from ovn_inject.lang import (
     Actions,
     Expr,

@@ -1,20 +1,106 @@
-"""The tenant topology the compiler works on, as a graph (pure, no I/O).
+"""The tenant topology every process works on, as a graph (pure, no I/O).
 
 Nodes are datapaths (``("dp", name)``), ports (``("port", name)``) and port
 groups (``("pg", name)``); a port is linked to the datapath it sits on and to
-the port groups that hold it. The daemon fills it from NB (names, tenancy)
-and SB (datapath and port bindings, so that only what exists in SB is used).
+the port groups that hold it. :func:`build_topology` is the one builder: the
+daemon gives it NB rows plus SB's bindings (only what exists in SB is used),
+the gateway and the CLI give it NB rows alone. :func:`tenant_of` is the one
+rule for whose a row is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
 
+from ovn_inject.core.hooks import TARGET_DATAPATH, DatapathKind, TargetKind
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import TARGET_DATAPATH, DatapathKind, TargetKind
+
+#: The NB columns that say what exists and whose it is: the one list every monitor and select uses.
+NB_TOPOLOGY_COLUMNS: dict[str, list[str]] = {
+    "Logical_Switch": ["name", "ports", "external_ids"],
+    "Logical_Switch_Port": ["name", "external_ids"],
+    "Logical_Router": ["name", "ports", "external_ids"],
+    "Logical_Router_Port": ["name", "external_ids"],
+    "Port_Group": ["name", "ports", "external_ids"],
+}
+
+
+def tenant_of(
+    external_ids: Mapping[str, str], parent_ids: Mapping[str, str] | None, tenant_key: str
+) -> str | None:
+    """A row's own tenant, else (for a port) its switch's or router's; an empty value counts as unset."""
+    own = external_ids.get(tenant_key)
+    if own:
+        return own
+    if parent_ids is not None:
+        return parent_ids.get(tenant_key) or None
+    return None
+
+
+@dataclass(frozen=True)
+class NbPort:
+    """A switch or router port as NB has it."""
+
+    name: str
+    external_ids: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class NbDatapath:
+    """A logical switch or router as NB has it, with its ports."""
+
+    name: str
+    kind: DatapathKind
+    nb_uuid: str
+    external_ids: Mapping[str, str]
+    ports: tuple[NbPort, ...]
+
+
+@dataclass(frozen=True)
+class NbPortGroup:
+    name: str
+    external_ids: Mapping[str, str]
+    ports: tuple[str, ...]  # port names
+
+
+def build_topology(
+    datapaths: Iterable[NbDatapath],
+    port_groups: Iterable[NbPortGroup],
+    tenant_key: str,
+    sb_datapaths: Mapping[str, str] | None = None,
+    bound_ports: Collection[str] | None = None,
+) -> Topology:
+    """The topology of NB rows; with SB's bindings, only what SB holds.
+
+    ``sb_datapaths`` maps an NB datapath uuid to its SB Datapath_Binding uuid
+    (what a Logical_Flow points at); without it a datapath is named by its NB
+    name (a dry run shows where its flows would land). ``bound_ports`` are the
+    ports with an SB Port_Binding.
+    """
+    nodes: list[Datapath] = []
+    ports: list[Port] = []
+    for dp in datapaths:
+        if sb_datapaths is None:
+            sb_uuid = dp.name
+        else:
+            found = sb_datapaths.get(dp.nb_uuid)
+            if found is None:
+                continue  # northd has not written its Datapath_Binding yet
+            sb_uuid = found
+        tenant = tenant_of(dp.external_ids, None, tenant_key)
+        nodes.append(Datapath(dp.name, dp.kind, tenant, sb_uuid))
+        for port in dp.ports:
+            if bound_ports is None or port.name in bound_ports:
+                ports.append(
+                    Port(port.name, dp.name, tenant_of(port.external_ids, dp.external_ids, tenant_key))
+                )
+    groups = [
+        PortGroup(pg.name, tenant_of(pg.external_ids, None, tenant_key), pg.ports) for pg in port_groups
+    ]
+    return Topology.build(nodes, ports, groups)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
-from ovn_inject.northd.compiler import LogicalFlow
+from ovn_inject.core.compiler import LogicalFlow
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,21 @@
 
 The CLI and the gateway both call :func:`validate_flows`. It returns the
 flows as they must be stored, so that later checks (the logical-flow
-language, the scope rules of DESIGN.md section 4) can return canonical text
+language, the scope rules of docs/design.md, "What a flow may do") can return canonical text
 without any caller changing. Everything here is pure: callers pass what they
 read from the databases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
+from ovn_inject.core.placement import APP_PRIORITY_MAX
+from ovn_inject.core.policy import PolicyError, check_flow, check_ports
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.lang import LanguageError
-from ovn_inject.policy import PolicyError, check_flow, check_ports
-from ovn_inject.stages import APP_PRIORITY_MAX
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -52,6 +52,37 @@ class QuotaExceededError(OvnInjectError):
         super().__init__(
             f"service '{service}' may have at most {limit} flows (max_flows); this would make {wanted}"
         )
+
+
+class DuplicateFlowError(OvnInjectError):
+    """Two flows with the same attachment, priority and match: OVN would keep one of them at random."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+#: What makes two flows of a service the same flow to OVN: attachment uuid, priority, match.
+FlowKey = tuple["str | None", int, str]
+
+
+def check_no_duplicates(flows: Sequence[ValidFlow], existing: Iterable[FlowKey] = ()) -> None:
+    """Refuse a flow whose (attachment, priority, match) is already stored or earlier in the batch.
+
+    With a ``drop;`` and a ``next;`` twin, ovn-controller installs one of the
+    two at random, so a quarantine could silently not act.
+    """
+    seen = set(existing)
+    for index, flow in enumerate(flows):
+        key = (flow.attachment, flow.priority, flow.match)
+        if key in seen:
+            where = f"flow {index + 1}: " if len(flows) > 1 else ""
+            raise DuplicateFlowError(
+                f"{where}a flow with priority {flow.priority} and match '{flow.match}' already exists "
+                "at this attachment; delete or replace it",
+                f"flows[{index}].match" if len(flows) > 1 else "match",
+            )
+        seen.add(key)
 
 
 @dataclass(frozen=True)

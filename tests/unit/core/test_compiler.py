@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ovn_inject.hooks import DatapathKind, TargetKind
-from ovn_inject.northd import compiler as c
-from ovn_inject.northd.diff import diff
-from ovn_inject.northd.placement import StageInfo, Unusable, place_hooks
-from ovn_inject.northd.topology import Datapath, Port, PortGroup, Topology
-
-STAGES = {
-    "ls_in_pre_acl": StageInfo("ls_in_pre_acl", "ingress", 4, 110),
-    "ls_in_l2_lkup": StageInfo("ls_in_l2_lkup", "ingress", 25, 110),
-    "ls_out_pre_acl": StageInfo("ls_out_pre_acl", "egress", 1, 110),
-    "ls_out_check_port_sec": StageInfo("ls_out_check_port_sec", "egress", 8, 100),
-    "lr_in_ip_routing_pre": StageInfo("lr_in_ip_routing_pre", "ingress", 11, 0),
-    "lr_in_arp_resolve": StageInfo("lr_in_arp_resolve", "ingress", 17, 500),
-    "lr_out_snat": StageInfo("lr_out_snat", "egress", 3, 162),
-    "lr_out_delivery": StageInfo("lr_out_delivery", "egress", 6, 100),
-}
-USED = {DatapathKind.ROUTER: {"reg9": frozenset(range(7))}}
-PLACEMENTS = place_hooks(STAGES, USED)
+from ovn_inject.core import compiler as c
+from ovn_inject.core.diff import diff
+from ovn_inject.core.hooks import DatapathKind, TargetKind
+from ovn_inject.core.placement import StageInfo, Unusable, place_hooks
+from ovn_inject.core.status import AttachmentState, FlowState, Status
+from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
+from tests.unit.core.compiler_cases import PLACEMENTS, STAGES
 
 
 @dataclass(frozen=True)
@@ -102,8 +91,8 @@ def test_single_service_on_a_port() -> None:
     ]
     assert all(r.datapath == "dp-a" and dict(r.external_ids)["ovn-inject"] == "1" for r in rows)
     assert dict(rows[1].external_ids)["stage-name"] == "ls_in_hook_port"
-    assert out.flow_status["f1"] == c.Status(c.INSTALLED)
-    assert out.attachment_status["a1"] == c.Status(c.ACTIVE)
+    assert out.flow_status["f1"] == Status(FlowState.INSTALLED)
+    assert out.attachment_status["a1"] == Status(AttachmentState.ACTIVE)
 
 
 def test_chains_are_per_scope_in_attachment_order() -> None:
@@ -140,7 +129,7 @@ def test_flow_naming_a_foreign_port_is_invalid_and_compiles_to_nothing() -> None
     att = c.AttachmentSpec("a1", "s-ips", TargetKind.LS, "ls-a", "ls-in-port")
     bad = Flow("bad", "s-ips", 5, 'outport == "vm4"', "drop;", ports=frozenset({"vm4"}))
     out = c.compile_hooks(topo(), PLACEMENTS, [IPS], [att], [bad])
-    assert out.flow_status["bad"].state == c.INVALID and "vm4" in out.flow_status["bad"].reason
+    assert out.flow_status["bad"].state == FlowState.INVALID and "vm4" in out.flow_status["bad"].reason
     assert all("ovn-inject-flow" not in dict(r.external_ids) for r in out.lflows.values())
 
 
@@ -168,11 +157,14 @@ def test_disabled_service_and_cursor_capacity() -> None:
     out = c.compile_hooks(
         topo(), PLACEMENTS, [off], [c.AttachmentSpec("a", "s-off", TargetKind.LSP, "vm1", "ls-in-port")], []
     )
-    assert out.attachment_status["a"].state == c.DISABLED and not out.lflows
+    assert out.attachment_status["a"].state == AttachmentState.PENDING and not out.lflows
     many = [c.ServiceSpec(f"s{i}", f"svc{i}", "tenant-a") for i in range(16)]
     atts = [
         c.AttachmentSpec(f"a{i}", f"s{i}", TargetKind.LSP, "vm1", "ls-in-port", order=i) for i in range(16)
     ]
     out = c.compile_hooks(topo(), PLACEMENTS, many, atts, [])
-    assert out.attachment_status["a15"].state == c.ERROR and "widen" in out.attachment_status["a15"].reason
-    assert out.attachment_status["a14"].state == c.ACTIVE
+    assert (
+        out.attachment_status["a15"].state == AttachmentState.INVALID
+        and "widen" in out.attachment_status["a15"].reason
+    )
+    assert out.attachment_status["a14"].state == AttachmentState.ACTIVE

@@ -23,21 +23,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from ovn_inject.constants import OWNER_KEY
-from ovn_inject.hooks import HOOKS_BY_NAME, Pipeline, TargetKind
-from ovn_inject.northd.placement import Placement, Unusable
-from ovn_inject.northd.topology import TargetError, Topology
+from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
+from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline, TargetKind
+from ovn_inject.core.placement import Placement, Unusable
+from ovn_inject.core.status import AttachmentState, FlowState, Status
+from ovn_inject.core.topology import TargetError, Topology
 
 #: uuid5 namespace of our Logical_Flow rows: same identity, same row uuid.
 LFLOW_NAMESPACE = uuid.UUID("6f0e6a4e-8a0b-5d0e-9a57-0c1d2b3e4f50")
-OWNER_VALUE = "1"
-
-INSTALLED = "installed"
-INVALID = "invalid"
-PENDING = "pending"
-ACTIVE = "active"
-ERROR = "invalid"
-DISABLED = "pending"
 
 
 @dataclass(frozen=True)
@@ -113,12 +106,6 @@ class LogicalFlow:
         return dict(self.external_ids).get("ovn-inject-service", "")
 
 
-@dataclass(frozen=True)
-class Status:
-    state: str
-    reason: str = ""
-
-
 #: What compiling one scope chain did to a Compiled, in order, to replay it:
 #: ("lflow", "", row) or ("flow" | "flow-if-not-installed" | "attachment", uuid, status).
 _Step = tuple[str, str, "LogicalFlow | Status"]
@@ -140,7 +127,7 @@ class Compiled:
     def set_flow(self, key: str, status: Status, unless_installed: bool = False) -> None:
         if self.recording is not None:  # recorded even when skipped: a replay decides again
             self.recording.append(("flow-if-not-installed" if unless_installed else "flow", key, status))
-        if unless_installed and self.flow_status[key].state == INSTALLED:
+        if unless_installed and self.flow_status[key].state == FlowState.INSTALLED:
             return
         self.flow_status[key] = status
 
@@ -223,7 +210,7 @@ def compile_hooks(
     flows_by_service: dict[str, list[AppFlow]] = defaultdict(list)
     for flow in flows:
         flows_by_service[flow.service].append(flow)
-        out.flow_status[flow.uuid] = Status(PENDING, "no active attachment")
+        out.flow_status[flow.uuid] = Status(FlowState.PENDING, "no active attachment")
 
     # (datapath, hook) -> port -> links covering it
     chains: dict[tuple[str, str], dict[str, list[_Link]]] = defaultdict(lambda: defaultdict(list))
@@ -232,22 +219,29 @@ def compile_hooks(
         if service is None:
             continue
         if not service.enabled:
-            out.set_attachment(att.uuid, Status(DISABLED, f"service '{service.name}' is disabled"))
+            out.set_attachment(
+                att.uuid, Status(AttachmentState.PENDING, f"service '{service.name}' is disabled")
+            )
             continue
         placement = placements.get(att.hook)
         if placement is None or isinstance(placement, Unusable):
             reason = placement.reason if placement else f"unknown hook point '{att.hook}'"
-            out.set_attachment(att.uuid, Status(ERROR, f"hook '{att.hook}' unusable: {reason}"))
+            out.set_attachment(
+                att.uuid, Status(AttachmentState.INVALID, f"hook '{att.hook}' unusable: {reason}")
+            )
             continue
         if not HOOKS_BY_NAME[att.hook].accepts(att.kind):
-            out.set_attachment(att.uuid, Status(ERROR, f"hook '{att.hook}' does not fit a {att.kind} target"))
+            out.set_attachment(
+                att.uuid,
+                Status(AttachmentState.INVALID, f"hook '{att.hook}' does not fit a {att.kind} target"),
+            )
             continue
         try:
             scope = topology.scope(att.kind, att.target, service.tenant)
         except TargetError as exc:
-            out.set_attachment(att.uuid, Status(ERROR, str(exc)))
+            out.set_attachment(att.uuid, Status(AttachmentState.INVALID, str(exc)))
             continue
-        out.set_attachment(att.uuid, Status(ACTIVE))
+        out.set_attachment(att.uuid, Status(AttachmentState.ACTIVE))
         for datapath, ports in scope.items():
             for port in ports:
                 links = chains[(datapath, att.hook)][port]
@@ -305,7 +299,7 @@ def _compile_chain(
             out.set_attachment(
                 att.uuid,
                 Status(
-                    ERROR,
+                    AttachmentState.INVALID,
                     f"more than {cursor.capacity} services at hook '{hook.name}' on port(s) "
                     f"{', '.join(sorted(ports))}: widen the cursor",
                 ),
@@ -336,10 +330,12 @@ def _compile_chain(
                 continue
             problem = flow.problem(hook.pipeline) or _port_problem(topology, flow, service.tenant)
             if problem:
-                out.set_flow(flow.uuid, Status(INVALID, problem))
+                out.set_flow(flow.uuid, Status(FlowState.INVALID, problem))
                 continue
             if any(topology.port(p).datapath != datapath_name for p in flow.ports):  # type: ignore[union-attr]
-                out.set_flow(flow.uuid, Status(PENDING, "its ports sit on no attached datapath"), True)
+                out.set_flow(
+                    flow.uuid, Status(FlowState.PENDING, "its ports sit on no attached datapath"), True
+                )
                 continue
             out.add(
                 LogicalFlow(
@@ -352,7 +348,7 @@ def _compile_chain(
                     (*ids[:2], ("ovn-inject-flow", flow.uuid), *ids[2:]),
                 )
             )
-            out.set_flow(flow.uuid, Status(INSTALLED))
+            out.set_flow(flow.uuid, Status(FlowState.INSTALLED))
 
 
 def _port_problem(topology: Topology, flow: AppFlow, tenant: str) -> str | None:

@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ovn_inject.db import commands
-
-FlowKey = tuple[str | None, int, str]  # attachment uuid, priority, match
+from ovn_inject.core.validate import FlowKey
+from ovn_inject.db import records
 
 
 def row_key(row: Any) -> FlowKey:
-    attachment = commands.single(row.attachment)
+    attachment = records.single(row.attachment)
     return (str(attachment.uuid) if attachment is not None else None, int(row.priority), row.match)
 
 

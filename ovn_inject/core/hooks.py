@@ -1,8 +1,8 @@
 """The hook points ovn-inject offers, declared as data (like northd.h's stage list).
 
 A hook point is a stable name of ours; it lives inside the logical table of
-its host stage, just above northd's highest priority there (see DESIGN.md
-section 3). Which table id the host stage has on the connected OVN is not
+its host stage, just above northd's highest priority there (docs/design.md,
+"Hook placement"). Which table id the host stage has on the connected OVN is not
 written here: it is discovered from SB ``external_ids:stage-name`` at run
 time, because it changes between OVN releases.
 """

@@ -1,7 +1,8 @@
 """What an attachment may name: ``KIND:NAME`` targets, their tenant, the hooks they fit (pure).
 
 Reading NB is the caller's job (:mod:`ovn_inject.db.readers`); this module
-only decides, so the CLI, the gateway and the compiler daemon agree.
+only decides, with the one tenancy rule of :mod:`ovn_inject.core.topology`,
+so the CLI, the gateway and the compiler daemon agree.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ovn_inject.core.hooks import HookPoint, TargetKind
+from ovn_inject.core.topology import tenant_of
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.hooks import HookPoint, TargetKind
 
 
 class AttachmentRefusedError(OvnInjectError):
@@ -48,16 +50,6 @@ def parse_target(text: str) -> Target:
     return Target(kind, name)
 
 
-def tenant_of(row: TargetRow, tenant_key: str) -> str | None:
-    """The row's own tenant, else (for a port) the tenant of its switch or router."""
-    own = row.external_ids.get(tenant_key)
-    if own:
-        return own
-    if row.parent_external_ids is not None:
-        return row.parent_external_ids.get(tenant_key) or None
-    return None
-
-
 def check_attachment(
     target: Target, row: TargetRow | None, hook: HookPoint, service_tenant: str, tenant_key: str
 ) -> None:
@@ -69,7 +61,7 @@ def check_attachment(
         )
     if row is None:
         raise AttachmentRefusedError(f"target {target} does not exist in OVN_Northbound")
-    tenant = tenant_of(row, tenant_key)
+    tenant = tenant_of(row.external_ids, row.parent_external_ids, tenant_key)
     if tenant is None:
         raise AttachmentRefusedError(f"target {target} has no tenant (external_ids:{tenant_key} is not set)")
     if tenant != service_tenant:

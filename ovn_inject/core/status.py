@@ -1,0 +1,30 @@
+"""The states a flow and an attachment can be in, as the daemon writes them to OVN_Inject.
+
+One place for the strings the schema's ``status`` columns hold; every
+process compares with these members (a StrEnum equals its string).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FlowState(StrEnum):
+    PENDING = "pending"  # written, not compiled yet (or its attachment is not active)
+    INSTALLED = "installed"  # its hook lflows are in SB
+    INVALID = "invalid"  # it cannot be compiled; the reason says why
+
+
+class AttachmentState(StrEnum):
+    PENDING = "pending"  # not compiled yet, or its service is disabled
+    ACTIVE = "active"  # its scope is compiled into hook lflows
+    INVALID = "invalid"  # its target, hook or cursor does not work; the reason says why
+
+
+@dataclass(frozen=True)
+class Status:
+    """A state with the reason shown next to it (empty when all is well)."""
+
+    state: FlowState | AttachmentState
+    reason: str = ""

@@ -1,0 +1,85 @@
+"""NB rows, as the IDL or a JSON-RPC ``select`` hands them, turned into the topology builder's input.
+
+Two readers of the same rows: a monitor's IDL (the daemon, the gateway) and
+one-shot selects (the CLI). Both feed :func:`ovn_inject.core.topology.build_topology`,
+so every process sees the same topology and the same tenancy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ovn_inject.core.hooks import DatapathKind
+from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, NbDatapath, NbPort, NbPortGroup
+from ovn_inject.db.rpc import Rpc, ovsdb_map
+
+NB = "OVN_Northbound"
+DATAPATH_TABLES = (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", DatapathKind.ROUTER))
+
+
+def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGroup]]:
+    """From an IDL that monitors NB_TOPOLOGY_COLUMNS."""
+    datapaths = [
+        NbDatapath(
+            row.name,
+            kind,
+            str(row.uuid),
+            row.external_ids,
+            tuple(NbPort(port.name, port.external_ids) for port in row.ports),
+        )
+        for table, kind in DATAPATH_TABLES
+        for row in tables[table].rows.values()
+    ]
+    groups = [
+        NbPortGroup(row.name, row.external_ids, tuple(p.name for p in row.ports))
+        for row in tables["Port_Group"].rows.values()
+    ]
+    return datapaths, groups
+
+
+def select_all(remote: str, timeout: float) -> tuple[list[NbDatapath], list[NbPortGroup]]:
+    """The same rows with one-shot selects (no monitor): what a short-lived command needs."""
+    with Rpc(remote, timeout, NB) as rpc:
+        tables = {
+            table: rpc.select(NB, table, [], ["_uuid", *columns])
+            for table, columns in NB_TOPOLOGY_COLUMNS.items()
+        }
+    ports = {
+        _uuid(row): NbPort(row["name"], ovsdb_map(row["external_ids"]))
+        for table in ("Logical_Switch_Port", "Logical_Router_Port")
+        for row in tables[table]
+    }
+    datapaths = [
+        NbDatapath(
+            row["name"],
+            kind,
+            _uuid(row),
+            ovsdb_map(row["external_ids"]),
+            tuple(ports[u] for u in _uuids(row["ports"]) if u in ports),
+        )
+        for table, kind in DATAPATH_TABLES
+        for row in tables[table]
+    ]
+    groups = [
+        NbPortGroup(
+            row["name"],
+            ovsdb_map(row["external_ids"]),
+            tuple(ports[u].name for u in _uuids(row["ports"]) if u in ports),
+        )
+        for row in tables["Port_Group"]
+    ]
+    return datapaths, groups
+
+
+def _uuid(row: Mapping[str, Any]) -> str:
+    return str(row["_uuid"][1])
+
+
+def _uuids(datum: Any) -> list[str]:
+    """An OVSDB set of uuids (``["uuid", u]`` alone or ``["set", [...]]``) as strings."""
+    if isinstance(datum, list) and datum and datum[0] == "uuid":
+        return [str(datum[1])]
+    if isinstance(datum, list) and datum and datum[0] == "set":
+        return [str(item[1]) for item in datum[1]]
+    return []
