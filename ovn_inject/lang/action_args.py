@@ -175,11 +175,12 @@ def _is_number(word: str) -> bool:
 
 def field_argument(part: tuple[str, ...], table: Mapping[str, Symbol] | None = None) -> tuple[str, int] | str:
     """(name, width) of a field written as words (``reg0``, ``reg0 [ 1 .. 3 ]``), or an error."""
-    if table is None:
-        from ovn_inject.lang.symbols import SYMBOLS as table
-    if not part or part[0] not in table:
+    from ovn_inject.lang.symbols import SYMBOLS
+
+    known = SYMBOLS if table is None else table
+    if not part or part[0] not in known:
         return f"expected a field, found '{' '.join(part)}'" if part else "expected a field"
-    symbol = table[part[0]]
+    symbol = known[part[0]]
     if symbol.predicate is not None:
         return f"predicate {part[0]} cannot be used where a field is required"
     if len(part) == 1:
@@ -223,7 +224,11 @@ def check_signature(
 
 
 def check_result(
-    name: str, dst_width: int, words: tuple[str, ...] | None, table: Mapping[str, Symbol] | None = None
+    name: str,
+    dst_width: int,
+    words: tuple[str, ...] | None,
+    table: Mapping[str, Symbol] | None = None,
+    features: Collection[str] = (),
 ) -> str | None:
     """Check ``dst = name(args)`` given the destination's width (0 for a string field)."""
     rule, signature = RESULT_SIGNATURES[name]
@@ -237,7 +242,10 @@ def check_result(
     if rule == "select":
         if dst_width < 16:
             return f"select needs a destination of at least 16 bits, not {dst_width}"
-        for part in split_arguments(words or ()):
+        words = words or ()
+        if features and "select_values" in features and words[:3] == ("values", "=", "("):
+            return _select_values(words)
+        for part in split_arguments(words):
             if not (len(part) == 1 and _is_number(part[0])) and not (
                 len(part) == 3 and _is_number(part[0]) and part[1] == "=" and _is_number(part[2])
             ):
@@ -246,6 +254,23 @@ def check_result(
     if signature is None:
         return None
     return check_signature(name, signature, words, table)
+
+
+def _select_values(words: tuple[str, ...]) -> str | None:
+    """25.03's ``select(values=(1, 2); hash_fields="ip_src,ip_dst")``."""
+    try:
+        close = words.index(")")
+    except ValueError:
+        return "expected ')' after select's values"
+    for part in split_arguments(words[3:close]):
+        if not (len(part) == 1 and _is_number(part[0])) and not (
+            len(part) == 3 and _is_number(part[0]) and part[1] == "=" and _is_number(part[2])
+        ):
+            return f"select expects numbers (optionally =weight), found '{' '.join(part)}'"
+    rest = words[close + 1 :]
+    if len(rest) != 4 or rest[:3] != (";", "hash_fields", "=") or _string(rest[3]) is None:
+        return 'select(values=(...)) needs ; hash_fields="..." after the values'
+    return None
 
 
 def check_ct_nat(words: tuple[str, ...] | None) -> str | None:
@@ -334,7 +359,7 @@ def check_generic(name: str, words: tuple[str, ...] | None, release: Release) ->
     """Check a generic action's arguments by the rules of ``release``."""
     if name == "log":
         return check_log(words, release.log_verdicts)
-    if name == "ct_commit_nat" and release.actions[name][0] == "none":
+    if release.actions[name][0] == "none":
         return None
     signature = SIGNATURES.get(name)
     if signature is not None:
@@ -348,6 +373,7 @@ for _name in ("ct_dnat", "ct_snat", "ct_dnat_in_czone", "ct_snat_in_czone"):
 CHECKS["ct_lb"] = CHECKS["ct_lb_mark"] = CHECKS["ct_lb_mark_local"] = check_ct_lb
 CHECKS["ct_commit_to_zone"] = _zone("ct_commit_to_zone", True)
 CHECKS["ct_commit_nat"] = _zone("ct_commit_nat", False)
+CHECKS["ct_next"] = _zone("ct_next", False)
 CHECKS["mirror"] = _mirror
 CHECKS["commit_ecmp_nh"] = check_commit_ecmp_nh
 CHECKS["set_meter"] = _set_meter

@@ -164,14 +164,16 @@ class ActionParser(TokenStream):
             if self.tokens[self.i + 1][0] == "(":
                 if token[1] not in self.release.functions:
                     self.fail(
-                        unknown("function", token[1], self.release), token, releases.where_known("function", token[1])
+                        unknown("function", token[1], self.release),
+                        token,
+                        releases.where_known("function", token[1]),
                     )
                 self.i += 1
                 args = self.arguments()
                 symbol = self.checker.symbol(dst)
                 self.checker.writable(dst, symbol, scope)
                 problem = action_args.check_result(
-                    token[1], field_width(dst, symbol), args, self.release.symbols
+                    token[1], field_width(dst, symbol), args, self.release.symbols, self.release.features
                 )
                 if problem:
                     self.fail(problem, token)

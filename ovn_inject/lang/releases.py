@@ -22,7 +22,7 @@ from typing import Literal
 from ovn_inject.lang import symbols
 from ovn_inject.lang.ast import FieldRef
 from ovn_inject.lang.errors import ReleaseError
-from ovn_inject.lang.symbols import Symbol, SymbolTable
+from ovn_inject.lang.symbols import LOGICAL_REGISTERS, Symbol, SymbolTable
 
 ArgsRule = Literal["none", "optional", "required"]
 #: (parentheses, nested block: None / "optional" / "required", scope inside the block).
@@ -137,6 +137,7 @@ class Delta:
     tables: tuple[int, int] | None = None  # (ingress, egress) logical tables
     implicit_writes: Mapping[str, tuple[FieldRef, ...]] = field(default_factory=dict)
     log_verdicts: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()  # syntax variants the argument checks ask about
     tested: bool = False
 
 
@@ -170,6 +171,7 @@ DELTAS: tuple[Delta, ...] = (
             sub("flags.tunnel_rx", "flags", 16),
             sub("flags.icmp_snat", "flags", 17),
         ),
+        actions={"ct_commit_nat": ("optional", None, "")},  # ct_commit_nat(dnat|snat)
         tested=True,
     ),
     Delta(
@@ -190,7 +192,6 @@ DELTAS: tuple[Delta, ...] = (
         moved={name: name.replace("ct_label.", "ct_mark.") for name in _MOVED_24_09},
         actions={
             "ct_commit": ("none", "optional", "ct_commit"),  # the ct_commit(...) form is gone
-            "ct_commit_nat": ("optional", None, ""),  # ct_commit_nat(dnat|snat)
             "ct_commit_to_zone": ("required", None, ""),
         },
         functions=("dhcp_relay_req_chk", "dhcp_relay_resp_chk"),
@@ -207,7 +208,8 @@ DELTAS: tuple[Delta, ...] = (
             sub("ct_mark.allow_established", "ct_mark", 6),
             sub("ct_label.acl_id", "ct_label", 80, 95),
         ),
-        actions={"flood_remote": ("none", None, "")},
+        actions={"flood_remote": ("none", None, ""), "ct_next": ("optional", None, "")},  # ct_next(dnat|snat)
+        features=("select_values",),  # select(values=(...); hash_fields="...")
         functions=("ct_nw_dst", "ct_ip6_dst", "ct_tp_dst"),
         implicit_writes={
             "chk_lb_aff": _LB_AFF_25_03,
@@ -276,7 +278,8 @@ class Release:
     log_verdicts: frozenset[str]
     tested: bool
     moved: Mapping[str, str]
-    registers: int = symbols.LOGICAL_REGISTERS
+    features: frozenset[str]
+    registers: int = LOGICAL_REGISTERS
 
     @property
     def key(self) -> tuple[int, int]:
@@ -307,6 +310,7 @@ def _build() -> dict[str, Release]:
     writes = dict(BASE_IMPLICIT_WRITES)
     verdicts = set(BASE.log_verdicts)
     moved: dict[str, str] = {}
+    features: set[str] = set()
     tables = BASE.tables
     built: dict[str, Release] = {}
     for delta in (BASE, *DELTAS):
@@ -320,6 +324,7 @@ def _build() -> dict[str, Release]:
         writes.update(delta.implicit_writes)
         verdicts.update(delta.log_verdicts)
         moved.update(delta.moved)
+        features.update(delta.features)
         tables = delta.tables or tables
         assert tables is not None
         built[delta.name] = Release(
@@ -334,6 +339,7 @@ def _build() -> dict[str, Release]:
             frozenset(verdicts),
             delta.tested,
             MappingProxyType({k: v for k, v in moved.items() if k not in table}),
+            frozenset(features),
         )
     return built
 

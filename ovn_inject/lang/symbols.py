@@ -16,6 +16,7 @@ xreg0-xreg4, xxreg0-xxreg1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -259,18 +260,20 @@ SYMBOLS["icmp4.frag_mtu"] = Symbol("icmp4.frag_mtu", 16, "nominal", action_only=
 SYMBOLS["icmp6.frag_mtu"] = Symbol("icmp6.frag_mtu", 32, "nominal", action_only=True)
 
 
-def lookup(name: str, table: SymbolTable | None = None) -> Symbol | None:
+def lookup(name: str, table: Mapping[str, Symbol] | None = None) -> Symbol | None:
     return (SYMBOLS if table is None else table).get(name)
 
 
-def resolve(name: str, low: int, high: int, table: SymbolTable | None = None) -> tuple[Symbol, int, int]:
+def resolve(
+    name: str, low: int, high: int, table: Mapping[str, Symbol] | None = None
+) -> tuple[Symbol, int, int]:
     """The root (non-subfield) symbol and bit range that ``name[low..high]`` occupies."""
-    table = SYMBOLS if table is None else table
-    symbol = table[name]
+    known = SYMBOLS if table is None else table
+    symbol = known[name]
     while symbol.parent is not None:
         low += symbol.parent_ofs
         high += symbol.parent_ofs
-        symbol = table[symbol.parent]
+        symbol = known[symbol.parent]
     return symbol, low, high
 
 

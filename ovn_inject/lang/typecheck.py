@@ -89,7 +89,9 @@ class Checker:
     def symbol(self, ref: FieldRef) -> Symbol:
         symbol = self.symbols.get(ref.name)
         if symbol is None:
-            self.fail(unknown("field", ref.name, self.release), ref.pos, releases.where_known("field", ref.name))
+            self.fail(
+                unknown("field", ref.name, self.release), ref.pos, releases.where_known("field", ref.name)
+            )
         assert symbol is not None
         if ref.low is not None:
             if ref.high is None or not 0 <= ref.low <= ref.high < symbol.width:

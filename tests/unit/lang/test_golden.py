@@ -41,7 +41,9 @@ def test_golden_files_cover_enough() -> None:
 def test_every_supported_release_has_cases_of_its_own() -> None:
     """Each supported release is named by some section that does not cover every release."""
     everyone = len(RELEASES)
-    sectioned = {r.name for name in FILES for c in cases(name) if len(c.releases) < everyone for r in c.releases}
+    sectioned = {
+        r.name for name in FILES for c in cases(name) if len(c.releases) < everyone for r in c.releases
+    }
     assert {r.name for r in SUPPORTED} <= sectioned
 
 
