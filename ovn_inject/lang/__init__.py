@@ -2,15 +2,19 @@
 
 tree = parse_match('inport == "vm1" && tcp.dst == 80', Context(ports={"vm1"}))
 format_match(tree)  # canonical text, accepted by ovn-controller 23.03
+
+Each OVN release has its own language (:mod:`releases`): pass it in the
+context, ``Context(release="26.03")``; without one, 23.03's applies.
 """
 
 from __future__ import annotations
 
 from ovn_inject.lang.actions import ActionParser
 from ovn_inject.lang.ast import Actions, Expr
-from ovn_inject.lang.errors import LanguageError, ParseError, TypeCheckError
+from ovn_inject.lang.errors import LanguageError, ParseError, ReleaseError, TypeCheckError
 from ovn_inject.lang.match_parser import MatchParser
 from ovn_inject.lang.printer import format_actions, format_match
+from ovn_inject.lang.releases import RELEASES, Detected, Release, from_schema, parse_release
 from ovn_inject.lang.typecheck import Checker, Context, check_match
 from ovn_inject.lang.walk import (
     action_kinds,
@@ -23,8 +27,9 @@ from ovn_inject.lang.walk import (
 
 def parse_match(text: str, context: Context | None = None) -> Expr:
     """Parse and type-check a Logical_Flow match; raise ParseError/TypeCheckError with the column."""
-    tree = MatchParser(text).parse()
-    Checker(context, text).expr(tree)
+    checker = Checker(context, text)
+    tree = MatchParser(text, checker.release).parse()
+    checker.expr(tree)
     return tree
 
 
@@ -41,11 +46,15 @@ def check_actions(tree: Actions, context: Context | None = None) -> None:
 
 
 __all__ = [
+    "RELEASES",
     "Actions",
     "Context",
+    "Detected",
     "Expr",
     "LanguageError",
     "ParseError",
+    "Release",
+    "ReleaseError",
     "TypeCheckError",
     "action_kinds",
     "check_actions",
@@ -54,8 +63,10 @@ __all__ = [
     "fields_written",
     "format_actions",
     "format_match",
+    "from_schema",
     "parse_actions",
     "parse_match",
+    "parse_release",
     "port_names",
     "register_bits",
 ]

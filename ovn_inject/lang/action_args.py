@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ovn_inject.lang.releases import Release
+    from ovn_inject.lang.symbols import Symbol
 
 LOG_VERDICTS = frozenset(("drop", "reject", "allow"))
 LOG_SEVERITIES = frozenset(("alert", "warning", "notice", "info", "debug"))
@@ -42,15 +47,15 @@ def _string(word: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def check_log(words: tuple[str, ...] | None) -> str | None:
+def check_log(words: tuple[str, ...] | None, verdicts: Collection[str] = LOG_VERDICTS) -> str | None:
     pairs = _pairs(words or ())
     if isinstance(pairs, str):
         return pairs
     verdict = None
     for key, value in pairs:
         if key == "verdict":
-            if value not in LOG_VERDICTS:
-                return f"unknown log verdict '{value}'; expected one of {', '.join(sorted(LOG_VERDICTS))}"
+            if value not in verdicts:
+                return f"unknown log verdict '{value}'; expected one of {', '.join(sorted(verdicts))}"
             verdict = value
         elif key == "severity":
             if value not in LOG_SEVERITIES:
@@ -64,7 +69,7 @@ def check_log(words: tuple[str, ...] | None) -> str | None:
         else:
             return f"unknown log argument '{key}'"
     if verdict is None:
-        return "log needs a verdict (verdict=drop, reject or allow)"
+        return f"log needs a verdict (verdict={', '.join(sorted(verdicts))})"
     return None
 
 
@@ -114,8 +119,16 @@ SIGNATURES: dict[str, Signature] = {
 }
 
 #: Result actions (``dst = name(args)``): (destination rule, argument signature or None: unchecked).
-#: The destination is a 1-bit field, a string field ("port") or, for select, 16 bits or more.
+#: The destination is an N-bit field, a string field ("port") or, for select, 16 bits or more.
 RESULT_SIGNATURES: dict[str, tuple[int | str, Signature | None]] = {
+    "dhcp_relay_req_chk": (1, None),
+    "dhcp_relay_resp_chk": (1, None),
+    "ct_nw_dst": (32, ()),
+    "ct_ip6_dst": (128, ()),
+    "ct_tp_dst": (16, ()),
+    "ct_proto": (8, ()),
+    "ct_state_save": (8, ()),
+    "get_remote_fdb": ("port", (48,)),
     "check_in_port_sec": (1, ()),
     "check_out_port_sec": (1, ()),
     "chk_lb_hairpin": (1, ()),
@@ -160,13 +173,14 @@ def _is_number(word: str) -> bool:
     return word[:2] in ("0x", "0X") and len(word) > 2 and all(c in "0123456789abcdefABCDEF" for c in word[2:])
 
 
-def field_argument(part: tuple[str, ...]) -> tuple[str, int] | str:
+def field_argument(part: tuple[str, ...], table: Mapping[str, Symbol] | None = None) -> tuple[str, int] | str:
     """(name, width) of a field written as words (``reg0``, ``reg0 [ 1 .. 3 ]``), or an error."""
-    from ovn_inject.lang import symbols
+    from ovn_inject.lang.symbols import SYMBOLS
 
-    if not part or part[0] not in symbols.SYMBOLS:
+    known = SYMBOLS if table is None else table
+    if not part or part[0] not in known:
         return f"expected a field, found '{' '.join(part)}'" if part else "expected a field"
-    symbol = symbols.SYMBOLS[part[0]]
+    symbol = known[part[0]]
     if symbol.predicate is not None:
         return f"predicate {part[0]} cannot be used where a field is required"
     if len(part) == 1:
@@ -184,7 +198,9 @@ def field_argument(part: tuple[str, ...]) -> tuple[str, int] | str:
     return part[0], high - low + 1
 
 
-def check_signature(name: str, signature: Signature, words: tuple[str, ...] | None) -> str | None:
+def check_signature(
+    name: str, signature: Signature, words: tuple[str, ...] | None, table: Mapping[str, Symbol] | None = None
+) -> str | None:
     parts = split_arguments(words or ())
     if len(parts) != len(signature):
         if not signature:
@@ -195,7 +211,7 @@ def check_signature(name: str, signature: Signature, words: tuple[str, ...] | No
             if len(part) != 1 or not _is_number(part[0]):
                 return f"{name} expects a number, found '{' '.join(part)}'"
             continue
-        found = field_argument(part)
+        found = field_argument(part, table)
         if isinstance(found, str):
             return found
         field, width = found
@@ -207,17 +223,29 @@ def check_signature(name: str, signature: Signature, words: tuple[str, ...] | No
     return None
 
 
-def check_result(name: str, dst_width: int, words: tuple[str, ...] | None) -> str | None:
+def check_result(
+    name: str,
+    dst_width: int,
+    words: tuple[str, ...] | None,
+    table: Mapping[str, Symbol] | None = None,
+    features: Collection[str] = (),
+) -> str | None:
     """Check ``dst = name(args)`` given the destination's width (0 for a string field)."""
     rule, signature = RESULT_SIGNATURES[name]
     if rule == "port" and dst_width != 0:
         return f"{name} stores a port name: assign it to inport or outport"
     if rule == 1 and dst_width != 1:
         return f"{name} stores one bit: assign it to a 1-bit field, not a {dst_width or 'string'}-bit one"
+    if isinstance(rule, int) and dst_width != rule:
+        what = f"{dst_width} bits" if dst_width else "a string field"
+        return f"{name} stores {rule} bits: assign it to a field of {rule} bits, not {what}"
     if rule == "select":
         if dst_width < 16:
             return f"select needs a destination of at least 16 bits, not {dst_width}"
-        for part in split_arguments(words or ()):
+        words = words or ()
+        if features and "select_values" in features and words[:3] == ("values", "=", "("):
+            return _select_values(words)
+        for part in split_arguments(words):
             if not (len(part) == 1 and _is_number(part[0])) and not (
                 len(part) == 3 and _is_number(part[0]) and part[1] == "=" and _is_number(part[2])
             ):
@@ -225,7 +253,24 @@ def check_result(name: str, dst_width: int, words: tuple[str, ...] | None) -> st
         return None
     if signature is None:
         return None
-    return check_signature(name, signature, words)
+    return check_signature(name, signature, words, table)
+
+
+def _select_values(words: tuple[str, ...]) -> str | None:
+    """25.03's ``select(values=(1, 2); hash_fields="ip_src,ip_dst")``."""
+    try:
+        close = words.index(")")
+    except ValueError:
+        return "expected ')' after select's values"
+    for part in split_arguments(words[3:close]):
+        if not (len(part) == 1 and _is_number(part[0])) and not (
+            len(part) == 3 and _is_number(part[0]) and part[1] == "=" and _is_number(part[2])
+        ):
+            return f"select expects numbers (optionally =weight), found '{' '.join(part)}'"
+    rest = words[close + 1 :]
+    if len(rest) != 4 or rest[:3] != (";", "hash_fields", "=") or _string(rest[3]) is None:
+        return 'select(values=(...)) needs ; hash_fields="..." after the values'
+    return None
 
 
 def check_ct_nat(words: tuple[str, ...] | None) -> str | None:
@@ -291,17 +336,44 @@ def _set_meter(words: tuple[str, ...] | None) -> str | None:
     return None
 
 
-def _signature_check(name: str) -> Callable[[tuple[str, ...] | None], str | None]:
+def _zone(name: str, required: bool) -> Callable[[tuple[str, ...] | None], str | None]:
+    """``name(dnat)`` or ``name(snat)`` (ct_commit_to_zone, and ct_commit_nat from 24.09)."""
+
     def check(words: tuple[str, ...] | None) -> str | None:
-        return check_signature(name, SIGNATURES[name], words)
+        if words is None and not required:
+            return None
+        if words not in (("dnat",), ("snat",)):
+            return f'"{name}" accepts only "dnat" or "snat" as its argument'
+        return None
 
     return check
 
 
-for _name in SIGNATURES:
-    CHECKS[_name] = _signature_check(_name)
+def _mirror(words: tuple[str, ...] | None) -> str | None:
+    if not words or len(words) != 1 or _string(words[0]) is None:
+        return "mirror takes a port name (a quoted string)"
+    return None
+
+
+def check_generic(name: str, words: tuple[str, ...] | None, release: Release) -> str | None:
+    """Check a generic action's arguments by the rules of ``release``."""
+    if name == "log":
+        return check_log(words, release.log_verdicts)
+    if release.actions[name][0] == "none":
+        return None
+    signature = SIGNATURES.get(name)
+    if signature is not None:
+        return check_signature(name, signature, words, release.symbols)
+    check = CHECKS.get(name)
+    return check(words) if check else None
+
+
 for _name in ("ct_dnat", "ct_snat", "ct_dnat_in_czone", "ct_snat_in_czone"):
     CHECKS[_name] = check_ct_nat
-CHECKS["ct_lb"] = CHECKS["ct_lb_mark"] = check_ct_lb
+CHECKS["ct_lb"] = CHECKS["ct_lb_mark"] = CHECKS["ct_lb_mark_local"] = check_ct_lb
+CHECKS["ct_commit_to_zone"] = _zone("ct_commit_to_zone", True)
+CHECKS["ct_commit_nat"] = _zone("ct_commit_nat", False)
+CHECKS["ct_next"] = _zone("ct_next", False)
+CHECKS["mirror"] = _mirror
 CHECKS["commit_ecmp_nh"] = check_commit_ecmp_nh
 CHECKS["set_meter"] = _set_meter

@@ -1,16 +1,17 @@
 """Parser of OVN actions (after parse_actions/parse_action in lib/actions.c).
 
 The actions the compiler and gateway emit are modelled fully (drop, next,
-output, ip.ttl--, assignments, exchange, clone). Every other action OVN 23.03
-knows is recognised by name and parsed into :class:`Generic`, keeping its
-parenthesised words and nested block so the printer can give it back.
+output, ip.ttl--, assignments, exchange, clone). Every other action the
+release knows (:mod:`releases`) is recognised by name and parsed into
+:class:`Generic`, keeping its parenthesised words and nested block so the
+printer can give it back.
 """
 
 from __future__ import annotations
 
 from typing import Literal, NoReturn
 
-from ovn_inject.lang import action_args, symbols
+from ovn_inject.lang import action_args, releases
 from ovn_inject.lang.ast import (
     Action,
     Actions,
@@ -27,82 +28,12 @@ from ovn_inject.lang.ast import (
     String,
 )
 from ovn_inject.lang.match_parser import TokenStream
-from ovn_inject.lang.typecheck import Checker, Context, field_width
+from ovn_inject.lang.releases import BASE_ACTIONS, BASE_FUNCTIONS
+from ovn_inject.lang.typecheck import Checker, Context, field_width, unknown
 
-ArgsRule = Literal["none", "optional", "required"]
-
-#: name -> (parentheses, nested block: None / "optional" / "required", scope inside the block).
-#: OVN 23.03's list; later releases add more (e.g. ct_commit_to_zone, mac_cache_use,
-#: flood_remote, ct_state_save), which 23.03's ovn-controller refuses, and so do we.
-GENERIC_ACTIONS: dict[str, tuple[ArgsRule, str | None, str]] = {
-    "push": ("required", None, ""),
-    "pop": ("required", None, ""),
-    "ct_next": ("none", None, ""),
-    "ct_commit": ("optional", "optional", "ct_commit"),
-    "ct_dnat": ("optional", None, ""),
-    "ct_snat": ("optional", None, ""),
-    "ct_dnat_in_czone": ("optional", None, ""),
-    "ct_snat_in_czone": ("optional", None, ""),
-    "ct_lb": ("optional", None, ""),
-    "ct_lb_mark": ("optional", None, ""),
-    "ct_clear": ("none", None, ""),
-    "ct_commit_nat": ("none", None, ""),
-    "ct_snat_to_vip": ("none", None, ""),
-    "arp": ("none", "required", "inherit"),
-    "icmp4": ("none", "required", "inherit"),
-    "icmp4_error": ("none", "required", "inherit"),
-    "icmp6": ("none", "required", "inherit"),
-    "icmp6_error": ("none", "required", "inherit"),
-    "igmp": ("none", None, ""),
-    "tcp_reset": ("none", "required", "inherit"),
-    "sctp_abort": ("none", "required", "inherit"),
-    "nd_na": ("none", "required", "inherit"),
-    "nd_na_router": ("none", "required", "inherit"),
-    "nd_ns": ("none", "required", "inherit"),
-    "reject": ("none", "required", "inherit"),
-    "get_arp": ("required", None, ""),
-    "put_arp": ("required", None, ""),
-    "get_nd": ("required", None, ""),
-    "put_nd": ("required", None, ""),
-    "set_queue": ("required", None, ""),
-    "log": ("optional", None, ""),
-    "set_meter": ("required", None, ""),
-    "trigger_event": ("required", None, ""),
-    "bind_vport": ("required", None, ""),
-    "handle_svc_check": ("required", None, ""),
-    "fwd_group": ("required", None, ""),
-    "handle_dhcpv6_reply": ("none", None, ""),
-    "handle_bfd_msg": ("required", None, ""),
-    "put_fdb": ("required", None, ""),
-    "commit_ecmp_nh": ("required", None, ""),
-    "commit_lb_aff": ("required", None, ""),
-    "sample": ("required", None, ""),
-}
-
-#: Actions of the form ``field = name(args);``.
-RESULT_ACTIONS = frozenset(
-    (
-        "select",
-        "put_dhcp_opts",
-        "put_dhcpv6_opts",
-        "dns_lookup",
-        "put_nd_ra_opts",
-        "check_pkt_larger",
-        "lookup_arp",
-        "lookup_nd",
-        "lookup_arp_ip",
-        "lookup_nd_ip",
-        "chk_lb_hairpin",
-        "chk_lb_hairpin_reply",
-        "get_fdb",
-        "lookup_fdb",
-        "check_in_port_sec",
-        "check_out_port_sec",
-        "chk_ecmp_nh_mac",
-        "chk_ecmp_nh",
-        "chk_lb_aff",
-    )
-)
+#: OVN 23.03's generic actions and functions; every release's are in :mod:`releases`.
+GENERIC_ACTIONS = BASE_ACTIONS
+RESULT_ACTIONS = BASE_FUNCTIONS
 
 MAX_NESTED_DEPTH = 32
 _WORDY = frozenset(("id", "int", "str", "as", "pg"))
@@ -110,8 +41,9 @@ _WORDY = frozenset(("id", "int", "str", "as", "pg"))
 
 class ActionParser(TokenStream):
     def __init__(self, text: str, context: Context | None) -> None:
-        super().__init__(text)
         self.checker = Checker(context, text)
+        super().__init__(text, self.checker.release)
+        self.pipeline = self.checker.context.pipeline
         self.depth = 0
 
     def parse(self) -> Actions:
@@ -159,7 +91,7 @@ class ActionParser(TokenStream):
         elif name == "clone":
             self.i += 1
             action = Clone(self.nested("default"), pos=pos)
-        elif name in GENERIC_ACTIONS:
+        elif name in self.release.actions:
             self.i += 1
             action = self.generic(name, scope, pos)
         elif name == "drop":
@@ -168,7 +100,7 @@ class ActionParser(TokenStream):
                 self.expect(";", "';' after an action")
             self.fail("'drop;' cannot be combined with other actions", token)
         else:
-            self.fail(f"unknown action '{name}'", token)
+            self.fail(unknown("action", name, self.release), token, releases.where_known("action", name))
         self.expect(";", "';' after an action")
         return action
 
@@ -207,8 +139,9 @@ class ActionParser(TokenStream):
                     break
                 self.i += 1
         self.expect(")")
-        if table is not None and table >= symbols.PIPELINE_TABLES:
-            self.fail_at(f"'next' cannot advance beyond table {symbols.PIPELINE_TABLES - 1}", pos)
+        limit = self.release.tables(pipeline or self.pipeline)
+        if table is not None and table >= limit:
+            self.fail_at(f"'next' cannot advance beyond table {limit - 1} in OVN {self.release.name}", pos)
         return Next(table, pipeline, pos=pos)
 
     def fail_at(self, reason: str, pos: int) -> NoReturn:
@@ -229,13 +162,19 @@ class ActionParser(TokenStream):
         token = self.tokens[self.i]
         if token[0] == "id":
             if self.tokens[self.i + 1][0] == "(":
-                if token[1] not in RESULT_ACTIONS:
-                    self.fail(f"unknown function '{token[1]}'", token)
+                if token[1] not in self.release.functions:
+                    self.fail(
+                        unknown("function", token[1], self.release),
+                        token,
+                        releases.where_known("function", token[1]),
+                    )
                 self.i += 1
                 args = self.arguments()
                 symbol = self.checker.symbol(dst)
                 self.checker.writable(dst, symbol, scope)
-                problem = action_args.check_result(token[1], field_width(dst, symbol), args)
+                problem = action_args.check_result(
+                    token[1], field_width(dst, symbol), args, self.release.symbols, self.release.features
+                )
                 if problem:
                     self.fail(problem, token)
                 return Generic(token[1], args, None, dst, pos=pos)
@@ -254,7 +193,7 @@ class ActionParser(TokenStream):
         return Load(dst, value, pos=pos)
 
     def generic(self, name: str, scope: str, pos: int) -> Generic:
-        parens, block, inner = GENERIC_ACTIONS[name]
+        parens, block, inner = self.release.actions[name]
         args: tuple[str, ...] | None = None
         body: Actions | None = None
         has_parens = self.tokens[self.i][0] == "("
@@ -267,8 +206,7 @@ class ActionParser(TokenStream):
             self.expected(f"'{{' after {name}")
         if has_block and block is not None:
             body = self.nested(scope if inner == "inherit" else inner)
-        check = action_args.CHECKS.get(name)
-        problem = check(args) if check else None
+        problem = action_args.check_generic(name, args, self.release)
         if problem:
             self.fail_at(problem, pos)
         return Generic(name, args, body, pos=pos)

@@ -36,3 +36,7 @@ class ParseError(LanguageError):
 
 class TypeCheckError(LanguageError):
     """The text parses but combines fields, operators and constants in a way that is refused."""
+
+
+class ReleaseError(OvnInjectError):
+    """An OVN release (or SB schema version) that ovn-inject has no language table for."""

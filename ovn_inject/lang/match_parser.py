@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import NoReturn
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import releases
 from ovn_inject.lang.ast import (
     AddressSetRef,
     And,
@@ -30,6 +30,7 @@ from ovn_inject.lang.ast import (
 )
 from ovn_inject.lang.errors import ParseError
 from ovn_inject.lang.lexer import Token, tokenize
+from ovn_inject.lang.releases import Release
 
 #: operator -> (precedence, node class); equal precedences may not be mixed unparenthesised.
 BINARY_OPERATORS: dict[str, tuple[int, type[And] | type[Or]]] = {"&&": (1, And), "||": (1, Or)}
@@ -58,10 +59,11 @@ def _describe(token: Token) -> str:
 class TokenStream:
     """Tokens of one text plus the helpers both parsers share (fields, errors)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, release: Release | str | None = None) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.release = releases.get(release)
 
     def fail(self, reason: str, token: Token | None = None, hint: str = "") -> NoReturn:
         column = (token or self.tokens[self.i])[2]
@@ -83,10 +85,18 @@ class TokenStream:
         if token[0] != "id":
             self.expected("a field name")
         name = token[1]
-        symbol = symbols.SYMBOLS.get(name)
+        table = self.release.symbols
+        symbol = table.get(name)
         if symbol is None:
-            close = difflib.get_close_matches(name, symbols.SYMBOLS, n=1)
-            self.fail(f"unknown field '{name}'", token, f"did you mean '{close[0]}'?" if close else "")
+            known = releases.where_known("field", name)
+            if name in self.release.moved:
+                close = [self.release.moved[name]]
+            else:  # a name of another release is no typo
+                close = [] if known else difflib.get_close_matches(name, table, n=1)
+            hints = [known, f"did you mean '{close[0]}'?" if close else ""]
+            self.fail(
+                f"unknown field '{name}' in OVN {self.release.name}", token, "; ".join(h for h in hints if h)
+            )
         self.i += 1
         if self.tokens[self.i][0] != "[":
             return FieldRef(name, pos=token[2])
@@ -121,8 +131,8 @@ class TokenStream:
 
 
 class MatchParser(TokenStream):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
+    def __init__(self, text: str, release: Release | str | None = None) -> None:
+        super().__init__(text, release)
         self.depth = 0
 
     def parse(self) -> Expr:
@@ -267,6 +277,6 @@ class MatchParser(TokenStream):
         return value
 
 
-def parse_match_tree(text: str) -> Expr:
+def parse_match_tree(text: str, release: Release | str | None = None) -> Expr:
     """Syntax only (fields must exist); :mod:`typecheck` does the rest."""
-    return MatchParser(text).parse()
+    return MatchParser(text, release).parse()

@@ -8,13 +8,15 @@ stricter rule; OVN reinterprets e.g. an IPv4 address in a MAC field).
 ``write`` is the action scope in which a field may be assigned: "default"
 (anywhere), "ct_commit" (only inside ``ct_commit { }``) or None (read-only).
 
-Newer OVN releases add fields (e.g. more ``flags.*`` bits, ``ct_mark.obs_*``,
-``reg10..`` overlays); 23.03 has 10 logical registers: reg0-reg9, xreg0-xreg4,
-xxreg0-xxreg1.
+This module holds the base table (OVN 23.03); :mod:`releases` derives the
+table of every later release from it by adding, removing and changing symbols.
+Every release from 23.03 to 26.03 has 10 logical registers: reg0-reg9,
+xreg0-xreg4, xxreg0-xxreg1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -42,6 +44,7 @@ class Symbol:
     predicate: str | None = None  # expansion of a predicate
     action_only: bool = False  # OVN-only field (icmp4.frag_mtu): assignable, never matched
     match_dropped: bool = False  # ovn-controller 23.03.1 silently leaves a match on it out
+    register: int | None = None  # a string field stored in logical register reg<register>
 
     @property
     def is_string(self) -> bool:
@@ -52,7 +55,33 @@ class Symbol:
         return self.level == "ordinal"
 
 
-SYMBOLS: dict[str, Symbol] = {}
+SymbolTable = dict[str, Symbol]
+
+SYMBOLS: SymbolTable = {}
+
+
+def field(
+    name: str,
+    width: int,
+    maskable: bool,
+    prereqs: str | None = None,
+    kind: Kind = "int",
+    write: WriteScope = "default",
+) -> Symbol:
+    """A root field (it names an OpenFlow field of its own)."""
+    return Symbol(name, width, "ordinal" if maskable else "nominal", kind, prereqs, write)
+
+
+def subfield(
+    table: SymbolTable, name: str, parent: str, low: int, high: int, prereqs: str | None = None
+) -> Symbol:
+    """``parent[low..high]`` under its own name; it inherits level, kind and write scope."""
+    p = table[parent]
+    return Symbol(name, high - low + 1, p.level, p.kind, prereqs, p.write, parent=parent, parent_ofs=low)
+
+
+def predicate(name: str, expansion: str, level: Level) -> Symbol:
+    return Symbol(name, 1, level, "int", None, None, predicate=expansion)
 
 
 def _field(
@@ -63,18 +92,15 @@ def _field(
     kind: Kind = "int",
     write: WriteScope = "default",
 ) -> None:
-    SYMBOLS[name] = Symbol(name, width, "ordinal" if maskable else "nominal", kind, prereqs, write)
+    SYMBOLS[name] = field(name, width, maskable, prereqs, kind, write)
 
 
 def _sub(name: str, parent: str, low: int, high: int, prereqs: str | None = None) -> None:
-    p = SYMBOLS[parent]
-    SYMBOLS[name] = Symbol(
-        name, high - low + 1, p.level, p.kind, prereqs, p.write, parent=parent, parent_ofs=low
-    )
+    SYMBOLS[name] = subfield(SYMBOLS, name, parent, low, high, prereqs)
 
 
 def _pred(name: str, expansion: str, level: Level) -> None:
-    SYMBOLS[name] = Symbol(name, 1, level, "int", None, None, predicate=expansion)
+    SYMBOLS[name] = predicate(name, expansion, level)
 
 
 SYMBOLS["inport"] = Symbol("inport", 0, "nominal", "string")
@@ -234,17 +260,20 @@ SYMBOLS["icmp4.frag_mtu"] = Symbol("icmp4.frag_mtu", 16, "nominal", action_only=
 SYMBOLS["icmp6.frag_mtu"] = Symbol("icmp6.frag_mtu", 32, "nominal", action_only=True)
 
 
-def lookup(name: str) -> Symbol | None:
-    return SYMBOLS.get(name)
+def lookup(name: str, table: Mapping[str, Symbol] | None = None) -> Symbol | None:
+    return (SYMBOLS if table is None else table).get(name)
 
 
-def resolve(name: str, low: int, high: int) -> tuple[Symbol, int, int]:
+def resolve(
+    name: str, low: int, high: int, table: Mapping[str, Symbol] | None = None
+) -> tuple[Symbol, int, int]:
     """The root (non-subfield) symbol and bit range that ``name[low..high]`` occupies."""
-    symbol = SYMBOLS[name]
+    known = SYMBOLS if table is None else table
+    symbol = known[name]
     while symbol.parent is not None:
         low += symbol.parent_ofs
         high += symbol.parent_ofs
-        symbol = SYMBOLS[symbol.parent]
+        symbol = known[symbol.parent]
     return symbol, low, high
 
 

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import releases
 from ovn_inject.lang.ast import (
     AddressSetRef,
     And,
@@ -28,16 +28,25 @@ from ovn_inject.lang.ast import (
     Test,
 )
 from ovn_inject.lang.errors import TypeCheckError
+from ovn_inject.lang.releases import Release
 from ovn_inject.lang.symbols import Symbol
 
 
 @dataclass(frozen=True)
 class Context:
-    """What exists where a flow will run; a None member means "do not check those references"."""
+    """What exists where a flow will run; a None member means "do not check those references".
+
+    ``release`` is the OVN release whose language applies (a :class:`Release`
+    or its name, "26.03"); None means 23.03. ``pipeline`` ("ingress" or
+    "egress"), when known, bounds ``next(table=N)`` on releases whose two
+    pipelines have different lengths.
+    """
 
     ports: Collection[str] | None = None
     address_sets: Collection[str] | None = None
     port_groups: Collection[str] | None = None
+    release: Release | str | None = None
+    pipeline: str | None = None
 
 
 NO_CONTEXT = Context()
@@ -70,15 +79,19 @@ def constant_width(value: Integer) -> int:
 class Checker:
     def __init__(self, context: Context | None, text: str = "") -> None:
         self.context = context or NO_CONTEXT
+        self.release = releases.get(self.context.release)
+        self.symbols = self.release.symbols
         self.text = text
 
     def fail(self, reason: str, pos: int, hint: str = "") -> NoReturn:
         raise TypeCheckError(reason, self.text, pos if self.text else 0, hint)
 
     def symbol(self, ref: FieldRef) -> Symbol:
-        symbol = symbols.SYMBOLS.get(ref.name)
+        symbol = self.symbols.get(ref.name)
         if symbol is None:
-            self.fail(f"unknown field '{ref.name}'", ref.pos)
+            self.fail(
+                unknown("field", ref.name, self.release), ref.pos, releases.where_known("field", ref.name)
+            )
         assert symbol is not None
         if ref.low is not None:
             if ref.high is None or not 0 <= ref.low <= ref.high < symbol.width:
@@ -251,6 +264,11 @@ class Checker:
         self.writable(dst, dsym, scope)
         if exchange:
             self.writable(src, ssym, scope)
+
+
+def unknown(what: str, name: str, release: Release) -> str:
+    """The message for a name the release does not know: it names the release."""
+    return f"unknown {what} '{name}' in OVN {release.name}"
 
 
 def check_match(tree: Expr, context: Context | None = None, text: str = "") -> None:

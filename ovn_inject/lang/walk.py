@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import releases, symbols
 from ovn_inject.lang.ast import (
     Action,
     Actions,
@@ -33,7 +33,8 @@ from ovn_inject.lang.ast import (
     Test,
 )
 from ovn_inject.lang.errors import TypeCheckError
-from ovn_inject.lang.typecheck import Checker
+from ovn_inject.lang.releases import Release
+from ovn_inject.lang.typecheck import Checker, unknown
 
 Tree = Expr | Actions
 
@@ -50,12 +51,9 @@ KIND_NAMES = {
 }
 _PORT_FIELDS = ("inport", "outport")
 
-#: Registers an action writes without naming them (include/ovn/logical-fields.h in 23.03):
-#: the LB affinity lookup loads the backend into MFF_LOG_LB_AFF_MATCH_* (reg4, xxreg0 on
-#: switches, xxreg1 on routers, reg8[0..15] for the port).
-IMPLICIT_WRITES: dict[str, tuple[FieldRef, ...]] = {
-    "chk_lb_aff": (FieldRef("reg4"), FieldRef("xxreg0"), FieldRef("xxreg1"), FieldRef("reg8", 0, 15)),
-}
+#: Registers an action writes without naming them, in 23.03 (per release: Release.implicit_writes).
+IMPLICIT_WRITES = releases.BASE_IMPLICIT_WRITES
+ReleaseArg = Release | str | None
 
 
 def _expr_nodes(e: Expr) -> Iterator[Expr]:
@@ -76,12 +74,12 @@ def iter_actions(actions: Actions) -> Iterator[Action]:
             yield from iter_actions(body)
 
 
-def _fields_in_words(words: tuple[str, ...] | None) -> Iterator[FieldRef]:
+def _fields_in_words(words: tuple[str, ...] | None, release: Release) -> Iterator[FieldRef]:
     """Fields named among a generic action's arguments (``put_arp(inport, arp.spa, arp.sha)``)."""
     if not words:
         return
     for i, word in enumerate(words):
-        if word not in symbols.SYMBOLS:
+        if word not in release.symbols:
             continue
         if i + 4 < len(words) and words[i + 1] == "[" and words[i + 3] in ("..", "]"):
             try:
@@ -101,7 +99,7 @@ def _match_fields(e: Expr) -> Iterator[FieldRef]:
             yield node.field
 
 
-def _action_refs(actions: Actions) -> Iterator[tuple[FieldRef, bool]]:
+def _action_refs(actions: Actions, release: Release) -> Iterator[tuple[FieldRef, bool]]:
     """(field, written?) for every field the actions touch."""
     for a in iter_actions(actions):
         if isinstance(a, Load):
@@ -120,21 +118,22 @@ def _action_refs(actions: Actions) -> Iterator[tuple[FieldRef, bool]]:
         elif isinstance(a, Generic):
             if a.result is not None:
                 yield a.result, True
-            for ref in IMPLICIT_WRITES.get(a.name, ()):
+            for ref in release.implicit_writes.get(a.name, ()):
                 yield ref, True
-            for ref in _fields_in_words(a.args):
+            for ref in _fields_in_words(a.args, release):
                 yield ref, False
 
 
-def fields_read(tree: Tree) -> frozenset[str]:
+def fields_read(tree: Tree, release: ReleaseArg = None) -> frozenset[str]:
     """Names of the fields (and predicates) a match tests or actions read."""
     if isinstance(tree, Actions):
-        return frozenset(ref.name for ref, written in _action_refs(tree) if not written)
+        refs = _action_refs(tree, releases.get(release))
+        return frozenset(ref.name for ref, written in refs if not written)
     return frozenset(ref.name for ref in _match_fields(tree))
 
 
-def fields_written(actions: Actions) -> frozenset[str]:
-    return frozenset(ref.name for ref, written in _action_refs(actions) if written)
+def fields_written(actions: Actions, release: ReleaseArg = None) -> frozenset[str]:
+    return frozenset(ref.name for ref, written in _action_refs(actions, releases.get(release)) if written)
 
 
 def port_names(tree: Tree) -> frozenset[str]:
@@ -161,23 +160,37 @@ def action_kinds(actions: Actions) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def register_bits(tree: Tree) -> dict[str, frozenset[int]]:
+def register_bits(tree: Tree, release: ReleaseArg = None) -> dict[str, frozenset[int]]:
     """Bits of the 32-bit registers reg0..reg9 that a match or actions read or write.
 
-    Overlays are resolved as OVN 23.03 lays them out: xxreg0 is reg0..reg3
-    with reg0 in its most significant word, xreg0 is reg0 (high) + reg1 (low),
-    xreg4 is reg8 (high) + reg9 (low). Registers past reg9 are not logical
-    registers in 23.03 (reg10 holds flags, reg14/reg15 inport/outport).
+    Overlays are resolved as OVN lays them out (the same from 23.03 to 26.03):
+    xxreg0 is reg0..reg3 with reg0 in its most significant word, xreg0 is reg0
+    (high) + reg1 (low), xreg4 is reg8 (high) + reg9 (low). Registers past reg9
+    are not logical registers (reg10 holds flags, reg14/reg15 inport/outport).
+    A string field stored in a logical register (25.09's remote_outport in
+    reg1) counts as all 32 bits of it; so do the registers an action of the
+    release writes without naming them (``chk_lb_aff``, ``ct_state_save`` ...).
     """
-    refs = [ref for ref, _ in _action_refs(tree)] if isinstance(tree, Actions) else list(_match_fields(tree))
+    rel = releases.get(release)
+    table = rel.symbols
+    refs = (
+        [ref for ref, _ in _action_refs(tree, rel)]
+        if isinstance(tree, Actions)
+        else list(_match_fields(tree))
+    )
     bits: dict[str, set[int]] = {}
     for ref in refs:
-        symbol = symbols.SYMBOLS.get(ref.name)
-        if symbol is None or symbol.width == 0:
+        symbol = table.get(ref.name)
+        if symbol is None:
+            continue
+        if symbol.register is not None:
+            bits.setdefault(f"reg{symbol.register}", set()).update(range(32))
+            continue
+        if symbol.width == 0:
             continue
         low = 0 if ref.low is None else ref.low
         high = symbol.width - 1 if ref.high is None else ref.high
-        root, low, high = symbols.resolve(ref.name, low, high)
+        root, low, high = symbols.resolve(ref.name, low, high, table)
         for bit in range(low, high + 1):
             where = symbols.register_of(root.name, bit)
             if where is not None:
@@ -187,8 +200,7 @@ def register_bits(tree: Tree) -> dict[str, frozenset[int]]:
 
 def check_actions_tree(actions: Actions, checker: Checker, scope: str = "default") -> None:
     """Type-check actions built in code, with the rules parse_actions applies while parsing."""
-    from ovn_inject.lang.actions import GENERIC_ACTIONS, RESULT_ACTIONS
-
+    release = checker.release
     items = actions.items
     if any(isinstance(a, Drop) for a in items) and len(items) > 1:
         raise TypeCheckError("'drop;' cannot be combined with other actions")
@@ -200,19 +212,20 @@ def check_actions_tree(actions: Actions, checker: Checker, scope: str = "default
         elif isinstance(a, Exchange):
             checker.move(a.a, a.b, True, scope, a.pos)
         elif isinstance(a, Next):
-            if a.table is not None and not 0 <= a.table < symbols.PIPELINE_TABLES:
-                raise TypeCheckError(f"'next' table must be 0 to {symbols.PIPELINE_TABLES - 1}")
+            limit = release.tables(a.pipeline or checker.context.pipeline)
+            if a.table is not None and not 0 <= a.table < limit:
+                raise TypeCheckError(f"'next' table must be 0 to {limit - 1} in OVN {release.name}")
             if a.pipeline not in (None, "ingress", "egress"):
                 raise TypeCheckError("'next' pipeline must be 'ingress' or 'egress'")
         elif isinstance(a, Clone):
             check_actions_tree(a.body, checker, "default")
         elif isinstance(a, Generic):
             if a.result is not None:
-                if a.name not in RESULT_ACTIONS:
-                    raise TypeCheckError(f"unknown function '{a.name}'")
+                if a.name not in release.functions:
+                    raise TypeCheckError(unknown("function", a.name, release))
                 checker.writable(a.result, checker.symbol(a.result), scope)
-            elif a.name not in GENERIC_ACTIONS:
-                raise TypeCheckError(f"unknown action '{a.name}'")
+            elif a.name not in release.actions:
+                raise TypeCheckError(unknown("action", a.name, release))
             if a.body is not None:
-                inner = GENERIC_ACTIONS.get(a.name, ("", None, "inherit"))[2]
+                inner = release.actions.get(a.name, ("", None, "inherit"))[2]
                 check_actions_tree(a.body, checker, scope if inner == "inherit" else inner)

@@ -1,54 +1,27 @@
-"""Golden files: every construct of the language, ``input => canonical`` or ``input => error: message``."""
+"""Golden files: every construct of the language, per OVN release (format: golden_file.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from ovn_inject.lang import Context, LanguageError, format_actions, format_match, parse_actions, parse_match
+from ovn_inject.lang import LanguageError, parse_match
+from ovn_inject.lang.releases import RELEASES, SUPPORTED
+from tests.unit.lang.golden_file import FILES, Case, cases, releases_of, run
 
-GOLDEN = Path(__file__).parent / "golden"
-CONTEXT = Context(
-    ports={"vm1", "vm2", "vm3", "lrp-a-ls-a", 'lrp-a"x', 'tab\tquote"back\\slash'},
-    address_sets={"as1"},
-    port_groups={"pg1"},
-)
-
-
-def _cases(name: str) -> list[tuple[str, str]]:
-    cases = []
-    for line in (GOLDEN / name).read_text().split("\n"):
-        if not line or line.startswith("#"):
-            continue
-        text, _, expected = line.partition(" => ")
-        cases.append((text, expected))
-    return cases
+PARAMS = [
+    pytest.param(FILES[name], case, release, id=f"{name}:{case.line}:{release.name}")
+    for name in FILES
+    for case in cases(name)
+    for release in case.releases
+]
 
 
-def _run(kind: str, text: str) -> str:
-    try:
-        if kind == "match":
-            return format_match(parse_match(text, CONTEXT))
-        return format_actions(parse_actions(text, CONTEXT))
-    except LanguageError as exc:
-        return f"error: {exc}"
-
-
-@pytest.mark.parametrize(("text", "expected"), _cases("match.txt"))
-def test_match_golden(text: str, expected: str) -> None:
-    got = _run("match", text)
-    assert got == expected
-    if not expected.startswith("error: "):
-        assert _run("match", got) == got, "canonical form must be a fixed point"
-
-
-@pytest.mark.parametrize(("text", "expected"), _cases("actions.txt"))
-def test_actions_golden(text: str, expected: str) -> None:
-    got = _run("actions", text)
-    assert got == expected
-    if not expected.startswith("error: "):
-        assert _run("actions", got) == got, "canonical form must be a fixed point"
+@pytest.mark.parametrize(("kind", "case", "release"), PARAMS)
+def test_golden(kind: str, case: Case, release: object) -> None:
+    got = run(kind, case.text, release)  # type: ignore[arg-type]
+    assert got == case.expected
+    if not got.startswith("error: "):
+        assert run(kind, got, release) == got, "canonical form must be a fixed point"  # type: ignore[arg-type]
 
 
 def test_error_carries_column_and_caret() -> None:
@@ -61,5 +34,21 @@ def test_error_carries_column_and_caret() -> None:
 
 
 def test_golden_files_cover_enough() -> None:
-    assert len(_cases("match.txt")) >= 150
-    assert len(_cases("actions.txt")) >= 80
+    assert len(cases("match.txt")) >= 150
+    assert len(cases("actions.txt")) >= 80
+
+
+def test_every_supported_release_has_cases_of_its_own() -> None:
+    """Each supported release is named by some section that does not cover every release."""
+    everyone = len(RELEASES)
+    sectioned = {
+        r.name for name in FILES for c in cases(name) if len(c.releases) < everyone for r in c.releases
+    }
+    assert {r.name for r in SUPPORTED} <= sectioned
+
+
+def test_section_specs() -> None:
+    assert [r.name for r in releases_of("25.09+")] == ["25.09", "26.03"]
+    assert [r.name for r in releases_of("23.03-24.03")] == ["23.03", "23.09", "24.03"]
+    assert [r.name for r in releases_of("26.03, 23.03")] == ["23.03", "26.03"]
+    assert len(releases_of("all")) == len(RELEASES)

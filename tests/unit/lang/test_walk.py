@@ -125,7 +125,7 @@ def test_cli_prints_canonical_form_or_error() -> None:
     assert ok.exit_code == 0 and ok.output == 'tcp.dst == 80 && inport == "vm1"\n'
     bad = runner.invoke(main, ["parse", "match", "ip4.dts == 1"])
     assert bad.exit_code == 1
-    assert "unknown field 'ip4.dts' at column 1; did you mean 'ip4.dst'?" in bad.output
+    assert "unknown field 'ip4.dts' in OVN 23.03 at column 1; did you mean 'ip4.dst'?" in bad.output
     assert "^" in bad.output
     unknown = runner.invoke(main, ["parse", "actions", 'outport = "vm9"; output;', "--port", "vm1"])
     assert unknown.exit_code == 1 and "unknown port 'vm9'" in unknown.output
