@@ -9,6 +9,7 @@ from __future__ import annotations
 from ovn_inject.lang.actions import ActionParser
 from ovn_inject.lang.ast import Actions, Expr
 from ovn_inject.lang.errors import LanguageError, ParseError, TypeCheckError
+from ovn_inject.lang.expansion import Cost, compiled_cost, estimate  # noqa: F401 (re-exported)
 from ovn_inject.lang.match_parser import MatchParser
 from ovn_inject.lang.printer import format_actions, format_match
 from ovn_inject.lang.typecheck import Checker, Context, check_match
