@@ -70,13 +70,13 @@ CAP = 1_000_000
 #: Per-field sets larger than this are only counted, no longer intersected.
 MAX_TERMS = 4096
 #: Largest crush (pairs of alternatives compared) done exactly; larger ones multiply.
-MAX_PAIRS = 1 << 16
-#: Total pairs one estimate may compare before every crush multiplies.
-MAX_WORK = 1 << 21
+MAX_PAIRS = 1 << 15
+#: Total pairs one estimate (worst term included) may compare before every crush multiplies.
+MAX_WORK = 1 << 18
 #: Distinct conjunctions kept apart before they are merged into one worst case.
 MAX_GROUPS = 256
-#: Superset elimination (23.06+) is quadratic: skipped above this size (overestimates).
-MAX_SUPERSET = 512
+#: Superset elimination (23.06+) is quadratic: given up after this many comparisons (overestimates).
+MAX_SUPERSET_WORK = 1 << 17
 #: Fields whose ORs OVN always distributes (must_crossproduct in lib/logical-fields.c).
 CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.code"))
 
@@ -153,10 +153,18 @@ def _intersect(a: Term, b: Term) -> Term | None:
 
 
 def _drop_supersets(items: frozenset[Term]) -> frozenset[Term]:
-    """crush_or_supersets: an alternative that another, wider one contains adds no packet."""
+    """crush_or_supersets: an alternative that another, wider one contains adds no packet.
+
+    Quadratic in the worst case: past MAX_SUPERSET_WORK comparisons the set is kept whole
+    (an overestimate).
+    """
     ints = sorted((t for t in items if not isinstance(t, str)), key=lambda t: t[1].bit_count())
     kept: list[tuple[int, int]] = []
+    work = 0
     for value, mask in ints:
+        work += len(kept)
+        if work > MAX_SUPERSET_WORK:
+            return items
         if not any(m & mask == m and (v ^ value) & m == 0 for v, m in kept):
             kept.append((value, mask))
     return frozenset(kept)
@@ -166,7 +174,7 @@ def _or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
     if a.items is None or b.items is None:
         return Terms(_sat(a.count + b.count))
     merged = a.items | b.items
-    if release.drop_supersets and ordinal and len(merged) <= MAX_SUPERSET:
+    if release.drop_supersets and ordinal:
         merged = _drop_supersets(merged)
     return Terms.of(merged) if len(merged) <= MAX_TERMS else Terms(len(merged))
 
@@ -188,7 +196,7 @@ def _and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: _Bud
             if both is not None:
                 found.add(both)
     result = frozenset(found)
-    if release.drop_supersets and ordinal and len(result) <= MAX_SUPERSET:
+    if release.drop_supersets and ordinal:
         result = _drop_supersets(result)
     return Terms.of(result) if len(result) <= MAX_TERMS else Terms(len(result))
 
@@ -253,9 +261,10 @@ def _or(a: Dnf, b: Dnf, release: Release) -> Dnf:
     if a == TRUE or b == TRUE:
         return TRUE
     if len(a) == 1 and len(b) == 1 and a[0][0] == 1 and b[0][0] == 1:
-        (fa,), (fb,) = a[0][1], b[0][1]
-        if len(a[0][1]) == 1 and len(b[0][1]) == 1 and fa[0] == fb[0]:
-            return _single(fa[0], _or_terms(fa[1], fb[1], release, _ordinal(fa[0])))
+        fields_a, fields_b = a[0][1], b[0][1]
+        if len(fields_a) == 1 and len(fields_b) == 1 and fields_a[0][0] == fields_b[0][0]:
+            name = fields_a[0][0]
+            return _single(name, _or_terms(fields_a[0][1], fields_b[0][1], release, _ordinal(name)))
     return _merge_groups([*a, *b])
 
 
@@ -468,29 +477,28 @@ def _release(release: str | Release) -> Release:
         raise ValueError(f"unknown OVN release {release!r}; known: {', '.join(RELEASES)}") from None
 
 
-def _flows(tree: Expr, release: Release, set_sizes: Mapping[str, int]) -> tuple[int, int, bool]:
-    lowering = _Lowering(release, set_sizes)
+def _flows(tree: Expr, lowering: _Lowering) -> tuple[int, int, bool]:
     flows, conjunctions = count(lowering.expr(tree, False, True))
     return flows, conjunctions, flows >= CAP or conjunctions >= CAP
 
 
-def _worst(tree: Expr, flows: int, release: Release, set_sizes: Mapping[str, int]) -> str:
-    """The smallest sub-expression that alone costs between half of the whole and the whole.
+def _worst(tree: Expr, flows: int, lowering: _Lowering) -> str:
+    """The smallest sub-expression that alone costs at least half of the whole.
 
-    A part that costs more alone than the whole is narrowed by the rest
-    (``tcp.dst >= 1`` in a range): then the combination is named.
+    Comparisons of one field are named together (``1 <= tcp.dst <= 6``: each
+    half alone costs more than the range), as is a negated tree.
     """
     node = tree
     while True:
         inner = node.operand if isinstance(node, Not) else node
-        if not isinstance(inner, And | Or):
+        if not isinstance(inner, And | Or) or _unique_name(inner) is not None:
             break
         best, best_flows = None, -1
         for item in inner.items:
-            item_flows = _flows(item, release, set_sizes)[0]
+            item_flows = _flows(item, lowering)[0]
             if item_flows > best_flows:
                 best, best_flows = item, item_flows
-        if best is None or not flows <= 2 * best_flows <= 2 * flows or isinstance(node, Not):
+        if best is None or 2 * best_flows < flows or isinstance(node, Not):
             break
         node = best
     return format_match(node)
@@ -506,9 +514,9 @@ def estimate(
     ``tree`` must be parsed and type-checked (ovn_inject.lang.parse_match);
     ``set_sizes`` gives the number of addresses/ports of ``$name``/``@name``.
     """
-    rel, sizes = _release(release), set_sizes or {}
-    flows, conjunctions, capped = _flows(tree, rel, sizes)
-    return Cost(flows, conjunctions, _worst(tree, flows, rel, sizes), capped)
+    lowering = _Lowering(_release(release), set_sizes or {})
+    flows, conjunctions, capped = _flows(tree, lowering)
+    return Cost(flows, conjunctions, _worst(tree, flows, lowering), capped)
 
 
 def compiled_match(
@@ -542,9 +550,9 @@ def compiled_cost(
     (a register equality) is one more exact match: no extra flows.
     """
     ports = [f"\0scope{i}" for i in range(scope_ports)] if isinstance(scope_ports, int) else list(scope_ports)
-    rel, sizes = _release(release), set_sizes or {}
     if not ports:
         return Cost(0, 0, "", False)
-    flows, conjunctions, capped = _flows(compiled_match(app, ports, scope_field, cursor), rel, sizes)
-    app_flows = _flows(app, rel, sizes)[0]
-    return Cost(flows, conjunctions, _worst(app, app_flows, rel, sizes), capped)
+    lowering = _Lowering(_release(release), set_sizes or {})
+    flows, conjunctions, capped = _flows(compiled_match(app, ports, scope_field, cursor), lowering)
+    app_flows = _flows(app, lowering)[0]
+    return Cost(flows, conjunctions, _worst(app, app_flows, lowering), capped)
