@@ -334,7 +334,7 @@ class _Lowering:
         return self.and_(dnf, self.text(symbol.prereqs, False))
 
     def text(self, source: str, neg: bool) -> Dnf:
-        return self.expr(_parsed(source), neg, True)
+        return _text_dnf(source, neg, self.release)
 
     def comparison(self, e: Comparison | Test, neg: bool, prereqs: bool) -> Dnf:
         ref = e.field
@@ -460,9 +460,10 @@ def _unique_name(e: Expr) -> str | None:
     return None
 
 
-@functools.cache
-def _parsed(source: str) -> Expr:
-    return parse_match_tree(source)
+@functools.lru_cache(maxsize=1024)
+def _text_dnf(source: str, neg: bool, release: Release) -> Dnf:
+    """A predicate or prerequisite (symbol table text, no set references), lowered once."""
+    return _Lowering(release, {}).expr(parse_match_tree(source), neg, True)
 
 
 # ---- the API -----------------------------------------------------------------------
