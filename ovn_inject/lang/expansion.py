@@ -173,9 +173,7 @@ def _drop_supersets(items: frozenset[Term]) -> frozenset[Term]:
 def _or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
     if a.items is None or b.items is None:
         return Terms(_sat(a.count + b.count))
-    merged = a.items | b.items
-    if release.drop_supersets and ordinal:
-        merged = _drop_supersets(merged)
+    merged = a.items | b.items  # dedup only: an OR is crushed (supersets dropped) inside an AND
     return Terms.of(merged) if len(merged) <= MAX_TERMS else Terms(len(merged))
 
 
@@ -239,15 +237,27 @@ def _merge_groups(groups: list[Group]) -> Dnf:
     return ((total, tuple(sorted((n, Terms(c)) for n, c in widest.items()))),)
 
 
+def _crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
+    """expr_sort crushes every one-field OR of a conjunction (23.06+: without contained alternatives)."""
+    if not release.drop_supersets or not ordinal or terms.items is None or terms.count < 2:
+        return terms
+    return Terms.of(_drop_supersets(terms.items))
+
+
 def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
     out: list[Group] = []
     for ma, fa in a:
         for mb, fb in b:
-            fields = dict(fa)
+            fields = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa}
             empty = False
             for name, terms in fb:
                 have = fields.get(name)
-                merged = terms if have is None else _and_terms(have, terms, release, _ordinal(name), budget)
+                ordinal = _ordinal(name)
+                merged = (
+                    _crushed(terms, release, ordinal)
+                    if have is None
+                    else _and_terms(have, terms, release, ordinal, budget)
+                )
                 if merged.count == 0:
                     empty = True
                     break
