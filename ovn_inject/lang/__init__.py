@@ -12,6 +12,7 @@ from __future__ import annotations
 from ovn_inject.lang.actions import ActionParser
 from ovn_inject.lang.ast import Actions, Expr
 from ovn_inject.lang.errors import LanguageError, ParseError, ReleaseError, TypeCheckError
+from ovn_inject.lang.expansion import Cost, compiled_cost, estimate
 from ovn_inject.lang.match_parser import MatchParser
 from ovn_inject.lang.printer import format_actions, format_match
 from ovn_inject.lang.releases import RELEASES, Detected, Release, from_schema, parse_release
@@ -59,6 +60,8 @@ __all__ = [
     "action_kinds",
     "check_actions",
     "check_match",
+    "compiled_cost",
+    "estimate",
     "fields_read",
     "fields_written",
     "format_actions",

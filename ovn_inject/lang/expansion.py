@@ -1,0 +1,569 @@
+"""An upper bound on the OpenFlow flows ovn-controller installs for a match (pure, no I/O).
+
+ovn-controller turns a Logical_Flow match into OpenFlow flows in four steps
+(lib/expr.c): *annotate* (expand subfields to their field, predicates to their
+definition, AND each comparison with its field's prerequisites: ``tcp.dst``
+brings ``ip.proto == 6 && (eth.type == 0x800 || eth.type == 0x86dd)``),
+*simplify* (every comparison becomes ``==`` on masked values: ``x != c`` turns
+into one alternative per bit of ``c``'s mask, ``x < c`` into masked prefixes),
+*normalize* (a disjunction of conjunctions whose items are one comparison or
+an OR of comparisons on a single field, the "clauses"; comparisons on the same
+field are intersected, "crushed", and ORs over several fields are distributed)
+and *expr_to_matches*: a conjunction with no clause is one flow, with one
+clause one flow per alternative, and with n >= 2 clauses OVS's conjunctive
+match: one ``conjunction(id, k/n)`` flow per alternative of every clause plus
+one flow on ``conj_id``. ORs on eth.type, ip.proto, icmp6.type and icmp6.code
+are always distributed ("must_crossproduct" fields), never made clauses.
+
+This module follows the same steps on our tree. Per field it keeps the actual
+masked values (so ``1 <= tcp.dst <= 6`` or ``ip4 && tcp`` crush as in OVN),
+across fields it only counts: a conjunction is summarised as "how many terms
+like this" times "how many alternatives per field", so the cost of a cross
+product is a multiplication, not a list. Work is bounded: a crush that would
+compare too many pairs, or a set that grows too large, degrades to the product
+of the sizes (still an upper bound), and every figure saturates at :data:`CAP`.
+
+Releases differ (see :class:`Release`): up to 25.x ``x != c`` becomes w
+overlapping single-bit mismatches, so ``ip4.src != {a, b}`` crushes to 587
+flows on 23.03 (3 addresses: 6,506; the growth is exponential, as measured on
+ovn-controller 23.03.1). From 23.06 a crushed OR drops alternatives contained
+in another (32 flows for the same match), and 26.03 uses w disjoint prefixes
+instead of single bits. The default is 23.03, the most expensive.
+
+API (for the gateway/daemon, not wired yet)::
+
+    cost = estimate(parse_match(text, ctx))        # Cost(flows, conjunctions, worst_term, capped)
+    cost = compiled_cost(tree, scope_ports=["p1", "p2"], cursor=cursor_tree)
+    if cost.flows > limit: refuse with cost.message(limit)
+
+Figures are per logical datapath: ovn-controller installs the flows once per
+datapath the lflow applies to that is local to the chassis. Address sets and
+port groups count as ``set_sizes[name]`` alternatives (1 when unknown).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ovn_inject.lang import symbols
+from ovn_inject.lang.ast import (
+    And,
+    Bool,
+    ChassisResident,
+    Comparison,
+    Expr,
+    FieldRef,
+    Integer,
+    Not,
+    Or,
+    PortGroupRef,
+    String,
+    Test,
+)
+from ovn_inject.lang.match_parser import parse_match_tree
+from ovn_inject.lang.printer import format_match
+
+#: Every figure saturates here: beyond it the exact number does not matter.
+CAP = 1_000_000
+#: Per-field sets larger than this are only counted, no longer intersected.
+MAX_TERMS = 4096
+#: Largest crush (pairs of alternatives compared) done exactly; larger ones multiply.
+MAX_PAIRS = 1 << 15
+#: Total pairs one estimate (worst term included) may compare before every crush multiplies.
+MAX_WORK = 1 << 18
+#: Distinct conjunctions kept apart before they are merged into one worst case.
+MAX_GROUPS = 256
+#: Superset elimination (23.06+) is quadratic: given up after this many comparisons (overestimates).
+MAX_SUPERSET_WORK = 1 << 17
+#: Fields whose ORs OVN always distributes (must_crossproduct in lib/logical-fields.c).
+CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.code"))
+
+_INVERT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """How one ovn-controller release normalises (the parts that change the count)."""
+
+    name: str
+    ne_prefixes: bool  # x != c as disjoint prefixes (26.03+) instead of single-bit mismatches
+    drop_supersets: bool  # crush_or_supersets (23.06+)
+
+
+RELEASES = {
+    "23.03": Release("23.03", ne_prefixes=False, drop_supersets=False),
+    "24.03": Release("24.03", ne_prefixes=False, drop_supersets=True),
+    "25.03": Release("25.03", ne_prefixes=False, drop_supersets=True),
+    "26.03": Release("26.03", ne_prefixes=True, drop_supersets=True),
+}
+DEFAULT_RELEASE = "23.03"
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """OpenFlow flows (conjunction and conj_id flows included) and conjunctive matches of one lflow."""
+
+    flows: int
+    conjunctions: int
+    worst_term: str = ""
+    capped: bool = False  # True when a figure reached CAP (the real one is at least as high)
+
+    def message(self, limit: int) -> str:
+        more = "at least " if self.capped else ""
+        text = f"the match would install {more}{self.flows:,} OpenFlow flows per datapath (limit {limit:,})"
+        return text + (f": the costly term is `{self.worst_term}`" if self.worst_term else "")
+
+
+# ---- per-field sets of alternatives -----------------------------------------
+
+Term = tuple[int, int] | str  # (value, mask) over the root field, or a port name
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The alternatives of one field: exact (``items``) or only counted (``items`` None)."""
+
+    count: int
+    items: frozenset[Term] | None = None
+
+    @staticmethod
+    def of(items: Iterable[Term]) -> Terms:
+        found = frozenset(items)
+        return Terms(len(found), found)
+
+
+def _sat(n: int) -> int:
+    return n if n < CAP else CAP
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.pairs = 0
+
+
+def _intersect(a: Term, b: Term) -> Term | None:
+    if isinstance(a, str) or isinstance(b, str):
+        return a if a == b else None
+    (va, ma), (vb, mb) = a, b
+    if (va ^ vb) & ma & mb:
+        return None
+    return (va | vb, ma | mb)
+
+
+def _drop_supersets(items: frozenset[Term]) -> frozenset[Term]:
+    """crush_or_supersets: an alternative that another, wider one contains adds no packet.
+
+    Quadratic in the worst case: past MAX_SUPERSET_WORK comparisons the set is kept whole
+    (an overestimate).
+    """
+    ints = sorted((t for t in items if not isinstance(t, str)), key=lambda t: t[1].bit_count())
+    kept: list[tuple[int, int]] = []
+    work = 0
+    for value, mask in ints:
+        work += len(kept)
+        if work > MAX_SUPERSET_WORK:
+            return items
+        if not any(m & mask == m and (v ^ value) & m == 0 for v, m in kept):
+            kept.append((value, mask))
+    return frozenset(kept)
+
+
+def _or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
+    if a.items is None or b.items is None:
+        return Terms(_sat(a.count + b.count))
+    merged = a.items | b.items  # dedup only: an OR is crushed (supersets dropped) inside an AND
+    return Terms.of(merged) if len(merged) <= MAX_TERMS else Terms(len(merged))
+
+
+def _and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: _Budget) -> Terms:
+    """crush_and_numeric/crush_and_string: every non-empty intersection of one of each."""
+    pairs = a.count * b.count
+    if a.items is None or b.items is None or pairs > MAX_PAIRS or budget.pairs + pairs > MAX_WORK:
+        if a.items is not None and a.count <= 1 and b.items is None:
+            return b  # one exact value narrows an opaque set: never more alternatives
+        if b.items is not None and b.count <= 1 and a.items is None:
+            return a
+        return Terms(_sat(pairs))
+    budget.pairs += pairs
+    found = set()
+    for x in a.items:
+        for y in b.items:
+            both = _intersect(x, y)
+            if both is not None:
+                found.add(both)
+    result = frozenset(found)
+    if release.drop_supersets and ordinal:
+        result = _drop_supersets(result)
+    return Terms.of(result) if len(result) <= MAX_TERMS else Terms(len(result))
+
+
+# ---- conjunctions counted, not listed -------------------------------------------
+
+Group = tuple[int, tuple[tuple[str, Terms], ...]]  # (how many alike, sorted (field, alternatives))
+Dnf = tuple[Group, ...]  # a disjunction; () is false, ((1, ()),) is true
+
+TRUE: Dnf = ((1, ()),)
+FALSE: Dnf = ()
+
+
+@functools.cache
+def _ordinal(root: str) -> bool:
+    symbol = symbols.SYMBOLS.get(root)
+    return symbol is not None and symbol.level == "ordinal" and not symbol.is_string
+
+
+def _single(root: str, terms: Terms) -> Dnf:
+    if terms.count == 0:
+        return FALSE
+    if terms.items is not None and (0, 0) in terms.items:
+        return TRUE  # "x == 0/0" matches everything
+    return ((1, ((root, terms),)),)
+
+
+def _merge_groups(groups: list[Group]) -> Dnf:
+    alike: dict[tuple[tuple[str, Terms], ...], int] = {}
+    for mult, fields in groups:
+        alike[fields] = _sat(alike.get(fields, 0) + mult)
+    if len(alike) <= MAX_GROUPS:
+        return tuple((mult, fields) for fields, mult in alike.items())
+    # Too many different conjunctions: one worst case that stands for all of them.
+    total = _sat(sum(alike.values()))
+    widest: dict[str, int] = {}
+    for fields in alike:
+        for name, terms in fields:
+            widest[name] = max(widest.get(name, 0), terms.count)
+    return ((total, tuple(sorted((n, Terms(c)) for n, c in widest.items()))),)
+
+
+def _crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
+    """expr_sort crushes every one-field OR of a conjunction (23.06+: without contained alternatives)."""
+    if not release.drop_supersets or not ordinal or terms.items is None or terms.count < 2:
+        return terms
+    return Terms.of(_drop_supersets(terms.items))
+
+
+def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
+    out: list[Group] = []
+    for ma, fa in a:
+        for mb, fb in b:
+            fields = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa}
+            empty = False
+            for name, terms in fb:
+                have = fields.get(name)
+                ordinal = _ordinal(name)
+                merged = (
+                    _crushed(terms, release, ordinal)
+                    if have is None
+                    else _and_terms(have, terms, release, ordinal, budget)
+                )
+                if merged.count == 0:
+                    empty = True
+                    break
+                fields[name] = merged
+            if not empty:
+                out.append((_sat(ma * mb), tuple(sorted(fields.items()))))
+    return _merge_groups(out)
+
+
+def _or(a: Dnf, b: Dnf, release: Release) -> Dnf:
+    if a == TRUE or b == TRUE:
+        return TRUE
+    if len(a) == 1 and len(b) == 1 and a[0][0] == 1 and b[0][0] == 1:
+        fields_a, fields_b = a[0][1], b[0][1]
+        if len(fields_a) == 1 and len(fields_b) == 1 and fields_a[0][0] == fields_b[0][0]:
+            name = fields_a[0][0]
+            return _single(name, _or_terms(fields_a[0][1], fields_b[0][1], release, _ordinal(name)))
+    return _merge_groups([*a, *b])
+
+
+def count(dnf: Dnf) -> tuple[int, int]:
+    """(flows, conjunctions) that expr_to_matches emits for a normalised disjunction."""
+    flows = conjunctions = 0
+    for mult, fields in dnf:
+        copies = mult
+        clauses = []
+        for name, terms in fields:
+            if name in CROSSPRODUCT_FIELDS:
+                copies = _sat(copies * terms.count)
+            elif terms.count > 1:
+                clauses.append(terms.count)
+        if len(clauses) >= 2:
+            per = sum(clauses) + 1
+            conjunctions = _sat(conjunctions + copies)
+        else:
+            per = clauses[0] if clauses else 1
+        flows = _sat(flows + copies * per)
+    return flows, conjunctions
+
+
+# ---- annotate + simplify, on our tree ---------------------------------------------
+
+
+@dataclass
+class _Lowering:
+    release: Release
+    set_sizes: Mapping[str, int]
+    budget: _Budget = field(default_factory=_Budget)
+
+    def expr(self, e: Expr, neg: bool, prereqs: bool) -> Dnf:
+        if isinstance(e, Comparison | Test):
+            return self.comparison(e, neg, prereqs)
+        if isinstance(e, Not):
+            return self.expr(e.operand, not neg, prereqs)
+        if isinstance(e, Bool):
+            return TRUE if e.value != neg else FALSE
+        if isinstance(e, ChassisResident):
+            return TRUE  # resolved per chassis; count the side that installs flows
+        if isinstance(e, And | Or):
+            # A tree over one field gets its prerequisites once (expr_annotate__).
+            name = _unique_name(e)
+            inner = prereqs and name is None
+            conj = isinstance(e, And) != neg
+            result: Dnf | None = None
+            for item in e.items:
+                sub = self.expr(item, neg, inner)
+                if result is None:
+                    result = sub
+                else:
+                    result = self.and_(result, sub) if conj else _or(result, sub, self.release)
+            assert result is not None
+            if prereqs and name is not None:
+                result = self.with_prereqs(result, name)
+            return result
+        raise TypeError(f"not a match expression node: {e!r}")
+
+    def and_(self, a: Dnf, b: Dnf) -> Dnf:
+        return _and(a, b, self.release, self.budget)
+
+    def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
+        symbol = symbols.SYMBOLS[name]
+        if symbol.prereqs is None or not dnf:
+            return dnf
+        return self.and_(dnf, self.text(symbol.prereqs, False))
+
+    def text(self, source: str, neg: bool) -> Dnf:
+        return _text_dnf(source, neg, self.release)
+
+    def comparison(self, e: Comparison | Test, neg: bool, prereqs: bool) -> Dnf:
+        ref = e.field
+        symbol = symbols.SYMBOLS[ref.name]
+        values: Sequence[object]
+        if isinstance(e, Test):
+            op, values = "!=", (Integer(0),)  # a bare field means "!= 0"
+        else:
+            op, values = e.op, e.values
+        if neg:
+            op = _INVERT[op]
+        if symbol.predicate is not None:
+            result: Dnf = FALSE if op == "==" else TRUE
+            for value in values:
+                positive = bool(value.value & 1 if isinstance(value, Integer) else 1) != (op == "!=")
+                one = self.text(symbol.predicate, not positive)
+                result = _or(result, one, self.release) if op == "==" else self.and_(result, one)
+        else:
+            result = self.plain(ref, symbol, op, values)
+        return self.with_prereqs(result, ref.name) if prereqs else result
+
+    def plain(self, ref: FieldRef, symbol: symbols.Symbol, op: str, values: Sequence[object]) -> Dnf:
+        if symbol.is_string:
+            return _single(ref.name, self.strings(values))  # nominal: only == after negations
+        low = 0 if ref.low is None else ref.low
+        high = symbol.width - 1 if ref.high is None else ref.high
+        root, low, high = symbols.resolve(ref.name, low, high)
+        width = high - low + 1
+        span = ((1 << width) - 1) << low
+        ordinal = _ordinal(root.name)
+        combined: Terms | None = None
+        for value in values:
+            if isinstance(value, Integer):
+                mask = ((1 << width) - 1 if value.mask is None else value.mask) << low & span
+                terms = _simplify(op, (value.value << low) & mask, mask, root.width, self.release)
+            else:
+                size = max(0, self.set_sizes.get(getattr(value, "name", ""), 1))
+                per = span.bit_count() if op == "!=" else 1
+                terms = Terms(_sat(per * size)) if op != "!=" or size <= 1 else self.opaque_ne(per, size)
+            if combined is None:
+                combined = terms
+            elif op == "!=":
+                combined = _and_terms(combined, terms, self.release, ordinal, self.budget)
+            else:
+                combined = _or_terms(combined, terms, self.release, ordinal)
+        assert combined is not None
+        return _single(root.name, combined)
+
+    def opaque_ne(self, bits: int, size: int) -> Terms:
+        """``x != $set``: without the addresses, the worst case of the release's crush."""
+        if self.release.ne_prefixes:
+            return Terms(_sat(bits * size))
+        return Terms(CAP if size * bits.bit_length() > 20 * 2 else _sat(bits**size))
+
+    def strings(self, values: Sequence[object]) -> Terms:
+        names: set[Term] = set()
+        opaque = 0
+        for value in values:
+            if isinstance(value, String):
+                names.add(value.value)
+            elif isinstance(value, PortGroupRef):
+                opaque += max(0, self.set_sizes.get(value.name, 1))
+        if opaque:
+            return Terms(_sat(len(names) + opaque))
+        return Terms.of(names)
+
+
+def _simplify(op: str, value: int, mask: int, width: int, release: Release) -> Terms:
+    """expr_simplify for one integer comparison: the == alternatives it becomes."""
+    if op == "==":
+        return Terms.of([(value, mask)])
+    if op == "!=":
+        return _simplify_ne(value, mask, release)
+    return _simplify_relational(op, value, mask, release)
+
+
+def _bits(mask: int) -> Iterable[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _simplify_ne(value: int, mask: int, release: Release) -> Terms:
+    if not mask:
+        return Terms.of([])  # "x != 0/0" is false
+    out: list[Term] = []
+    for i in _bits(mask):
+        bit = 1 << i
+        if release.ne_prefixes:
+            upper = mask & ~(bit - 1)
+            out.append(((value ^ bit) & upper, upper))
+        else:
+            out.append(((value ^ bit) & bit, bit))
+    return Terms.of(out)
+
+
+def _simplify_relational(op: str, value: int, mask: int, release: Release) -> Terms:
+    start = (mask & -mask).bit_length() - 1
+    lt = op in ("<", "<=")
+    eq = op in ("<=", ">=")
+    region = value & mask
+    if region == (mask if lt else 0):  # x <= max, x >= 0: true; x < max, x > 0: !=
+        return Terms.of([(0, 0)]) if eq else _simplify_ne(value, mask, release)
+    out: list[Term] = [(value, mask)] if eq else []
+    wanted = region if lt else mask & ~region
+    for z in _bits(wanted):
+        below = ((1 << z) - 1) & ~((1 << start) - 1)
+        out.append(((value ^ (1 << z)) & ~below, mask & ~below))
+    return Terms.of(out)
+
+
+def _unique_name(e: Expr) -> str | None:
+    """The one field a tree compares (expr_get_unique_symbol before annotation), else None."""
+    if isinstance(e, Comparison | Test):
+        return e.field.name
+    if isinstance(e, Not):
+        return _unique_name(e.operand)
+    if isinstance(e, And | Or):
+        names = {_unique_name(item) for item in e.items}
+        if len(names) == 1:
+            return names.pop()
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_dnf(source: str, neg: bool, release: Release) -> Dnf:
+    """A predicate or prerequisite (symbol table text, no set references), lowered once."""
+    return _Lowering(release, {}).expr(parse_match_tree(source), neg, True)
+
+
+# ---- the API -----------------------------------------------------------------------
+
+
+def _release(release: str | Release) -> Release:
+    if isinstance(release, Release):
+        return release
+    try:
+        return RELEASES[release]
+    except KeyError:
+        raise ValueError(f"unknown OVN release {release!r}; known: {', '.join(RELEASES)}") from None
+
+
+def _flows(tree: Expr, lowering: _Lowering) -> tuple[int, int, bool]:
+    flows, conjunctions = count(lowering.expr(tree, False, True))
+    return flows, conjunctions, flows >= CAP or conjunctions >= CAP
+
+
+def _worst(tree: Expr, flows: int, lowering: _Lowering) -> str:
+    """The smallest sub-expression that alone costs at least half of the whole.
+
+    Comparisons of one field are named together (``1 <= tcp.dst <= 6``: each
+    half alone costs more than the range), as is a negated tree.
+    """
+    node = tree
+    while True:
+        inner = node.operand if isinstance(node, Not) else node
+        if not isinstance(inner, And | Or) or _unique_name(inner) is not None:
+            break
+        best, best_flows = None, -1
+        for item in inner.items:
+            item_flows = _flows(item, lowering)[0]
+            if item_flows > best_flows:
+                best, best_flows = item, item_flows
+        if best is None or 2 * best_flows < flows or isinstance(node, Not):
+            break
+        node = best
+    return format_match(node)
+
+
+def estimate(
+    tree: Expr,
+    release: str | Release = DEFAULT_RELEASE,
+    set_sizes: Mapping[str, int] | None = None,
+) -> Cost:
+    """Upper bound on the OpenFlow flows of one lflow with match ``tree``, per datapath.
+
+    ``tree`` must be parsed and type-checked (ovn_inject.lang.parse_match);
+    ``set_sizes`` gives the number of addresses/ports of ``$name``/``@name``.
+    """
+    lowering = _Lowering(_release(release), set_sizes or {})
+    flows, conjunctions, capped = _flows(tree, lowering)
+    return Cost(flows, conjunctions, _worst(tree, flows, lowering), capped)
+
+
+def compiled_match(
+    app: Expr, scope_ports: Sequence[str], scope_field: str = "inport", cursor: Expr | None = None
+) -> Expr:
+    """``cursor && scope && (app)`` as the daemon compiles it (scope: ``inport == {ports}``)."""
+    scope = Comparison(FieldRef(scope_field), "==", tuple(String(p) for p in scope_ports), in_set=True)
+    return And(((cursor,) if cursor is not None else ()) + (scope, app))
+
+
+def compiled_cost(
+    app: Expr,
+    scope_ports: Sequence[str] | int,
+    scope_field: str = "inport",
+    cursor: Expr | None = None,
+    release: str | Release = DEFAULT_RELEASE,
+    set_sizes: Mapping[str, int] | None = None,
+) -> Cost:
+    """The cost of the compiled lflow ``cursor && scope && (app)`` with ``scope_ports`` ports in scope.
+
+    How the ports multiply: the scope is one more clause on inport (or outport).
+    With one port it is a plain match and costs nothing. With n ports, a
+    conjunction of the app that has no clause of its own becomes n flows (one
+    per port); one that already has clauses (``ip4.src == {a, b, c}``) is turned
+    into a conjunctive match by the extra clause, so the ports *add* n flows
+    (plus the conj_id flow) instead of multiplying: 3 + n + 1, not 3 x n. The
+    ports therefore cost at most ``n + 1`` flows per conjunction of the app,
+    except where the app's own OR over several fields or its ``!=`` already
+    distributed it into many conjunctions (each pays the n again). An app that
+    compares the scope field itself is intersected with the scope. The cursor
+    (a register equality) is one more exact match: no extra flows.
+    """
+    ports = [f"\0scope{i}" for i in range(scope_ports)] if isinstance(scope_ports, int) else list(scope_ports)
+    if not ports:
+        return Cost(0, 0, "", False)
+    lowering = _Lowering(_release(release), set_sizes or {})
+    flows, conjunctions, capped = _flows(compiled_match(app, ports, scope_field, cursor), lowering)
+    app_flows = _flows(app, lowering)[0]
+    return Cost(flows, conjunctions, _worst(app, app_flows, lowering), capped)
