@@ -50,6 +50,7 @@ __all__ = [
     "RELEASES",
     "Actions",
     "Context",
+    "Cost",
     "Detected",
     "Expr",
     "LanguageError",
