@@ -15,6 +15,7 @@ from ovn_inject.db.discovery import discover
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
 from ovn_inject.db.records import Record, to_record
 from ovn_inject.db.schema import table_names
+from ovn_inject.lang import Release, parse_release
 
 HOOK_COLUMNS = [
     "hook",
@@ -26,6 +27,7 @@ HOOK_COLUMNS = [
     "band",
     "cursor",
     "usable",
+    "ovn_release",
     "reason",
 ]
 #: Columns that name a row besides its uuid (as ovn-nbctl finds a switch by name).
@@ -197,12 +199,17 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
     help="The register the daemon's switch hooks use (as given to 'ovn-inject northd').",
 )
 @click.option("--cursor-register-lr", default=DEFAULT_CURSOR_REGISTER, show_default=True)
+@click.option(
+    "--ovn-release",
+    callback=lambda _ctx, _param, value: parse_release(value) if value else None,
+    help="Read northd's flows in this OVN release's language (default: what SB's schema says).",
+)
 @db_options
-def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
+def hook_list(cursor_register_ls: str, cursor_register_lr: str, ovn_release: Release | None) -> None:
     """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable."""
     config = settings()
     registers = {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr}
-    found = discover(config.sb_remote, config.db_timeout, registers)
+    found = discover(config.sb_remote, config.db_timeout, registers, release=ovn_release)
     records = []
     for hook in HOOK_POINTS:
         where = found.placements[hook.name]
@@ -219,6 +226,7 @@ def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
                 "band": "{}-{}".format(*where.band) if isinstance(where, Placement) else None,
                 "cursor": where.cursor.field if isinstance(where, Placement) else None,
                 "usable": usable,
+                "ovn_release": found.release.name,
                 "reason": "" if isinstance(where, Placement) else where.reason,
                 "summary": hook.summary,
             }

@@ -19,8 +19,9 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db.readers import read_topology
-from ovn_inject.db.records import service_name, service_view, to_record
+from ovn_inject.db.records import ovn_release, service_name, service_view, to_record
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.lang import Release
 
 FLOW_COLUMNS = [
     "_uuid",
@@ -138,7 +139,7 @@ def flow_add(
     """Add one flow to SERVICE; prints its uuid."""
     request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), attachment, hard_timeout)
     with inject_api() as api:
-        view = _scoped(service_view(api.service_get(service).execute()))
+        view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
         flows = validate_flows([request], view)
         [uuids] = commit_and_wait(api, api.flow_add(service, flows))
     for uuid in uuids:
@@ -181,22 +182,22 @@ def flow_replace(service: str, file: Any) -> None:
     """Replace every flow of SERVICE with those in FILE (JSON lines or a JSON array; - for stdin)."""
     requests = parse_flow_file(file.read())
     with inject_api() as api:
-        view = _scoped(service_view(api.service_get(service).execute()))
+        view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
         flows = validate_flows(requests, view, replacing=True)
         [uuids] = commit_and_wait(api, api.flow_replace(service, flows))
     for uuid in uuids:
         click.echo(uuid)
 
 
-def _scoped(view: ServiceView) -> ServiceView:
-    """The view with the ports each attachment's flows may name, read from NB."""
+def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
+    """The view with the ports each attachment's flows may name (read from NB), in the daemon's release."""
     config = settings()
     topology = read_topology(config.nb_remote, config.db_timeout, config.tenant)
     allowed = {
         a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
-    return dataclasses.replace(view, allowed_ports=allowed)
+    return dataclasses.replace(view, allowed_ports=allowed, release=release)
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

@@ -16,6 +16,7 @@ from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import DEFAULT_CURSOR_REGISTER, DEFAULT_CURSOR_WIDTH
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.lang import Release, parse_release
 
 REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 
@@ -41,6 +42,11 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     show_default=True,
     help="Cursor bits per hook: up to 2^N-1 services in one scope.",
 )
+@click.option(
+    "--ovn-release",
+    callback=lambda _ctx, _param, value: parse_release(value) if value else None,
+    help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
+)
 @click.option("--unixctl", type=click.Path(path_type=Path), help="Control socket for 'ovn-appctl -t PATH'.")
 @daemonize.options
 def northd(
@@ -51,6 +57,7 @@ def northd(
     cursor_register_ls: str,
     cursor_register_lr: str,
     cursor_width: int,
+    ovn_release: Release | None,
     unixctl: Path | None,
     pidfile: Path | None,
     log_file: Path | None,
@@ -67,6 +74,7 @@ def northd(
         tenant_key,
         {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr},
         cursor_width,
+        ovn_release,
     )
     with daemonize.daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:
         daemon = Daemon(options)

@@ -18,13 +18,14 @@ from ovn_inject.core.hooks import Pipeline
 from ovn_inject.core.policy import CheckedFlow, check_flow
 from ovn_inject.core.status import FlowState, Status
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import Actions, format_actions, format_match, parse_actions
+from ovn_inject.lang import Actions, Context, Release, format_actions, format_match, parse_actions
 from ovn_inject.lang import ast as n
 
 
 @lru_cache(maxsize=256)
-def _continuation(text: str) -> tuple[n.Action, ...]:
-    return parse_actions(text).items
+def _continuation(text: str, release: Release | None) -> tuple[n.Action, ...]:
+    """The continuation's actions; the release bounds ``next(table=N)`` (26.03's tables go past 29)."""
+    return parse_actions(text, Context(release=release)).items
 
 
 def _splice(actions: Actions, continuation: tuple[n.Action, ...]) -> Actions:
@@ -44,6 +45,7 @@ class _Checked:
     """The outcome of checking one (match, actions) text per pipeline."""
 
     flow: dict[Pipeline, CheckedFlow | str]
+    release: Release | None = None
 
     def get(self, pipeline: Pipeline) -> CheckedFlow | str:
         return self.flow[pipeline]
@@ -91,7 +93,7 @@ class ServiceFlow:
     def render_actions(self, continuation: str) -> str:
         found = self._rendered.get(continuation)
         if found is None:
-            spliced = _splice(self._flow().actions, _continuation(continuation))
+            spliced = _splice(self._flow().actions, _continuation(continuation, self.checked.release))
             found = self._rendered[continuation] = format_actions(spliced)
         return found
 
@@ -103,7 +105,8 @@ _Entry = tuple["ServiceFlow | Status | None", "float | None"]
 class FlowCache:
     """Service_Flow rows, parsed and checked once; re-read only when a row changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, release: Release | None = None) -> None:
+        self.release = release  # the language flows are checked in (None: the default)
         self._checked: dict[tuple[str, str], _Checked] = {}
         self._rows: dict[uuid.UUID, _Entry] = {}
 
@@ -114,10 +117,10 @@ class FlowCache:
             outcome: dict[Pipeline, CheckedFlow | str] = {}
             for pipeline in Pipeline:
                 try:
-                    outcome[pipeline] = check_flow(match, actions, [pipeline])
+                    outcome[pipeline] = check_flow(match, actions, [pipeline], self.release)
                 except OvnInjectError as exc:
                     outcome[pipeline] = str(exc)
-            found = self._checked[key] = _Checked(outcome)
+            found = self._checked[key] = _Checked(outcome, self.release)
         return found
 
     def update(self, rows: Mapping[uuid.UUID, Any], changed: Iterable[uuid.UUID] | None) -> None:

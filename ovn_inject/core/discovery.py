@@ -26,7 +26,8 @@ from ovn_inject.core.placement import (
     discover_stages,
     place_hooks,
 )
-from ovn_inject.lang import LanguageError, parse_actions, parse_match, register_bits
+from ovn_inject.lang import Context, LanguageError, Release, parse_actions, parse_match, register_bits
+from ovn_inject.lang.releases import DEFAULT as DEFAULT_RELEASE
 
 #: The Logical_Flow columns discovery reads.
 COLUMNS = ["pipeline", "table_id", "priority", "match", "actions", "external_ids"]
@@ -45,6 +46,7 @@ class Unreadable:
 
 @dataclass(frozen=True)
 class Discovery:
+    release: Release  # whose language northd's flows were read with
     stages: dict[str, StageInfo]
     used_bits: RegisterBits
     unreadable: dict[DatapathKind, tuple[Unreadable, ...]]
@@ -57,9 +59,10 @@ def datapath_kind(stage_name: str) -> DatapathKind | None:
 
 
 def register_usage(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any]], release: Release = DEFAULT_RELEASE
 ) -> tuple[RegisterBits, dict[DatapathKind, tuple[Unreadable, ...]]]:
     """Register bits any northd flow of each datapath kind reads or writes, and the flows not read."""
+    context = Context(release=release)
     seen: set[tuple[DatapathKind, str, str]] = set()
     used: dict[DatapathKind, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     unreadable: dict[DatapathKind, list[Unreadable]] = defaultdict(list)
@@ -77,7 +80,7 @@ def register_usage(
         seen.add(key)
         for parse, text in ((parse_match, row["match"]), (parse_actions, row["actions"])):
             try:
-                bits = register_bits(parse(text))
+                bits = register_bits(parse(text, context), release)
             except LanguageError as exc:
                 unreadable[kind].append(Unreadable(stage, text, str(exc)))
                 continue
@@ -92,6 +95,7 @@ def discover(
     registers: Mapping[DatapathKind, str] | None = None,
     width: int = DEFAULT_CURSOR_WIDTH,
     trust_unreadable: bool = False,
+    release: Release = DEFAULT_RELEASE,
 ) -> Discovery:
     """Stages, register usage and every hook's placement, from northd's flows.
 
@@ -102,7 +106,7 @@ def discover(
         LflowRow(r["external_ids"], r["pipeline"], int(r["table_id"]), int(r["priority"])) for r in rows
     ]
     stages = discover_stages(lflows)
-    used, unreadable = register_usage(rows)
+    used, unreadable = register_usage(rows, release)
     placements = place_hooks(stages, used, registers, width)
     if not trust_unreadable:
         for name, placement in list(placements.items()):
@@ -115,4 +119,4 @@ def discover(
                     f"read, so the register bits they use are unknown; first, in {first.stage}: "
                     f"{first.text!r} ({first.error})",
                 )
-    return Discovery(stages, used, unreadable, placements)
+    return Discovery(release, stages, used, unreadable, placements)

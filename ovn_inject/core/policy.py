@@ -19,8 +19,10 @@ from ovn_inject.core.hooks import Pipeline
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import (
     Actions,
+    Context,
     Expr,
     LanguageError,
+    Release,
     format_actions,
     format_match,
     parse_actions,
@@ -81,13 +83,16 @@ class CheckedFlow:
         return format_actions(self.actions)
 
 
-def check_flow(match: str, actions: str, pipelines: Iterable[Pipeline]) -> CheckedFlow:
-    """Parse, type-check and police a flow for hooks of the given pipelines.
+def check_flow(
+    match: str, actions: str, pipelines: Iterable[Pipeline], release: Release | str | None = None
+) -> CheckedFlow:
+    """Parse, type-check and police a flow for hooks of the given pipelines, in ``release``'s language.
 
     Raises LanguageError (not OVN, 400) or PolicyError (not allowed, 403).
     """
-    match_tree = _parse(parse_match, match, "match")
-    actions_tree = _parse(parse_actions, actions, "actions")
+    context = Context(release=release)
+    match_tree = _parse(lambda text: parse_match(text, context), match, "match")
+    actions_tree = _parse(lambda text: parse_actions(text, context), actions, "actions")
     ports: set[str] = set()
     _check_expr(match_tree, ports)
     for pipeline in set(pipelines):

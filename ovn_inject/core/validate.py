@@ -16,7 +16,7 @@ from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
 from ovn_inject.core.policy import PolicyError, check_flow, check_ports
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import LanguageError
+from ovn_inject.lang import LanguageError, Release
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -120,6 +120,8 @@ class ServiceView:
     flow_count: int  # flows the service has now
     #: attachment uuid -> the tenant's ports on the datapath(s) it covers; None: not checked
     allowed_ports: Mapping[str, frozenset[str]] | None = None
+    #: the OVN release whose language the flows must be in (None: the default, 23.03)
+    release: Release | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ def _check_language_and_policy(
     hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
     pipelines = {h.pipeline for h in hooks} or set(Pipeline)
     try:
-        flow = check_flow(match, actions, pipelines)
+        flow = check_flow(match, actions, pipelines, service.release)
         if service.allowed_ports is not None:
             allowed: set[str] = set()
             for att in applicable:

@@ -15,6 +15,8 @@ from ovn_inject.core import discovery
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import DEFAULT_CURSOR_WIDTH
 from ovn_inject.db.rpc import Rpc, ovsdb_map
+from ovn_inject.lang import Release
+from ovn_inject.lang.releases import Detected, from_schema
 
 SB = "OVN_Southbound"
 
@@ -29,10 +31,22 @@ def fetch_northd_flows(sb_remote: str, timeout: float = 30.0) -> list[dict[str, 
     return rows
 
 
+def detect_release(sb_remote: str, timeout: float = 30.0) -> Detected:
+    """The OVN release whose language SB's flows are in, from the schema version SB serves."""
+    with Rpc(sb_remote, timeout, SB) as rpc:
+        schema = rpc.request("get_schema", [SB])
+    return from_schema(str(schema.get("version", "")))
+
+
 def discover(
     sb_remote: str,
     timeout: float = 30.0,
     registers: Mapping[DatapathKind, str] | None = None,
     width: int = DEFAULT_CURSOR_WIDTH,
+    release: Release | None = None,
 ) -> discovery.Discovery:
-    return discovery.discover(fetch_northd_flows(sb_remote, timeout), registers, width)
+    """Read and digest northd's flows; ``release`` forces the language, else SB's schema decides."""
+    if release is None:
+        release = detect_release(sb_remote, timeout).release
+    rows = fetch_northd_flows(sb_remote, timeout)
+    return discovery.discover(rows, registers, width, release=release)

@@ -9,6 +9,7 @@ from typing import Any
 from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import AttachmentView, ServiceView, cookie_from_db
+from ovn_inject.lang import LanguageError, Release, parse_release
 
 Record = dict[str, Any]
 
@@ -78,6 +79,22 @@ def service_view(row: Any, flow_count: int | None = None) -> ServiceView:
 def service_name(row: Any) -> str:
     service = _raw_row(row).service
     return service[0].name if service else ""
+
+
+#: Inject_Global.options key where the daemon says which OVN release it compiles for.
+RELEASE_OPTION = "ovn_release"
+
+
+def ovn_release(tables: Mapping[str, Any]) -> Release | None:
+    """The release the daemon learnt from SB (Inject_Global.options:ovn_release), if it said."""
+    for row in tables["Inject_Global"].rows.values():
+        name = row.options.get(RELEASE_OPTION)
+        if name:
+            try:
+                return parse_release(name)
+            except LanguageError:
+                return None
+    return None
 
 
 def single(value: Any) -> Any:

@@ -242,6 +242,7 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
         max_flows=view.max_flows,
         flow_count=view.flow_count,
         attachments=attachments,
+        ovn_release=view.release.name if view.release is not None else None,
     )
 
 
@@ -261,7 +262,7 @@ def dry_run(
     check_no_duplicates(flows)
     placements = state.placements()
     topology = state.topology()
-    cache = FlowCache()
+    cache = FlowCache(state.release())
     app_flows = [
         ServiceFlow(
             f"{DRY_RUN_PREFIX}{i}",

@@ -120,6 +120,12 @@ class ServiceInfo(BaseModel):
     max_flows: int | None
     flow_count: int
     attachments: list[AttachmentInfo]
+    ovn_release: str | None = Field(
+        None,
+        description="The OVN release whose logical-flow language flows must be written in "
+        "(learnt by the compiler daemon from the OVN_Southbound schema; null until it ran).",
+        examples=["26.03"],
+    )
 
 
 class LogicalFlowInfo(BaseModel):

@@ -35,9 +35,10 @@ from ovn_inject.core.validate import ServiceView
 from ovn_inject.db import nbrows
 from ovn_inject.db.discovery import discover
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
-from ovn_inject.db.records import service_view
+from ovn_inject.db.records import ovn_release, service_view
 from ovn_inject.db.rows import FlowKeys, set_size
 from ovn_inject.db.rpc import Rpc
+from ovn_inject.lang import Release
 
 LOG = logging.getLogger("ovn_inject.gateway")
 
@@ -178,7 +179,11 @@ class GatewayState:
             a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
-        return dataclasses.replace(view, allowed_ports=allowed)
+        return dataclasses.replace(view, allowed_ports=allowed, release=self.release())
+
+    def release(self) -> Release | None:
+        """The OVN release flows are checked in: what the compiler daemon learnt from SB."""
+        return ovn_release(self.api.tables)
 
     # ---- NB ---------------------------------------------------------------
 

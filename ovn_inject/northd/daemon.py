@@ -43,7 +43,9 @@ from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable
 from ovn_inject.core.topology import Topology
 from ovn_inject.db import records
-from ovn_inject.db.discovery import discover
+from ovn_inject.db.discovery import detect_release, discover
+from ovn_inject.db.records import RELEASE_OPTION
+from ovn_inject.lang import Release
 from ovn_inject.northd import sbwriter, sources
 from ovn_inject.northd.tracking import Changes, TrackingIdl
 
@@ -66,6 +68,7 @@ class Options:
     tenant_key: str = DEFAULT_TENANT_KEY
     registers: dict[DatapathKind, str] = field(default_factory=dict)
     cursor_width: int = DEFAULT_CURSOR_WIDTH
+    release: Release | None = None  # forced; None: learnt from SB's schema
 
 
 @dataclass
@@ -95,7 +98,7 @@ class Daemon:
         )
         self.sb.set_lock(LOCK_NAME)
         self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
-        self.flows = FlowCache()
+        self.flows = FlowCache(options.release)
         self.placements: dict[str, Placement | Unusable] = {}
         self.stats = Stats()
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
@@ -236,8 +239,13 @@ class Daemon:
         )
 
     def _discover(self) -> dict[str, Placement | Unusable]:
+        options = self.options
+        release = options.release or self._detect_release()
+        if release is not self.flows.release:
+            self.flows = FlowCache(release)  # every flow is checked again in this release's language
+            self._compiled = None
         placements = discover(
-            self.options.sb, registers=self.options.registers, width=self.options.cursor_width
+            options.sb, registers=options.registers, width=options.cursor_width, release=release
         ).placements
         unusable = {name: p.reason for name, p in placements.items() if isinstance(p, Unusable)}
         for name, reason in unusable.items():
@@ -249,6 +257,20 @@ class Daemon:
             self._rediscover_at = None
             self._rediscover_delay = REDISCOVER_SECONDS
         return placements
+
+    def _detect_release(self) -> Release:
+        detected = detect_release(self.options.sb)
+        name, schema = detected.release.name, ".".join(map(str, detected.schema))
+        if detected.newer:
+            LOG.warning(
+                "OVN_Southbound schema %s is newer than OVN %s, the newest release ovn-inject knows: "
+                "its language is used (force one with --ovn-release)",
+                schema,
+                name,
+            )
+        elif detected.release is not self.flows.release:
+            LOG.info("connected OVN: release %s (OVN_Southbound schema %s)", name, schema)
+        return detected.release
 
     def _global_row(self) -> Any:
         rows = list(self.inject.tables["Inject_Global"].rows.values())
@@ -296,6 +318,11 @@ class Daemon:
         glob = self._global_row()
         if glob is not None and int(glob.sb_cfg) < cfg:
             glob.sb_cfg = cfg
+            changed = True
+        release = self.flows.release
+        if glob is not None and release is not None and glob.options.get(RELEASE_OPTION) != release.name:
+            # The release the gateway and the CLI check flows in.
+            glob.setkey("options", RELEASE_OPTION, release.name)
             changed = True
         if changed:
             txn.commit_block()

@@ -86,6 +86,12 @@ def test_service_lists_attachments_datapaths_and_the_ports_flows_may_name(topo: 
     assert (ls["hook"], ls["pipeline"]) == ("ls-in-port", "ingress")
     assert ls["datapaths"] == [{"name": "ls-a", "kind": "ls", "ports": ["ls-a-lr-a", "vm1", "vm2", "vm3"]}]
     assert by_target["lsp:vm1"]["pipeline"] == "egress"
+    with client(topo, token) as http:
+        release = wait_until(
+            lambda: http.get("/v1/service").json()["ovn_release"], "the daemon names the release"
+        )
+    installed = subprocess.run(["ovn-northd", "--version"], capture_output=True, text=True).stdout
+    assert f" {release}." in installed, (release, installed)
 
 
 def test_add_get_list_delete_with_wait_hv_proven_by_packets(topo: Sandbox) -> None:

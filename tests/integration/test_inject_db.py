@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -361,6 +362,9 @@ def test_hook_list_matches_sb(run: Run, topo: Sandbox) -> None:
     assert pre_acl["pipeline"] == "ingress" and pre_acl["northd_max"] >= 100
     cursors = [h["cursor"] for h in hooks.values()]
     assert pre_acl["cursor"] == "reg9[0..3]" and len(set(cursors)) == 8, cursors
+    version = subprocess.run(["ovn-northd", "--version"], capture_output=True, text=True).stdout
+    installed = re.search(r"(\d+\.\d+)\.\d+", version)
+    assert installed and {h["ovn_release"] for h in hooks.values()} == {installed.group(1)}, version
     parsed = list(csv.DictReader(io.StringIO(run("hook-list", "--format", "csv").stdout)))
     assert [r["hook"] for r in parsed] == list(hooks)
 
