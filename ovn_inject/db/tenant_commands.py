@@ -24,6 +24,7 @@ from ovn_inject.db.commands import (
 )
 from ovn_inject.db.errors import RowNotFoundError
 from ovn_inject.db.records import single
+from ovn_inject.db.services import tenant_service
 from ovn_inject.errors import OvnInjectError
 
 Row = Any
@@ -76,7 +77,7 @@ class TenantServiceAddCommand(ServiceAddCommand):
         self.enabled = enabled
 
     def run_idl(self, txn: Any) -> None:
-        if self.max_services is not None:
+        if self.max_services is not None and tenant_service(self.api, self.tenant, self.name) is None:
             owned = sum(1 for r in self.api.tables["Service"].rows.values() if r.tenant == self.tenant)
             globals_ = list(self.api.tables["Inject_Global"].rows.values())
             if globals_:
