@@ -86,9 +86,15 @@ def check_own_target(target: Target, hook: HookPoint, tenant: str, topology: Top
     other tenants; a port group of the tenant's that holds another tenant's
     ports is refused too, since attaching to it would name those ports.
     """
-    kinds = {TargetKind.LSP: "switch port", TargetKind.LRP: "router port", TargetKind.PG: "port group"}
+    kinds = {
+        TargetKind.LS: "switch",
+        TargetKind.LR: "router",
+        TargetKind.LSP: "switch port",
+        TargetKind.LRP: "router port",
+        TargetKind.PG: "port group",
+    }
     missing = TargetNotFoundError(
-        f"tenant '{tenant}' has no {kinds.get(target.kind, 'datapath')} '{target.name}' "
+        f"tenant '{tenant}' has no {kinds[target.kind]} '{target.name}' "
         f"(see GET /v1/tenant/elements)"
     )
     if topology.tenant_of(target.kind, target.name) != tenant:
