@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +25,7 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 vm1, vm2, vm3, vm4, vm5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "application.md"
 DROP_VM1 = {"priority": 10, "match": 'inport == "vm1"', "actions": "drop;"}
 LS_A = {"target": "ls:ls-a", "hook": "ls-in-port"}
 
@@ -290,3 +296,26 @@ def test_limits_patch_tokens_and_delete(box: Sandbox) -> None:
         error(tenant.get("/v1/tenant/services/ips"), 404, "not_found")
         assert register(tenant, "lb")["name"] == "lb"  # a slot is free again
     wait_until(lambda: snapshot(box)["Service_Flow"] == [], "the service's flows went with it")
+
+
+def test_the_guides_curl_commands_run_as_written(box: Sandbox) -> None:
+    section = GUIDE.read_text().split("## Register your appliance", 1)[1].split("\n## ", 1)[0]
+    [script] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    env = {**os.environ, "OVN_INJECT_GATEWAY": box.gateway_url, "TENANT_TOKEN": make_tenant(box, "tenant-a")}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answers, rest, decoder = [], done.stdout.strip(), json.JSONDecoder()
+    while rest:
+        answer, end = decoder.raw_decode(rest)
+        answers.append(answer)
+        rest = rest[end:].strip()
+    elements, service, attachment, mine = answers
+    assert "ls-a" in [s["name"] for s in elements["switches"]]
+    assert (service["name"], attachment["target"]) == ("ips", "ls:ls-a")
+    assert (mine["name"], mine["tenant"], [a["target"] for a in mine["attachments"]]) == (
+        "ips",
+        "tenant-a",
+        ["ls:ls-a"],
+    )
