@@ -94,8 +94,7 @@ def check_own_target(target: Target, hook: HookPoint, tenant: str, topology: Top
         TargetKind.PG: "port group",
     }
     missing = TargetNotFoundError(
-        f"tenant '{tenant}' has no {kinds[target.kind]} '{target.name}' "
-        f"(see GET /v1/tenant/elements)"
+        f"tenant '{tenant}' has no {kinds[target.kind]} '{target.name}' (see GET /v1/tenant/elements)"
     )
     if topology.tenant_of(target.kind, target.name) != tenant:
         raise missing
