@@ -204,8 +204,7 @@ def add_attachment(
     check_own_target(target, hook, caller.tenant, state.topology())
     command = state.api.attach_add(str(row.uuid), target.kind.value, target.name, hook.name, body.order)
     [created] = _commit(state, caller, command)
-    with state.lock:
-        return _attachment(created._row if hasattr(created, "_row") else created)
+    return _attachment(created)  # a RowView of the new row, as the IDL has it after the commit
 
 
 def delete_attachments(
