@@ -6,13 +6,17 @@ import json
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ovn_inject.core.validate import QuotaExceededError
 from ovn_inject.db.commands import now_ms
+from ovn_inject.db.impl_idl import connect
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
@@ -319,3 +323,32 @@ def test_the_guides_curl_commands_run_as_written(box: Sandbox) -> None:
         "tenant-a",
         ["ls:ls-a"],
     )
+
+
+def test_concurrent_registrations_never_exceed_the_service_limit(box: Sandbox) -> None:
+    """Gateways (a connection each) registering at once: the service count is guarded in the transaction."""
+    credential = make_tenant(box, "tenant-a", max_services=3)
+    with client(box, credential) as http:
+        assert http.get("/v1/tenant/services").json() == {"services": []}
+    apis = [connect(box.inject_remote, 10.0) for _ in range(4)]
+    start = threading.Barrier(len(apis))
+
+    def attempt(job: tuple[int, object]) -> int:
+        n, api = job
+        created = 0
+        start.wait()
+        for m in range(3):
+            try:
+                api.commit(api.tenant_service_add(f"svc{n}-{m}", "tenant-a", max_services=3))  # type: ignore[attr-defined]
+                created += 1
+            except QuotaExceededError:
+                pass
+        return created
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert sum(pool.map(attempt, enumerate(apis))) == 3
+    finally:
+        for api in apis:
+            api.close()
+    assert len([s for s in snapshot(box)["Service"] if s[2] == "tenant-a"]) == 3
