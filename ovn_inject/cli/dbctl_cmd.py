@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    inject_api,
+    settings,
+    ssl_ready,
+)
 from ovn_inject.cli.output import format_value, render
 from ovn_inject.db.commands import by_uuid
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
@@ -203,6 +210,7 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
 def hook_list(cursor_register_ls: str, cursor_register_lr: str) -> None:
     """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable."""
     config = settings()
+    ssl_ready(config.sb_remote)
     rows = fetch_northd_flows(config.sb_remote, config.db_timeout)
     stages, used = analyze(rows)
     registers = {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr}
