@@ -32,7 +32,7 @@ class Rpc:
                 self.remote = single
                 self._rpc = ovs.jsonrpc.Connection(stream)
                 return
-            problems.append(f"{single}: {os.strerror(error)}")
+            problems.append(f"{single}: {os.strerror(error)}{_ssl_hint(single)}")
         raise InjectDbError(f"cannot reach {what}: {'; '.join(problems) or 'no remote given'}")
 
     def close(self) -> None:
@@ -71,7 +71,9 @@ class Rpc:
                 if reply.type == ovs.jsonrpc.Message.T_ERROR or reply.error is not None:
                     raise RpcError(self.what, self.remote, reply.error)
                 return reply.result
-        raise InjectDbError(f"lost {self.what} at {self.remote}: {os.strerror(error)}")
+        raise InjectDbError(
+            f"lost {self.what} at {self.remote}: {os.strerror(error)}{_ssl_hint(self.remote)}"
+        )
 
     def select(self, database: str, table: str, where: list[Any], columns: list[str]) -> list[dict[str, Any]]:
         op = {"op": "select", "table": table, "where": where, "columns": columns}
@@ -80,6 +82,13 @@ class Rpc:
             raise InjectDbError(f"{self.what}: select on {table} failed: {result['error']}")
         rows: list[dict[str, Any]] = result["rows"]
         return rows
+
+
+def _ssl_hint(remote: str) -> str:
+    # python-ovs reports a refused SSL handshake as a bare errno (often EPERM or EPROTO).
+    if not remote.startswith("ssl:"):
+        return ""
+    return " (SSL: the server must trust the CA of --certificate, and --ca-cert must be its CA)"
 
 
 class RpcError(InjectDbError):

@@ -16,7 +16,9 @@ CA = "switchca"
 
 
 def _ovs_pki(directory: Path, *args: str) -> None:
-    processes.run(["ovs-pki", f"--dir={directory}", f"--log={directory}.log", "--force", *args])
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = ["ovs-pki", f"--dir={directory}", f"--log={directory}.log", "--force", *args]
+    processes.run(argv, cwd=directory)
 
 
 def create(directory: Path, name: str = "sandbox") -> SslOptions:
@@ -27,7 +29,8 @@ def create(directory: Path, name: str = "sandbox") -> SslOptions:
 
 def sign(directory: Path, name: str) -> SslOptions:
     """A key and certificate ``name`` signed by the PKI in ``directory`` (created with :func:`create`)."""
-    _ovs_pki(directory, "req+sign", str(directory / name), "switch")
+    # Run in the PKI's directory: the name becomes the certificate's CN (at most 64 characters).
+    _ovs_pki(directory, "req+sign", name, "switch")
     return options(directory, name)
 
 
