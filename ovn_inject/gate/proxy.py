@@ -87,7 +87,9 @@ def parse_listen(text: str) -> Endpoint:
         port, _, host = rest.partition(":")
         if port.isdigit():
             return Endpoint(kind[1:], host=host.strip("[]") or "127.0.0.1", port=int(port))
-    raise GateConfigError(f"listen address '{text}' is not punix:PATH, ptcp:PORT[:HOST] or pssl:PORT[:HOST]")
+    raise GateConfigError(
+        f"listen address '{text}' is not punix:PATH or ptcp:PORT[:HOST] (pssl:PORT[:HOST] for SSL)"
+    )
 
 
 Transform = Callable[[bytes], bytes]
