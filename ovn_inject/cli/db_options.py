@@ -97,10 +97,13 @@ def _option(*decls: str, field: str, **kwargs: Any) -> click.Option:
 def _ssl_options(prefix: str = "--", short: bool = True) -> list[click.Option]:
     """--private-key, --certificate, --ca-cert, --bootstrap-ca-cert, as OVN's tools spell them."""
     helps = {
-        "private_key": ("-p", "PEM private key for ssl: remotes"),
+        "private_key": ("-p", "PEM private key for ssl: database remotes"),
         "certificate": ("-c", "PEM certificate of that key (signed by the CA the servers trust)"),
         "ca_cert": ("-C", "PEM CA certificate that ssl: servers must be signed by"),
-        "bootstrap_ca_cert": ("", "Like --ca-cert; if FILE is missing, trust the server's CA and write it"),
+        "bootstrap_ca_cert": (
+            "",
+            f"Like {prefix}ca-cert; if FILE is missing, trust the server's CA and write it",
+        ),
     }
     return [
         _option(
