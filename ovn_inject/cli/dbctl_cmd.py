@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    inject_api,
+    settings,
+    ssl_ready,
+)
 from ovn_inject.cli.output import format_value, render
 from ovn_inject.core.hooks import HOOK_POINTS
 from ovn_inject.core.placement import Placement, cursor_widths, pinned_registers
@@ -216,6 +223,7 @@ def hook_list(
     Cursors are sized as the daemon sizes them: to the attachments OVN_Inject holds at each hook.
     """
     config = settings()
+    ssl_ready(config.sb_remote)
     registers = pinned_registers(cursor_register_ls, cursor_register_lr)
     if cursor_width is None:
         with inject_api() as api:

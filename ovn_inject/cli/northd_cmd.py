@@ -12,6 +12,7 @@ import ovs.unixctl
 import ovs.unixctl.server
 
 from ovn_inject import daemonize
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.core.placement import pinned_registers
 from ovn_inject.errors import OvnInjectError
@@ -53,6 +54,7 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
 )
 @click.option("--unixctl", type=click.Path(path_type=Path), help="Control socket for 'ovn-appctl -t PATH'.")
+@ssl_options()
 @daemonize.options
 def northd(
     nb: str,
@@ -72,6 +74,7 @@ def northd(
     """Compile services, attachments and flows into hook lflows in SB."""
     from ovn_inject.northd.daemon import Daemon, Options
 
+    settings().ssl().apply([nb, sb, inject_db])
     options = Options(
         nb,
         sb,

@@ -87,7 +87,7 @@ def test_inject_db_is_a_second_database_of_the_nb_server(topo: Sandbox) -> None:
         ["ovsdb-client", "list-dbs", topo.nb_remote], capture_output=True, text=True, check=True
     ).stdout.split()
     assert {"OVN_Northbound", "OVN_Inject"} <= set(dbs)
-    assert topo.env()[INJECT_DB_ENV] == topo.inject_remote
+    assert topo.env()[INJECT_DB_ENV] == topo.inject_daemon_remote
     assert "Service" not in topo.nbctl("--columns=name", "list", "NB_Global")  # NB's schema is untouched
 
 
