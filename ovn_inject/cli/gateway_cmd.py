@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 
@@ -37,6 +38,7 @@ from ovn_inject.errors import OvnInjectError
     help="Validates tenant bearer tokens that are not ovn-inject's own (e.g. Keystone's); "
     "see ovn_inject.gateway.tenant_auth.",
 )
+@ssl_options(prefix="--db-", short=False)
 @daemonize.options
 def gateway(
     listen: str,
@@ -66,6 +68,7 @@ def gateway(
         from ovn_inject.gateway.tenant_auth import load_validator
 
         load_validator(tenant_validator)  # report a bad validator before detaching
+    settings().ssl("--db-").apply([inject_db, nb, *([sb] if sb else [])])
     options = Options(inject_db, nb, sb, tenant_key, timeout, tenant_validator)
 
     async def service(ready: Callable[[], None]) -> None:
