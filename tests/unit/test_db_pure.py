@@ -242,7 +242,7 @@ def test_discovery_fails_closed_on_a_northd_flow_it_cannot_read() -> None:
         row("ls_in_l2_lkup", "ingress", 25, "eth.mcast"),
         row("ls_out_pre_acl", "egress", 1, "ip"),
         row("ls_out_check_port_sec", "egress", 8, "1"),
-        row("lr_in_ip_routing_pre", "ingress", 11, "1", "reg9[0..6] = 0; next;"),
+        row("lr_in_ip_routing_pre", "ingress", 11, "1", "reg9[0..6] = 5; next;"),
         row("lr_in_arp_resolve", "ingress", 17, "ip4"),
         row("lr_out_snat", "egress", 3, "ip"),
         row("lr_out_delivery", "egress", 6, "1"),
