@@ -181,22 +181,20 @@ def clear(sandbox: Sandbox) -> None:
     """Remove every root NB row a topology may have made (the features' too) and unbind all ports."""
     for lport in list(sandbox.state.bindings):
         sandbox.unbind_port(lport)
-    args: list[str] = []
-    for table in (
-        "logical_switch",
-        "logical_router",
-        "port_group",
-        "address_set",
-        "load_balancer",
-        "acl",
-        "mirror",
-        *(table for table in features.ROOT_TABLES if release.schema_has(release.nb_schema(), table)),
+    # Two transactions: a Sample_Collector stays referenced by its Sample rows until the ACLs that
+    # hold those are gone.
+    schema = release.nb_schema()
+    for tables in (
+        ("logical_switch", "logical_router", "port_group", "address_set", "load_balancer", "acl", "mirror"),
+        tuple(table for table in features.ROOT_TABLES if release.schema_has(schema, table)),
     ):
-        uuids = sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split()
-        for uuid in uuids:
-            args += ["--", "--if-exists", "destroy", table, uuid]
-    args += ["--", "remove", "nb_global", ".", "options", *features.NB_GLOBAL_OPTIONS]
-    sandbox.nbctl(*args[1:])
+        args: list[str] = []
+        for table in tables:
+            for uuid in sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split():
+                args += ["--", "--if-exists", "destroy", table, uuid]
+        if args:
+            sandbox.nbctl(*args[1:])
+    sandbox.nbctl("remove", "nb_global", ".", "options", *features.NB_GLOBAL_OPTIONS)
     sandbox.state.extra.pop("topology", None)
     sandbox.state.extra.pop("features", None)
     sandbox.state.extra.pop("features_skipped", None)
