@@ -8,6 +8,8 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 TESTS   ?= tests
 # The Debian releases `make test-releases` runs the suite on (their OVN: trixie 25.03, sid 26.03).
 RELEASES ?= trixie sid
+# sudo resets the environment: where the roots are kept must be passed explicitly.
+ROOTS_ENV := $(if $(OVN_INJECT_ROOTS),OVN_INJECT_ROOTS='$(OVN_INJECT_ROOTS)')
 
 .PHONY: deps debs venv test test-release test-releases release-roots unit run lint bench clean
 
@@ -36,7 +38,7 @@ test: deps
 # (.ci/release-root says where and how). RELEASE=trixie or RELEASE=sid.
 test-release:
 	@[ -n "$(RELEASE)" ] || { echo "usage: make test-release RELEASE=trixie|sid"; exit 2; }
-	$(SUDO) env PYTEST_ARGS='$(PYTEST_ARGS)' TESTS='$(TESTS)' .ci/release-root test $(RELEASE)
+	$(SUDO) env PYTEST_ARGS='$(PYTEST_ARGS)' TESTS='$(TESTS)' $(ROOTS_ENV) .ci/release-root test $(RELEASE)
 
 # Every release in turn; the roots are built first, side by side (debootstrap mostly waits on I/O).
 test-releases: release-roots
@@ -47,7 +49,7 @@ test-releases: release-roots
 
 release-roots:
 	$(SUDO) .ci/release-root install-debootstrap
-	@pids=""; for r in $(RELEASES); do $(SUDO) .ci/release-root build $$r & pids="$$pids $$!"; done; \
+	@pids=""; for r in $(RELEASES); do $(SUDO) env $(ROOTS_ENV) .ci/release-root build $$r & pids="$$pids $$!"; done; \
 	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
 
 unit: venv
