@@ -100,6 +100,9 @@ def northd_deletes_foreign_row(sandbox: Sandbox, uuid: str) -> bool:
     deletes foreign rows only on a full recompute (26.03 even syncs by row uuid), so one is forced there.
     """
     if release.installed() >= release.LAZY_FOREIGN_DELETE:
+        # Once northd has answered a sync, its SB replica holds the row (SB sends updates in order),
+        # so the recompute cannot run before the row reached northd.
+        sandbox.nbctl("--wait=sb", "sync")
         sandbox.northd_appctl("inc-engine/recompute")
     return wait_gone(sandbox, uuid)
 
