@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY
 from ovn_inject.errors import SandboxError
+from ovn_inject.sandbox import features, release
 from ovn_inject.sandbox.sandbox import Sandbox
 
 
@@ -47,6 +48,8 @@ class Topology:
     name: str
     switches: tuple[Switch, ...] = ()
     routers: dict[str, str] = field(default_factory=dict)  # router name -> tenant
+    #: Turn on every optional northd feature the release has (ovn_inject.sandbox.features).
+    features: bool = False
 
     def vm(self, name: str) -> Vm:
         for switch in self.switches:
@@ -85,9 +88,27 @@ DEMO = Topology(
     routers={"lr-a": "tenant-a"},
 )
 
+#: The demo plus an external network behind a distributed gateway port, and every optional northd
+#: feature that uses registers turned on (so that free register bits are measured, not guessed).
+FULL = Topology(
+    name="full",
+    switches=(
+        *DEMO.switches,
+        Switch(
+            "ls-ext",
+            "tenant-a",
+            (),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ext", "02:00:00:00:ff:01", "172.16.0.1/24"),
+        ),
+    ),
+    routers=DEMO.routers,
+    features=True,
+)
+
 NONE = Topology(name="none")
 
-TOPOLOGIES = {"demo": DEMO, "none": NONE}
+TOPOLOGIES = {"demo": DEMO, "full": FULL, "none": NONE}
 
 
 def nb_commands(topology: Topology, tenant_key: str = DEFAULT_TENANT_KEY) -> list[list[str]]:
@@ -134,6 +155,15 @@ def build(sandbox: Sandbox, topology: Topology, wait: bool = True) -> None:
     for vm in topology.vms:
         sandbox.bind_port(vm.name, chassis[(vm.chassis - 1) % len(chassis)])
     sandbox.state.extra["topology"] = topology.name
+    if topology.features:
+        on, off = features.supported(release.nb_schema())
+        for feature in on:
+            feature_args: list[str] = []
+            for step in feature.commands:
+                feature_args += ["--", *step]
+            sandbox.nbctl(*feature_args[1:])
+        sandbox.state.extra["features"] = [feature.name for feature in on]
+        sandbox.state.extra["features_skipped"] = [feature.name for feature in off]
     sandbox.save()
     if wait:
         sandbox.wait_ports_up(vm.name for vm in topology.vms)
@@ -148,23 +178,24 @@ def by_name(name: str) -> Topology:
 
 
 def clear(sandbox: Sandbox) -> None:
-    """Remove every logical switch, router, port group and address set, and unbind all ports."""
+    """Remove every root NB row a topology may have made (the features' too) and unbind all ports."""
     for lport in list(sandbox.state.bindings):
         sandbox.unbind_port(lport)
-    args: list[str] = []
-    for table in (
-        "logical_switch",
-        "logical_router",
-        "port_group",
-        "address_set",
-        "load_balancer",
-        "acl",
-        "mirror",
+    # Two transactions: a Sample_Collector stays referenced by its Sample rows until the ACLs that
+    # hold those are gone.
+    schema = release.nb_schema()
+    for tables in (
+        ("logical_switch", "logical_router", "port_group", "address_set", "load_balancer", "acl", "mirror"),
+        tuple(table for table in features.ROOT_TABLES if release.schema_has(schema, table)),
     ):
-        uuids = sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split()
-        for uuid in uuids:
-            args += ["--", "--if-exists", "destroy", table, uuid]
-    if args:
-        sandbox.nbctl(*args[1:])
+        args: list[str] = []
+        for table in tables:
+            for uuid in sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split():
+                args += ["--", "--if-exists", "destroy", table, uuid]
+        if args:
+            sandbox.nbctl(*args[1:])
+    sandbox.nbctl("remove", "nb_global", ".", "options", *features.NB_GLOBAL_OPTIONS)
     sandbox.state.extra.pop("topology", None)
+    sandbox.state.extra.pop("features", None)
+    sandbox.state.extra.pop("features_skipped", None)
     sandbox.save()
