@@ -199,8 +199,9 @@ SCOPE: list[Case] = [
          (*TENANT_B, Probe("vm1", routed(vm1, vm4), "vm4", delivered=False))),
     Case("ofctl drop-all on the switch", "ls:ls-a", "ls-in-forward", {}, [], None,
          (*TENANT_B, Probe("vm1", tcp(vm1, vm3, 2002), "vm3", delivered=False))),
-    Case("steer within the tenant", "lsp:vm1", "ls-in-port", "tcp.dst == 2003", f"eth.dst = {vm3.mac}; ip4.dst = {vm3.ip}; next;",
-         None, (Probe("vm1", tcp(vm1, vm2, 2003), "vm3", never=("vm2", "vm6")), *TENANT_B)),
+    Case("steer within the tenant", "lsp:vm1", "ls-in-port", "tcp.dst == 2003",
+         f"eth.dst = {vm3.mac}; ip4.dst = {vm3.ip}; next;", None,
+         (Probe("vm1", tcp(vm1, vm2, 2003), "vm3", never=("vm2", "vm6")), *TENANT_B)),
 ]  # fmt: skip
 assert len(STEER_SPOOF) + len(SCOPE) >= 25
 
@@ -262,7 +263,7 @@ def test_steer_and_spoof_are_refused(box: Sandbox, case: Case) -> None:
 BY_HAND = [
     c
     for c in STEER_SPOOF
-    if isinstance(c.match, str) and c.refused in ("eth.dst", "eth.src", "ip4.src", "ip4.dst")
+    if isinstance(c.match, str) and c.refused in {"eth.dst", "eth.src", "ip4.src", "ip4.dst"}
 ]
 
 
@@ -277,7 +278,8 @@ def test_daemon_marks_a_hand_written_rewrite_invalid(box: Sandbox, case: Case) -
             [flow] = http.get("/v1/flows").json()["flows"]
             return str(flow["reason"]) if flow["status"] == "invalid" else ""
 
-        wait_until(lambda: case.refused in reason(), f"the daemon marks '{case.name}' invalid")
+        words = str(case.refused)
+        wait_until(lambda: words in reason(), f"the daemon marks '{case.name}' invalid")
     for probe in case.probes:
         check(box, probe)
 
