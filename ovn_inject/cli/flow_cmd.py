@@ -205,7 +205,11 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
-    return dataclasses.replace(view, allowed_ports=allowed, release=release)
+    reach = {
+        a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+        for a in view.attachments
+    }
+    return dataclasses.replace(view, allowed_ports=allowed, reach=reach, release=release)
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

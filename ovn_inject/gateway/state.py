@@ -187,7 +187,11 @@ class GatewayState:
             a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
-        return dataclasses.replace(view, allowed_ports=allowed, release=self.release())
+        reach = {
+            a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+            for a in view.attachments
+        }
+        return dataclasses.replace(view, allowed_ports=allowed, reach=reach, release=self.release())
 
     def release(self) -> Release | None:
         """The OVN release flows are checked in: what the compiler daemon learnt from SB."""

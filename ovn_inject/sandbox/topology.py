@@ -21,6 +21,7 @@ class Vm:
     mac: str
     ip: str
     chassis: int  # 1-based; folded onto the chassis that exist
+    tenant: str | None = None  # a port of another tenant than its switch's (a shared switch)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Switch:
     vms: tuple[Vm, ...]
     router: str | None = None
     router_port: RouterPort | None = None
+    localnet: str | None = None  # a localnet port's name (network "physnet1", no bridge mapping)
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,38 @@ FULL = Topology(
     features=True,
 )
 
+#: The demo with a shared switch: tenant-b's vm6 on tenant-a's ls-a (on the other chassis
+#: than vm1), and tenant-a's router lr-a serving both tenants (ls-b is joined to it too).
+SHARED = Topology(
+    name="shared",
+    switches=(
+        Switch(
+            "ls-a",
+            "tenant-a",
+            (
+                _vm(1, 1, 1),
+                _vm(2, 1, 2),
+                _vm(3, 1, 1),
+                Vm("vm6", "02:00:00:00:01:06", "10.0.1.16", 2, tenant="tenant-b"),
+            ),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ls-a", "02:00:00:00:01:ff", "10.0.1.1/24"),
+            localnet="ln-a",
+        ),
+        Switch(
+            "ls-b",
+            "tenant-b",
+            (_vm(4, 2, 1), _vm(5, 2, 2)),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ls-b", "02:00:00:00:02:ff", "10.0.2.1/24"),
+        ),
+    ),
+    routers={"lr-a": "tenant-a"},
+)
+
 NONE = Topology(name="none")
 
-TOPOLOGIES = {"demo": DEMO, "full": FULL, "none": NONE}
+TOPOLOGIES = {"demo": DEMO, "full": FULL, "shared": SHARED, "none": NONE}
 
 
 def nb_commands(topology: Topology, tenant_key: str = DEFAULT_TENANT_KEY) -> list[list[str]]:
@@ -126,14 +157,30 @@ def nb_commands(topology: Topology, tenant_key: str = DEFAULT_TENANT_KEY) -> lis
                 ["lsp-add", switch.name, vm.name],
                 ["lsp-set-addresses", vm.name, f"{vm.mac} {vm.ip}"],
                 ["lsp-set-port-security", vm.name, f"{vm.mac} {vm.ip}"],
-                ["set", "logical_switch_port", vm.name, tenancy],
+                [
+                    "set",
+                    "logical_switch_port",
+                    vm.name,
+                    f'external_ids:"{tenant_key}"="{vm.tenant or switch.tenant}"',
+                ],
+            ]
+        if switch.localnet:
+            commands += [
+                ["lsp-add", switch.name, switch.localnet],
+                ["lsp-set-type", switch.localnet, "localnet"],
+                ["lsp-set-addresses", switch.localnet, "unknown"],
+                ["lsp-set-options", switch.localnet, "network_name=physnet1"],
+                ["set", "logical_switch_port", switch.localnet, tenancy],
             ]
         if switch.router and switch.router_port:
             rp = switch.router_port
             peer = f"{switch.name}-{switch.router}"
+            router_tenancy = (
+                f'external_ids:"{tenant_key}"="{topology.routers.get(switch.router, switch.tenant)}"'
+            )
             commands += [
                 ["lrp-add", switch.router, rp.name, rp.mac, rp.cidr],
-                ["set", "logical_router_port", rp.name, tenancy],
+                ["set", "logical_router_port", rp.name, router_tenancy],
                 ["lsp-add", switch.name, peer],
                 ["lsp-set-type", peer, "router"],
                 ["lsp-set-addresses", peer, "router"],
