@@ -3,7 +3,7 @@ VENV    := .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS    := ovn-central ovn-host openvswitch-switch openvswitch-common
+DEBS    := ovn-central ovn-host openvswitch-switch openvswitch-common curl
 PYTEST_ARGS ?= -n 2 --dist loadfile
 TESTS   ?= tests
 # The Debian releases `make test-releases` runs the suite on (their OVN: trixie 25.03, sid 26.03).
