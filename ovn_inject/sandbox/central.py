@@ -190,6 +190,8 @@ class CentralServices:
                 f"--inject-db={self.inject_remote}",
                 f"--nb={self.nb_remote}",
                 f"--sb={self.sb_remote}",
+                # Tests drive one service hard; a deployment keeps the default rate limit.
+                "--rate-limit=0",
             ],
         )
         self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
