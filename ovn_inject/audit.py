@@ -48,7 +48,9 @@ class AuditLog:
         request_id: str | None = None,
         status: int | None = None,
         reason: str = "",
+        user: str | None = None,
     ) -> None:
+        """One line; ``user`` is the local account of a CLI write (the gateway's callers have tokens)."""
         entry: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "service": service,
@@ -59,6 +61,8 @@ class AuditLog:
             "status": status,
             "reason": reason,
         }
+        if user is not None:
+            entry["user"] = user
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         with self._lock:
             os.write(self._fd, line)

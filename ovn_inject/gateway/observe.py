@@ -40,11 +40,12 @@ REFUSALS = Counter(
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class FlowStatusCollector(Collector):
-    """``ovn_inject_flows{status}``: Service_Flow rows by status, counted from the IDL at scrape time."""
+class GatewayCollector(Collector):
+    """``ovn_inject_flows{status}`` (Service_Flow rows by status, from the IDL) and the waits pending."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Any, waits: Any) -> None:
         self.state = state
+        self.waits = waits
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("ovn_inject_flows", "Service flows by status", labels=["status"])
@@ -55,6 +56,11 @@ class FlowStatusCollector(Collector):
         for status, count in sorted(counts.items()):
             family.add_metric([status], count)
         yield family
+        yield GaugeMetricFamily(
+            "ovn_inject_gateway_waits_pending",
+            "Requests waiting (?wait) for the compiler daemon; none of them holds a thread",
+            value=self.waits.pending(),
+        )
 
 
 class Observe:
@@ -73,21 +79,28 @@ class Observe:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         error_body = bytearray()
+        recorded = False
 
         async def observing_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, recorded
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
                 message = dict(message, headers=headers)
-            elif message["type"] == "http.response.body" and status >= 400 and len(error_body) < 65536:
-                error_body.extend(message.get("body", b""))
+            elif message["type"] == "http.response.body":
+                if status >= 400 and len(error_body) < 65536:
+                    error_body.extend(message.get("body", b""))
+                if not message.get("more_body", False) and not recorded:
+                    # Recorded before the client has the answer: an answer implies its audit line.
+                    recorded = True
+                    self._done(scope, status, bytes(error_body), request_id, time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, observing_send)
         finally:
-            self._done(scope, status, bytes(error_body), request_id, time.perf_counter() - started)
+            if not recorded:
+                self._done(scope, status, bytes(error_body), request_id, time.perf_counter() - started)
 
     def _done(self, scope: Scope, status: int, body: bytes, request_id: str, seconds: float) -> None:
         method = scope["method"]

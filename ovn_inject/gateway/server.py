@@ -57,13 +57,14 @@ async def serve(
     audit = AuditLog(audit_log) if audit_log is not None else None
     state = await asyncio.to_thread(GatewayState, options)
     try:
+        app = create_app(state, limits, audit)
         if metrics is not None:
-            from ovn_inject.gateway.observe import FlowStatusCollector
+            from ovn_inject.gateway.observe import GatewayCollector
             from ovn_inject.metrics import serve_metrics
 
-            serve_metrics(metrics, FlowStatusCollector(state))
+            serve_metrics(metrics, GatewayCollector(state, app.state.waits))
         config = uvicorn.Config(
-            create_app(state, limits, audit),
+            app,
             host=host,
             port=port,
             log_config=None,
