@@ -30,13 +30,17 @@ LOG = logging.getLogger("ovn_inject.gateway")
 #: A request body larger than this is refused (413) before it is parsed.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 10.0
+#: A 64-bit cookie in a query: decimal or 0x-hex (documented; the route's own check says what is wrong).
+COOKIE: dict[str, Any] = {"json_schema_extra": {"pattern": r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"}}
 
 Wait = Annotated[
     Literal["sb", "hv"] | None,
     Query(description="Answer once the change is in SB (sb) or installed on every chassis (hv)."),
 ]
-WaitTimeout = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for ?wait (default 10).")]
+WaitTimeout = Annotated[float, Query(ge=1, le=300, description="Seconds to wait for ?wait (default 10).")]
 Authed = Annotated[Caller, Depends(caller)]
+CookieParam = Annotated[str, Query(description="Decimal or 0x-hex; with cookie_mask=0 every flow.", **COOKIE)]
+CookieMaskParam = Annotated[str | None, Query(description="Bits of the cookie that must match.", **COOKIE)]
 PageLimit = Annotated[
     int | None,
     Query(
@@ -330,8 +334,8 @@ def create_app(
     async def delete_flows(
         who: Authed,
         state: State,
-        cookie: Annotated[str, Query(description="Decimal or 0x-hex; with cookie_mask=0 every flow.")],
-        cookie_mask: Annotated[str | None, Query(description="Bits of the cookie that must match.")] = None,
+        cookie: CookieParam,
+        cookie_mask: CookieMaskParam = None,
         wait: Wait = None,
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.Deleted:

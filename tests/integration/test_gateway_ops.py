@@ -340,3 +340,37 @@ def test_ca_cert_requires_client_certificates(topo: Sandbox, tmp_path: Path) -> 
         optional.client(None, verify=anonymous) as http,
     ):
         assert http.get("/v1/service").status_code == 401
+
+
+#: The checks of the served document: no 5xx, no status it does not list, bodies and headers as it says.
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+)
+
+
+def test_schemathesis_finds_no_5xx_and_no_undocumented_status(topo: Sandbox, gw: Gateway) -> None:
+    token = make_service(topo, "fuzzed", "tenant-a", LS_A)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "st"),
+            "run",
+            f"{gw.url}/openapi.json",
+            f"--url={gw.url}",
+            f"--header=Authorization: Bearer {token}",
+            "--phases=examples,coverage,fuzzing,stateful",
+            f"--checks={','.join(CHECKS)}",
+            "--max-examples=25",
+            "--seed=14",
+            "--workers=1",
+            "--request-timeout=60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    print(run.stdout[-3000:])
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
