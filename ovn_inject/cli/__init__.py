@@ -59,7 +59,8 @@ def _register() -> None:
     main.add_command(sbgate_cmd.sbgate)
     main.add_command(parse_cmd.parse)
     main.add_command(northd_cmd.northd)
-    main.add_command(units_cmd.systemd_units)
+    for command in units_cmd.COMMANDS:
+        main.add_command(command)
     main.add_command(gateway_cmd.gateway)
     install_on_group(main)
     for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
