@@ -52,7 +52,7 @@ def audited(command: click.Command) -> click.Command:
         service = ctx.params.get("service") or ctx.params.get("name")
         token = ctx.params.get("token_id")
         entry: dict[str, Any] = {
-            "what": f"{command.name} {shlex.join(sys.argv[2:])}".strip()[:1024],
+            "what": _what(command.name or ""),
             "service": service,
             "token": token,
             "request_id": uuid.uuid4().hex,
@@ -74,6 +74,13 @@ def audited(command: click.Command) -> click.Command:
 
     command.invoke = invoke  # type: ignore[method-assign]
     return command
+
+
+def _what(name: str) -> str:
+    """The command and its own arguments as typed (the group's options before it are left out)."""
+    argv = sys.argv[1:]
+    mine = argv[argv.index(name) + 1 :] if name in argv else []
+    return f"{name} {shlex.join(mine)}".strip()[:1024]
 
 
 def _user() -> str | None:
