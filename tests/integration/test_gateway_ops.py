@@ -374,3 +374,41 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(topo: Sandbox, gw:
     )
     print(run.stdout[-3000:])
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+
+
+def test_compiler_daemon_metrics(topo: Sandbox, tmp_path: Path) -> None:
+    """A second compiler daemon with --metrics: standby, then active once the sandbox's stops."""
+    port, pidfile = processes.free_tcp_port(), tmp_path / "northd.pid"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ovn_inject",
+            "northd",
+            f"--nb={topo.nb_remote}",
+            f"--sb={topo.sb_remote}",
+            f"--inject-db={topo.inject_remote}",
+            f"--metrics=127.0.0.1:{port}",
+            "--detach",
+            f"--pidfile={pidfile}",
+            f"--log-file={tmp_path / 'northd.log'}",
+        ],
+        check=True,
+        timeout=60,
+    )
+    pid = processes.read_pid(pidfile)
+    assert pid is not None
+    scrape = Gateway("", f"http://127.0.0.1:{port}/metrics", tmp_path / "none", tmp_path / "none")
+    try:
+        assert scrape.metric("ovn_inject_northd_active") == 0
+        topo.stop("inject-northd")
+        try:
+            wait_until(lambda: scrape.metric("ovn_inject_northd_active") == 1, "the standby took over")
+            wait_until(lambda: scrape.metric("ovn_inject_northd_passes_total") >= 1, "a pass")
+            assert scrape.metric("ovn_inject_northd_pass_seconds_count") >= 1
+            text = httpx.get(scrape.metrics_url).text
+            assert "ovn_inject_northd_sb_ops_total" in text and 'ovn_inject_flows{status="installed"}' in text
+        finally:
+            topo.start_inject_northd()
+    finally:
+        processes.stop_pids([pid])
