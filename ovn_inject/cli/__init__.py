@@ -49,6 +49,7 @@ def _register() -> None:
         sandbox_cmd,
         sbgate_cmd,
         service_cmd,
+        tenant_cmd,
         token_cmd,
         units_cmd,
     )
@@ -63,7 +64,7 @@ def _register() -> None:
         main.add_command(command)
     main.add_command(gateway_cmd.gateway)
     install_on_group(main)
-    for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
+    for family in (service_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
         for command in family.COMMANDS:
             main.add_command(audit_cmd.audited(command))
 

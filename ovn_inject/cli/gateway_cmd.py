@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.limits import Limits
@@ -83,6 +84,13 @@ from ovn_inject.metrics import parse_address
     help="Append a JSON line per write or refusal to this file.",
 )
 @click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
+@click.option(
+    "--tenant-validator",
+    metavar="MODULE:CALLABLE",
+    help="Validates tenant bearer tokens that are not ovn-inject's own (e.g. Keystone's); "
+    "see ovn_inject.gateway.tenant_auth.",
+)
+@ssl_options(prefix="--db-", short=False)
 @daemonize.options
 def gateway(
     listen: str,
@@ -102,6 +110,7 @@ def gateway(
     body_timeout: float,
     audit_log: Path | None,
     metrics: str | None,
+    tenant_validator: str | None,
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
@@ -117,7 +126,6 @@ def gateway(
     if ca_cert is not None and private_key is None:
         raise OvnInjectError("--ca-cert needs TLS: give --private-key and --certificate too")
     tls = Tls(private_key, certificate, ca_cert, client_cert) if private_key and certificate else None
-    options = Options(inject_db, nb, sb, tenant_key, timeout)
     limits = Limits(
         rate=rate_limit,
         burst=rate_burst,
@@ -127,6 +135,12 @@ def gateway(
     )
     if metrics is not None:
         parse_address(metrics)
+    if tenant_validator is not None:
+        from ovn_inject.gateway.tenant_auth import load_validator
+
+        load_validator(tenant_validator)  # report a bad validator before detaching
+    settings().ssl("--db-").apply([inject_db, nb, *([sb] if sb else [])])
+    options = Options(inject_db, nb, sb, tenant_key, timeout, tenant_validator)
 
     async def service(ready: Callable[[], None]) -> None:
         await serve(options, listen, tls, ready, limits, audit_log, metrics)

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ovn_inject.audit import AuditLog
 from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.gateway import flows, models
+from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
 from ovn_inject.gateway.limits import Limits, RateLimits
@@ -346,6 +346,8 @@ def create_app(
         await waited(state, done, wait, timeout)
         return models.Deleted(deleted=int(done.result or 0))
 
+    app.include_router(tenant.router)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return Response("ok\n", media_type="text/plain")
@@ -357,16 +359,23 @@ def create_app(
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI's document without its 422 (every malformed request is our 400)."""
+    """FastAPI's document without its 422 (every malformed request is our 400), with every route's
+    common statuses."""
 
     def document() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)
+                    for status in COMMON:  # routes declared elsewhere (the tenant API) too
+                        responses.setdefault(
+                            str(status), {"description": STATUS_TEXT[status], "content": error_body}
+                        )
             for name in ("HTTPValidationError", "ValidationError"):
                 schema.get("components", {}).get("schemas", {}).pop(name, None)
             app.openapi_schema = schema

@@ -101,7 +101,9 @@ def add(
 ) -> Committed:
     _, flows = validated(state, caller, requests, quota=quota)
     check_no_duplicates(flows)
-    command = state.api.flow_add(caller.service, flows, caller.token, state.flow_keys, default_limit=quota)
+    command = state.api.flow_add(
+        caller.service_uuid, flows, caller.token, state.flow_keys, default_limit=quota
+    )
     return dataclasses.replace(_commit(state, command, wait), flows=flows)
 
 
@@ -114,7 +116,7 @@ def replace(
 ) -> Committed:
     _, flows = validated(state, caller, requests, replacing=True, quota=quota)
     check_no_duplicates(flows)
-    command = state.api.flow_replace(caller.service, flows, caller.token, default_limit=quota)
+    command = state.api.flow_replace(caller.service_uuid, flows, caller.token, default_limit=quota)
     return dataclasses.replace(_commit(state, command, wait), flows=flows)
 
 
@@ -122,7 +124,7 @@ def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | No
     flow_uuid = parse_flow_id(flow_id)
     if find_flow(state, caller, flow_uuid) is None:
         raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
-    command = state.api.flow_del(caller.service, flow_id=str(flow_uuid), token=caller.token)
+    command = state.api.flow_del(caller.service_uuid, flow_id=str(flow_uuid), token=caller.token)
     return _commit(state, command, wait)
 
 
@@ -132,7 +134,7 @@ def delete_by_cookie(
     for name, value in (("cookie", cookie), ("cookie_mask", mask)):
         if not 0 <= value <= COOKIE_MAX:
             raise bad_request(f"{name}: {value} does not fit in 64 bits", name)
-    command = state.api.flow_del(caller.service, cookie=cookie, cookie_mask=mask, token=caller.token)
+    command = state.api.flow_del(caller.service_uuid, cookie=cookie, cookie_mask=mask, token=caller.token)
     return _commit(state, command, wait)
 
 
