@@ -367,7 +367,8 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+            # Our error body as FastAPI documents it on our own routes.
+            error_body = schema["paths"]["/v1/service"]["get"]["responses"]["400"]["content"]
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     responses = operation.setdefault("responses", {})
