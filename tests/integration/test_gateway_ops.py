@@ -352,7 +352,9 @@ CHECKS = (
 )
 
 
-def test_schemathesis_finds_no_5xx_and_no_undocumented_status(topo: Sandbox, gw: Gateway) -> None:
+def test_schemathesis_finds_no_5xx_and_no_undocumented_status(
+    topo: Sandbox, gw: Gateway, tmp_path: Path
+) -> None:
     token = make_service(topo, "fuzzed", "tenant-a", LS_A)
     run = subprocess.run(
         [
@@ -371,6 +373,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(topo: Sandbox, gw:
         capture_output=True,
         text=True,
         timeout=1200,
+        cwd=tmp_path,  # its example database goes there, not into the checkout
     )
     print(run.stdout[-3000:])
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
