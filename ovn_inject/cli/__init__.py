@@ -7,6 +7,7 @@ import sys
 import click
 
 from ovn_inject import ovs_json
+from ovn_inject.audit import AUDIT_LOG_ENV
 from ovn_inject.errors import OvnInjectError
 
 
@@ -23,7 +24,13 @@ class Group(click.Group):
 
 @click.group(cls=Group)
 @click.version_option(package_name="ovn-inject")
-def main() -> None:
+@click.option(
+    "--audit-log",
+    envvar=AUDIT_LOG_ENV,
+    type=click.Path(dir_okay=False),
+    help=f"Append a JSON line per write or refusal to this file (default ${AUDIT_LOG_ENV}).",
+)
+def main(audit_log: str | None) -> None:
     """Topology Service Injection for OVN."""
     # Every command talks OVSDB through python-ovs; without its C extension (the index's
     # wheel has none) its JSON parser runs per character in Python.
@@ -32,6 +39,7 @@ def main() -> None:
 
 def _register() -> None:
     from ovn_inject.cli import (
+        audit_cmd,
         dbctl_cmd,
         demo_cmd,
         flow_cmd,
@@ -52,12 +60,13 @@ def _register() -> None:
     main.add_command(sbgate_cmd.sbgate)
     main.add_command(parse_cmd.parse)
     main.add_command(northd_cmd.northd)
-    main.add_command(units_cmd.systemd_units)
+    for command in units_cmd.COMMANDS:
+        main.add_command(command)
     main.add_command(gateway_cmd.gateway)
     install_on_group(main)
     for family in (service_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
         for command in family.COMMANDS:
-            main.add_command(command)
+            main.add_command(audit_cmd.audited(command))
 
 
 _register()

@@ -11,6 +11,8 @@ from ovn_inject import daemonize
 from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.gateway.limits import Limits
+from ovn_inject.metrics import parse_address
 
 
 @click.command()
@@ -29,9 +31,59 @@ from ovn_inject.errors import OvnInjectError
 @click.option("--private-key", type=click.Path(path_type=Path, exists=True), help="TLS key (PEM).")
 @click.option("--certificate", type=click.Path(path_type=Path, exists=True), help="TLS certificate (PEM).")
 @click.option(
-    "--ca-cert", type=click.Path(path_type=Path, exists=True), help="CA certificate for client certificates."
+    "--ca-cert",
+    type=click.Path(path_type=Path, exists=True),
+    help="CA certificate for client certificates: with it, clients must present one it signed.",
+)
+@click.option(
+    "--client-cert",
+    type=click.Choice(["required", "optional"]),
+    default="required",
+    show_default=True,
+    help="With --ca-cert: 'optional' also serves clients without a certificate (a presented one is checked).",
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    default=Limits.rate,
+    show_default=True,
+    help="Requests per second per service (429 with Retry-After beyond); 0: no limit.",
+)
+@click.option(
+    "--rate-burst",
+    type=click.IntRange(min=1),
+    default=Limits.burst,
+    show_default=True,
+    help="Requests a service may send at once after a quiet spell.",
+)
+@click.option(
+    "--default-max-flows",
+    type=click.IntRange(min=0),
+    default=Limits.default_max_flows,
+    show_default=True,
+    help="Flow quota of a service without max_flows of its own; 0: none.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.1),
+    default=Limits.header_timeout,
+    show_default=True,
+    help="Seconds a client has to send a request's headers; slower clients are disconnected.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0.1),
+    default=Limits.body_timeout,
+    show_default=True,
+    help="Seconds to wait for each part of a request body (408 beyond).",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Append a JSON line per write or refusal to this file.",
+)
+@click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
 @click.option(
     "--tenant-validator",
     metavar="MODULE:CALLABLE",
@@ -49,7 +101,15 @@ def gateway(
     private_key: Path | None,
     certificate: Path | None,
     ca_cert: Path | None,
+    client_cert: str,
     timeout: float,
+    rate_limit: float,
+    rate_burst: int,
+    default_max_flows: int,
+    header_timeout: float,
+    body_timeout: float,
+    audit_log: Path | None,
+    metrics: str | None,
     tenant_validator: str | None,
     pidfile: Path | None,
     log_file: Path | None,
@@ -63,7 +123,18 @@ def gateway(
     parse_listen(listen)  # report a bad address before detaching
     if (private_key is None) != (certificate is None):
         raise OvnInjectError("TLS needs both --private-key and --certificate")
-    tls = Tls(private_key, certificate, ca_cert) if private_key and certificate else None
+    if ca_cert is not None and private_key is None:
+        raise OvnInjectError("--ca-cert needs TLS: give --private-key and --certificate too")
+    tls = Tls(private_key, certificate, ca_cert, client_cert) if private_key and certificate else None
+    limits = Limits(
+        rate=rate_limit,
+        burst=rate_burst,
+        default_max_flows=default_max_flows or None,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
+    if metrics is not None:
+        parse_address(metrics)
     if tenant_validator is not None:
         from ovn_inject.gateway.tenant_auth import load_validator
 
@@ -72,6 +143,6 @@ def gateway(
     options = Options(inject_db, nb, sb, tenant_key, timeout, tenant_validator)
 
     async def service(ready: Callable[[], None]) -> None:
-        await serve(options, listen, tls, ready)
+        await serve(options, listen, tls, ready, limits, audit_log, metrics)
 
     daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)

@@ -54,6 +54,7 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
 )
 @click.option("--unixctl", type=click.Path(path_type=Path), help="Control socket for 'ovn-appctl -t PATH'.")
+@click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
 @ssl_options()
 @daemonize.options
 def northd(
@@ -66,12 +67,17 @@ def northd(
     cursor_width: int | None,
     ovn_release: Release | None,
     unixctl: Path | None,
+    metrics: str | None,
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
     verbose: bool,
 ) -> None:
     """Compile services, attachments and flows into hook lflows in SB."""
+    if metrics is not None:
+        from ovn_inject.metrics import parse_address
+
+        parse_address(metrics)  # report a bad address before detaching
     from ovn_inject.northd.daemon import Daemon, Options
 
     settings().ssl().apply([nb, sb, inject_db])
@@ -87,6 +93,11 @@ def northd(
     with daemonize.daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:
         daemon = Daemon(options)
         server = _control_socket(unixctl, daemon)
+        if metrics is not None:
+            from ovn_inject.metrics import serve_metrics
+            from ovn_inject.northd.metrics import DaemonCollector
+
+            serve_metrics(metrics, DaemonCollector(daemon))
 
         def stop(*_: Any) -> None:
             daemon.running = False

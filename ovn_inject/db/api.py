@@ -100,7 +100,12 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
     # ---- flows -------------------------------------------------------------------
     @abc.abstractmethod
     def flow_add(
-        self, service: str, flows: Sequence[ValidFlow], token: str | None = None, keys: Any = None
+        self,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        keys: Any = None,
+        default_limit: int | None = None,
     ) -> ovsdbapp_api.Command:
         """Add validated flows; quota and duplicates are checked again inside the transaction.
 
@@ -122,7 +127,11 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def flow_replace(
-        self, service: str, flows: Sequence[ValidFlow], token: str | None = None
+        self,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        default_limit: int | None = None,
     ) -> ovsdbapp_api.Command:
         """Replace every flow of the service in one transaction (an OpenFlow bundle)."""
 

@@ -370,6 +370,7 @@ class FlowAddCommand(Command):
     ``token``: the public id of the token the request came with (the write
     fails once it is revoked). ``keys``: an index of stored flows' keys that
     makes the duplicate check O(1) per stored flow (the gateway keeps one).
+    ``default_limit``: the quota of a service that has no max_flows of its own.
     """
 
     def __init__(
@@ -379,12 +380,14 @@ class FlowAddCommand(Command):
         flows: Sequence[ValidFlow],
         token: str | None = None,
         keys: FlowKeys | None = None,
+        default_limit: int | None = None,
     ) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
         self.token = token
         self.keys = keys or FlowKeys()
+        self.default_limit = default_limit
 
     def run_idl(self, txn: Any) -> None:
         if self.token is not None:
@@ -392,6 +395,8 @@ class FlowAddCommand(Command):
         service = service_row(self.api, self.service)
         existing = set_uuids(service, "flows")
         limit = max_flows(service)
+        if limit is None:
+            limit = self.default_limit
         if limit is not None:
             # verify(): a concurrent writer makes this transaction retry, so two
             # writers cannot both squeeze under the quota.
@@ -453,11 +458,19 @@ class FlowDelCommand(Command):
 class FlowReplaceCommand(Command):
     """Replace all of a service's flows at once, like an OpenFlow bundle."""
 
-    def __init__(self, api: Any, service: str, flows: Sequence[ValidFlow], token: str | None = None) -> None:
+    def __init__(
+        self,
+        api: Any,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        default_limit: int | None = None,
+    ) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
         self.token = token
+        self.default_limit = default_limit
 
     def run_idl(self, txn: Any) -> None:
         if self.token is not None:
@@ -465,6 +478,8 @@ class FlowReplaceCommand(Command):
         service = service_row(self.api, self.service)
         service.verify("flows")
         limit = max_flows(service)
+        if limit is None:
+            limit = self.default_limit
         if limit is not None and len(self.flows) > limit:
             raise QuotaExceededError(service.name, limit, len(self.flows))
         check_no_duplicates(self.flows)

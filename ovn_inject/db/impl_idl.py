@@ -119,9 +119,14 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         return commands.AttachListCommand(self, service)
 
     def flow_add(
-        self, service: str, flows: Sequence[ValidFlow], token: str | None = None, keys: Any = None
+        self,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        keys: Any = None,
+        default_limit: int | None = None,
     ) -> Any:
-        return commands.FlowAddCommand(self, service, flows, token, keys)
+        return commands.FlowAddCommand(self, service, flows, token, keys, default_limit)
 
     def flow_del(
         self,
@@ -134,8 +139,14 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
     ) -> Any:
         return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists, token)
 
-    def flow_replace(self, service: str, flows: Sequence[ValidFlow], token: str | None = None) -> Any:
-        return commands.FlowReplaceCommand(self, service, flows, token)
+    def flow_replace(
+        self,
+        service: str,
+        flows: Sequence[ValidFlow],
+        token: str | None = None,
+        default_limit: int | None = None,
+    ) -> Any:
+        return commands.FlowReplaceCommand(self, service, flows, token, default_limit)
 
     def flow_list(self, service: str | None = None) -> Any:
         return commands.FlowListCommand(self, service)

@@ -2,57 +2,101 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ovn_inject.audit import AuditLog
 from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
+from ovn_inject.gateway.limits import Limits, RateLimits
+from ovn_inject.gateway.observe import Observe
 from ovn_inject.gateway.state import Caller, GatewayState
+from ovn_inject.gateway.waits import CfgWaits
 
 LOG = logging.getLogger("ovn_inject.gateway")
 #: A request body larger than this is refused (413) before it is parsed.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 10.0
+#: A 64-bit cookie in a query: decimal or 0x-hex (documented; the route's own check says what is wrong).
+COOKIE: dict[str, Any] = {"json_schema_extra": {"pattern": r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"}}
 
 Wait = Annotated[
     Literal["sb", "hv"] | None,
     Query(description="Answer once the change is in SB (sb) or installed on every chassis (hv)."),
 ]
-WaitTimeout = Annotated[float, Query(gt=0, le=300, description="Seconds to wait for ?wait (default 10).")]
+WaitTimeout = Annotated[float, Query(ge=1, le=300, description="Seconds to wait for ?wait (default 10).")]
 Authed = Annotated[Caller, Depends(caller)]
+CookieParam = Annotated[str, Query(description="Decimal or 0x-hex; with cookie_mask=0 every flow.", **COOKIE)]
+CookieMaskParam = Annotated[str | None, Query(description="Bits of the cookie that must match.", **COOKIE)]
+PageLimit = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=Limits.max_page_size,
+        description=f"Flows per page (default {Limits.page_size}, at most {Limits.max_page_size}).",
+    ),
+]
+PageMarker = Annotated[
+    str | None, Query(max_length=4096, description="Where to go on: the 'next' of the previous page.")
+]
+FlowId = Annotated[str, Path(description="The flow's id (a uuid).", json_schema_extra={"format": "uuid"})]
 State = Annotated[GatewayState, Depends(gateway_state)]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": models.ErrorBody, "description": text}
-    for status, text in (
-        (400, "The flow is not OVN's language or the request is malformed (field, column)."),
-        (401, "Missing, invalid, expired or revoked token."),
-        (403, "Outside the service's scope: another tenant's port, another datapath, a forbidden field."),
-        (404, "No such flow."),
-        (409, "An identical flow (attachment, priority, match) exists."),
-        (413, "Request too large."),
-        (429, "Over the service's flow quota."),
-    )
+STATUS_TEXT = {
+    400: "The flow is not OVN's language or the request is malformed (field, column).",
+    401: "Missing, invalid, expired or revoked token.",
+    403: "Outside the service's scope: another tenant's port, another datapath, a forbidden field.",
+    404: "No such flow.",
+    408: "The request body did not arrive in time.",
+    409: "An identical flow (attachment, priority, match) exists.",
+    413: "Request too large (body over 8 MiB, or over 10,000 flows).",
+    429: "Over the service's flow quota (over_quota), or its request rate (rate_limited; see Retry-After).",
+    503: "The gateway cannot reach its databases; try again (the reason is in the gateway's log).",
+    504: "?wait: committed, but not in SB (or on every chassis) within the timeout.",
 }
+#: What any route can answer: a malformed request, a bad token, a body too large or too slow, a rate limit,
+#: an unreachable database.
+COMMON = (400, 401, 408, 413, 429, 503)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route: the common statuses and its own, each with our error body."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*COMMON, *statuses}):
+        entry: dict[str, Any] = {"model": models.ErrorBody, "description": STATUS_TEXT[status]}
+        if status == 429:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+            }
+        out[status] = entry
+    return out
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes (413), declared or streamed, before anything parses them.
+    """Read the whole body first: refuse it over ``limit`` bytes (413), declared or chunked, or when a
+    chunk takes over ``read_timeout`` seconds (408), before anything parses it.
 
+    Reading it here, not while FastAPI parses it, is what makes an oversized
+    chunked body a 413: FastAPI turns any error of a body read into a 400.
     Also reads every body as JSON, whatever its declared content type.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, read_timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,38 +106,38 @@ class BodyLimit:
         if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
             # Every body is JSON, whatever the client declared (curl -d says form data).
             headers[b"content-type"] = b"application/json"
-            scope = dict(scope, headers=list(headers.items()))
+            scope["headers"] = list(headers.items())
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await _send_error(send, too_large(f"request body of {int(declared)} bytes; at most {self.limit}"))
             return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+        body = bytearray()
+        more = True
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                slow = f"the request body did not arrive within {self.read_timeout:g} s"
+                late = ApiError(408, "timeout", slow)
+                await _send_error(send, late)
+                return
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
                 await _send_error(send, too_large(f"request body over {self.limit} bytes"))
+                return
+            more = bool(message.get("more_body", False))
+        replayed = False
 
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _send_error(send: Send, error: ApiError) -> None:
@@ -129,16 +173,24 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     return ApiError(400, "invalid", f"{field or 'body'}: {message}", field or None)
 
 
-def create_app(state: GatewayState | None = None) -> FastAPI:
+def create_app(
+    state: GatewayState | None = None, limits: Limits | None = None, audit: AuditLog | None = None
+) -> FastAPI:
     """The ASGI application; ``state`` is the gateway's connections (set later by the server if None)."""
+    limits = limits or Limits()
     app = FastAPI(
         title="ovn-inject gateway",
         version="1",
         description="Install logical flows at your service's hook points. Authenticate with "
-        "'Authorization: Bearer <token>' (ovn-inject token-create SERVICE).",
+        "'Authorization: Bearer <token>' (ovn-inject token-create SERVICE). Every answer carries an "
+        "X-Request-Id, the id of its line in the gateway's audit log.",
     )
     app.state.gateway = state
-    # Routes are plain functions: Starlette runs them in its thread pool, since database calls block.
+    app.state.limits = limits
+    app.state.rates = RateLimits(limits.rate, limits.burst)
+    app.state.waits = CfgWaits(state.api.ovsdb_connection.idl) if state is not None else None
+    # Reads and the database round trip of a write run in Starlette's thread pool (they block for
+    # a moment); ?wait is awaited on the event loop, so that no wait holds a thread.
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -152,6 +204,7 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
         error = ApiError(exc.status_code, codes.get(exc.status_code, "invalid"), str(exc.detail))
+        error.headers = dict(exc.headers or {}) or None
         return _error_response(error)
 
     @app.exception_handler(OvnInjectError)
@@ -169,23 +222,64 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
             LOG.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=error.status == 500)
         return _error_response(error)
 
-    @app.get("/v1/service", response_model=models.ServiceInfo, responses=ERRORS, tags=["service"])
+    quota = limits.default_max_flows
+
+    async def waited(state: GatewayState, done: flows.Committed, wait: str | None, timeout: float) -> None:
+        """With ``wait``, until the compiler daemon has caught up with the commit (504 past ``timeout``)."""
+        if wait is None or done.cfg is None:
+            return
+        waits: CfgWaits = app.state.waits
+        if not await waits.wait(wait, done.cfg, timeout):
+            what = "written to SB" if wait == "sb" else "installed on every chassis"
+            raise ApiError(
+                504,
+                "timeout",
+                f"the change is committed but was not {what} within {timeout:g} s; "
+                "is 'ovn-inject northd' running?",
+            )
+
+    @app.get("/v1/service", response_model=models.ServiceInfo, responses=errors(), tags=["service"])
     def get_service(who: Authed, state: State) -> models.ServiceInfo:
         """Your service: its attachments resolved to datapaths, the ports flows may name, and hooks."""
-        return flows.service_info(state, who)
+        info = flows.service_info(state, who)
+        if info.max_flows is None and quota is not None:
+            info.max_flows = quota
+        return info
 
-    @app.get("/v1/flows", response_model=models.FlowList, responses=ERRORS, tags=["flows"])
-    def list_flows(who: Authed, state: State) -> models.FlowList:
-        """Every flow of your service, with its status (pending, installed, invalid) and reason."""
-        return models.FlowList(flows=flows.list_flows(state, who))
+    @app.get("/v1/flows", response_model=models.FlowPage, responses=errors(), tags=["flows"])
+    def list_flows(
+        who: Authed,
+        state: State,
+        response: Response,
+        request: Request,
+        limit: PageLimit = None,
+        marker: PageMarker = None,
+    ) -> models.FlowPage:
+        """Your service's flows with their status (pending, installed, invalid) and reason, a page at a time.
 
-    @app.get("/v1/flows/{flow_id}", response_model=models.Flow, responses=ERRORS, tags=["flows"])
-    def get_flow(flow_id: str, who: Authed, state: State) -> models.Flow:
+        Flows come by priority (highest first), then match, then id. A page
+        that is not the last has ``next`` in its body and a ``Link: <...>;
+        rel="next"`` header: pass it as ``?marker=`` for the next page.
+        """
+        page, next_marker = flows.list_page(state, who, limit or limits.page_size, marker)
+        if next_marker is not None:
+            url = request.url.include_query_params(marker=next_marker, limit=limit or limits.page_size)
+            response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        return models.FlowPage(flows=page, next=next_marker)
+
+    @app.get("/v1/flows/{flow_id}", response_model=models.Flow, responses=errors(404), tags=["flows"])
+    def get_flow(flow_id: FlowId, who: Authed, state: State) -> models.Flow:
         """One flow of your service."""
         return flows.get_flow(state, who, flow_id)
 
-    @app.post("/v1/flows", response_model=models.FlowList, status_code=201, responses=ERRORS, tags=["flows"])
-    def add_flows(
+    @app.post(
+        "/v1/flows",
+        response_model=models.FlowList,
+        status_code=201,
+        responses=errors(403, 409, 504),
+        tags=["flows"],
+    )
+    async def add_flows(
         body: Annotated[models.FlowBody, Body()],
         who: Authed,
         state: State,
@@ -193,10 +287,14 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Add one flow or a list, all or nothing, in one transaction."""
-        return models.FlowList(flows=flows.add(state, who, flows.to_requests(body), wait, timeout))
+        done = await run_in_threadpool(flows.add, state, who, flows.to_requests(body), wait, quota)
+        await waited(state, done, wait, timeout)
+        return models.FlowList(flows=flows.written(state, done))
 
-    @app.post("/v1/flows/replace", response_model=models.FlowList, responses=ERRORS, tags=["flows"])
-    def replace_flows(
+    @app.post(
+        "/v1/flows/replace", response_model=models.FlowList, responses=errors(403, 409, 504), tags=["flows"]
+    )
+    async def replace_flows(
         body: Annotated[models.FlowBody, Body()],
         who: Authed,
         state: State,
@@ -204,39 +302,49 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Replace your service's whole flow set in one transaction (like an OpenFlow bundle)."""
-        return models.FlowList(flows=flows.replace(state, who, flows.to_requests(body), wait, timeout))
+        done = await run_in_threadpool(flows.replace, state, who, flows.to_requests(body), wait, quota)
+        await waited(state, done, wait, timeout)
+        return models.FlowList(flows=flows.written(state, done))
 
-    @app.post("/v1/flows/validate", response_model=models.ValidateResult, responses=ERRORS, tags=["flows"])
+    @app.post(
+        "/v1/flows/validate", response_model=models.ValidateResult, responses=errors(403, 409), tags=["flows"]
+    )
     def validate(
         body: Annotated[models.FlowBody, Body()], who: Authed, state: State
     ) -> models.ValidateResult:
         """Dry run: the canonical flows and the logical flows they would compile to. Writes nothing."""
-        return models.ValidateResult(flows=flows.dry_run(state, who, flows.to_requests(body)))
+        return models.ValidateResult(flows=flows.dry_run(state, who, flows.to_requests(body), quota))
 
-    @app.delete("/v1/flows/{flow_id}", response_model=models.Deleted, responses=ERRORS, tags=["flows"])
-    def delete_flow(
-        flow_id: str,
+    @app.delete(
+        "/v1/flows/{flow_id}", response_model=models.Deleted, responses=errors(404, 504), tags=["flows"]
+    )
+    async def delete_flow(
+        flow_id: FlowId,
         who: Authed,
         state: State,
         wait: Wait = None,
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.Deleted:
         """Delete one flow of your service."""
-        return models.Deleted(deleted=flows.delete_one(state, who, flow_id, wait, timeout))
+        done = await run_in_threadpool(flows.delete_one, state, who, flow_id, wait)
+        await waited(state, done, wait, timeout)
+        return models.Deleted(deleted=int(done.result or 0))
 
-    @app.delete("/v1/flows", response_model=models.Deleted, responses=ERRORS, tags=["flows"])
-    def delete_flows(
+    @app.delete("/v1/flows", response_model=models.Deleted, responses=errors(504), tags=["flows"])
+    async def delete_flows(
         who: Authed,
         state: State,
-        cookie: Annotated[str, Query(description="Decimal or 0x-hex; with cookie_mask=0 every flow.")],
-        cookie_mask: Annotated[str | None, Query(description="Bits of the cookie that must match.")] = None,
+        cookie: CookieParam,
+        cookie_mask: CookieMaskParam = None,
         wait: Wait = None,
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.Deleted:
         """Delete every flow of your service whose cookie matches, as OpenFlow's delete by cookie."""
         value, _ = _cookie_param(cookie, "cookie")
         mask = _cookie_param(cookie_mask, "cookie_mask")[0] if cookie_mask is not None else COOKIE_MAX
-        return models.Deleted(deleted=flows.delete_by_cookie(state, who, value, mask, wait, timeout))
+        done = await run_in_threadpool(flows.delete_by_cookie, state, who, value, mask, wait)
+        await waited(state, done, wait, timeout)
+        return models.Deleted(deleted=int(done.result or 0))
 
     app.include_router(tenant.router)
 
@@ -244,8 +352,37 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
     async def healthz() -> Response:
         return Response("ok\n", media_type="text/plain")
 
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, read_timeout=limits.body_timeout)
+    app.add_middleware(Observe, audit=audit)
     return app
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document without its 422 (every malformed request is our 400), with every route's
+    common statuses."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            # Our error body as FastAPI documents it on our own routes.
+            error_body = schema["paths"]["/v1/service"]["get"]["responses"]["400"]["content"]
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    responses = operation.setdefault("responses", {})
+                    responses.pop("422", None)
+                    for status in COMMON:  # routes declared elsewhere (the tenant API) too
+                        responses.setdefault(
+                            str(status), {"description": STATUS_TEXT[status], "content": error_body}
+                        )
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return document
 
 
 def _cookie_param(text: str, name: str) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.gateway.errors import unauthorized
+from ovn_inject.gateway.limits import RateLimits
 from ovn_inject.gateway.state import Caller, GatewayState
 
 #: Declared for the OpenAPI document; the check itself is ours, so that every refusal has our body.
@@ -23,10 +24,19 @@ def gateway_state(request: Request) -> GatewayState:
 def caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    """The authenticated caller; every failure is a 401 that says why, never which part was wrong."""
+    """The authenticated caller; every failure is a 401 that says why, never which part was wrong.
+
+    The caller is left in the request's state for the audit log, and spends one
+    token of its service's rate (a 429 past it).
+    """
     if credentials is None:
         raise unauthorized("missing 'Authorization: Bearer <token>' header")
     try:
-        return gateway_state(request).authenticate(credentials.credentials)
+        who = gateway_state(request).authenticate(credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc)) from None
+    request.state.caller = who
+    rates: RateLimits | None = getattr(request.app.state, "rates", None)
+    if rates is not None:
+        rates.take(who.service)
+    return who

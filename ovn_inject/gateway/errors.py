@@ -92,7 +92,8 @@ def from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, AmbiguousRecordError):
         return bad_request(str(exc))
     if isinstance(exc, InjectDbError):
-        return ApiError(503, "unavailable", str(exc))
+        # The cause names internal addresses: the gateway logs it, the tenant is told to retry.
+        return ApiError(503, "unavailable", "the gateway cannot reach its database; try again shortly")
     if isinstance(exc, OvnInjectError):
         return bad_request(str(exc))
     return ApiError(500, "internal", f"internal error ({type(exc).__name__}); see the gateway's log")

@@ -9,8 +9,13 @@ that no identical flow appeared meanwhile.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
@@ -36,8 +41,16 @@ from ovn_inject.gateway.state import Caller, GatewayState
 
 #: At most this many flows in one request (413 beyond): a bundle larger than that is a mistake.
 MAX_FLOWS_PER_REQUEST = 10_000
-WAIT_COLUMNS = {"sb": "sb_cfg", "hv": "hv_cfg"}
 DRY_RUN_PREFIX = "dry-run-"
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What a write committed: its command's result, the flows it wrote, and the cfg to ?wait for."""
+
+    result: Any
+    flows: Sequence[ValidFlow] = ()
+    cfg: int | None = None
 
 
 # ---- requests -> validated flows ----------------------------------------------------
@@ -54,79 +67,85 @@ def to_requests(body: models.FlowEntry | list[models.FlowEntry]) -> list[FlowReq
 
 
 def validated(
-    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], replacing: bool = False
+    state: GatewayState,
+    caller: Caller,
+    requests: Sequence[FlowRequest],
+    replacing: bool = False,
+    quota: int | None = None,
 ) -> tuple[ServiceView, list[ValidFlow]]:
+    """The flows checked against the service; ``quota`` applies to a service without max_flows."""
     view = state.service_view(caller)
+    if view.max_flows is None and quota is not None:
+        view = dataclasses.replace(view, max_flows=quota)
     return view, validate_flows(requests, view, replacing=replacing)
 
 
 # ---- writes ---------------------------------------------------------------------------------
 
 
-def _commit(state: GatewayState, command: Any, wait: str | None, timeout: float) -> Any:
-    """Commit one command; with ``wait``, bump Inject_Global.cfg in the same transaction and wait."""
+def _commit(state: GatewayState, command: Any, wait: str | None) -> Committed:
+    """Commit one command; with ``wait``, also bump Inject_Global.cfg (the caller then waits for it)."""
     if wait is None:
         [result] = state.api.commit(command)
-        return result
-    bump = state.api.bump_cfg()
-    result, cfg = state.api.commit(command, bump)
-    column = WAIT_COLUMNS[wait]
-    if not state.wait_cfg(column, cfg, timeout):
-        what = "written to SB" if wait == "sb" else "installed on every chassis"
-        raise ApiError(
-            504,
-            "timeout",
-            f"the change is committed but was not {what} within {timeout:g} s; "
-            "is 'ovn-inject northd' running?",
-        )
-    return result
+        return Committed(result)
+    result, cfg = state.api.commit(command, state.api.bump_cfg())
+    return Committed(result, cfg=cfg)
 
 
 def add(
-    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], wait: str | None, timeout: float
-) -> list[models.Flow]:
-    _, flows = validated(state, caller, requests)
+    state: GatewayState,
+    caller: Caller,
+    requests: Sequence[FlowRequest],
+    wait: str | None,
+    quota: int | None = None,
+) -> Committed:
+    _, flows = validated(state, caller, requests, quota=quota)
     check_no_duplicates(flows)
-    command = state.api.flow_add(caller.service_uuid, flows, caller.token, state.flow_keys)
-    uuids = _commit(state, command, wait, timeout)
-    return _written(state, uuids, flows)
+    command = state.api.flow_add(
+        caller.service_uuid, flows, caller.token, state.flow_keys, default_limit=quota
+    )
+    return dataclasses.replace(_commit(state, command, wait), flows=flows)
 
 
 def replace(
-    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], wait: str | None, timeout: float
-) -> list[models.Flow]:
-    _, flows = validated(state, caller, requests, replacing=True)
+    state: GatewayState,
+    caller: Caller,
+    requests: Sequence[FlowRequest],
+    wait: str | None,
+    quota: int | None = None,
+) -> Committed:
+    _, flows = validated(state, caller, requests, replacing=True, quota=quota)
     check_no_duplicates(flows)
-    command = state.api.flow_replace(caller.service_uuid, flows, caller.token)
-    uuids = _commit(state, command, wait, timeout)
-    return _written(state, uuids, flows)
+    command = state.api.flow_replace(caller.service_uuid, flows, caller.token, default_limit=quota)
+    return dataclasses.replace(_commit(state, command, wait), flows=flows)
 
 
-def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | None, timeout: float) -> int:
+def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | None) -> Committed:
     flow_uuid = parse_flow_id(flow_id)
     if find_flow(state, caller, flow_uuid) is None:
         raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
     command = state.api.flow_del(caller.service_uuid, flow_id=str(flow_uuid), token=caller.token)
-    return int(_commit(state, command, wait, timeout) or 0)
+    return _commit(state, command, wait)
 
 
 def delete_by_cookie(
-    state: GatewayState, caller: Caller, cookie: int, mask: int, wait: str | None, timeout: float
-) -> int:
+    state: GatewayState, caller: Caller, cookie: int, mask: int, wait: str | None
+) -> Committed:
     for name, value in (("cookie", cookie), ("cookie_mask", mask)):
         if not 0 <= value <= COOKIE_MAX:
             raise bad_request(f"{name}: {value} does not fit in 64 bits", name)
     command = state.api.flow_del(caller.service_uuid, cookie=cookie, cookie_mask=mask, token=caller.token)
-    return int(_commit(state, command, wait, timeout) or 0)
+    return _commit(state, command, wait)
 
 
-def _written(state: GatewayState, uuids: Sequence[Any], flows: Sequence[ValidFlow]) -> list[models.Flow]:
+def written(state: GatewayState, done: Committed) -> list[models.Flow]:
     """The new rows as the IDL shows them (their status once waited), else as written."""
     out: list[models.Flow] = []
+    flows = done.flows
     if not flows:
         return out  # nothing inserted: the transaction may have changed nothing and returned no uuids
     rows = state.api.tables["Service_Flow"].rows
-    for flow_uuid, flow in zip(uuids, flows, strict=True):
+    for flow_uuid, flow in zip(done.result, flows, strict=True):
         row = rows.get(flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
         if row is not None:
             out.append(flow_record(row))
@@ -180,13 +199,55 @@ def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
 
 
 def list_flows(state: GatewayState, caller: Caller) -> list[models.Flow]:
+    """Every flow of the caller's service, in page order."""
+    return [flow_record(row) for row in _sorted_rows(state, caller)]
+
+
+def list_page(
+    state: GatewayState, caller: Caller, limit: int, marker: str | None
+) -> tuple[list[models.Flow], str | None]:
+    """Up to ``limit`` flows after ``marker`` and the marker of the next page (None on the last).
+
+    The marker is the sort key of the last flow of a page, not its id, so a
+    page goes on in the right place even when that flow was deleted since.
+    """
+    after = _parse_marker(marker) if marker else None
+    rows = _sorted_rows(state, caller)
+    if after is not None:
+        rows = [r for r in rows if _key(r) > after]
+    page = rows[:limit]
+    more = len(rows) > limit
+    return [flow_record(r) for r in page], (_marker(_key(page[-1])) if more and page else None)
+
+
+def _key(row: Any) -> tuple[int, str, str]:
+    return (-int(row.priority), str(row.match), str(row.uuid))
+
+
+def _sorted_rows(state: GatewayState, caller: Caller) -> list[Any]:
     row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
     if row is None:
         raise TokenError("invalid token: its service is gone")
     rows = state.api.tables["Service_Flow"].rows
-    records = [flow_record(rows[u]) for u in set_uuids(row, "flows") if u in rows]
-    records.sort(key=lambda f: (-f.priority, f.match, f.id))
-    return records
+    found = [rows[u] for u in set_uuids(row, "flows") if u in rows]
+    found.sort(key=_key)
+    return found
+
+
+def _marker(key: tuple[int, str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def _parse_marker(marker: str) -> tuple[int, str, str]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)))
+        if isinstance(key, list) and len(key) == 3:
+            priority, match, flow_id = key
+            if isinstance(priority, int) and isinstance(match, str) and isinstance(flow_id, str):
+                return priority, match, flow_id
+    except (ValueError, binascii.Error):
+        pass
+    raise bad_request("marker: not one this gateway gave (pass the 'next' of the previous page)", "marker")
 
 
 def get_flow(state: GatewayState, caller: Caller, flow_id: str) -> models.Flow:
@@ -255,10 +316,10 @@ def _tenant_of(topology: Any, port: str) -> str | None:
 
 
 def dry_run(
-    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest]
+    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], quota: int | None = None
 ) -> list[models.ValidatedFlow]:
     """Canonical flows and the lflows they would compile to, next to every attachment there is."""
-    _, flows = validated(state, caller, requests)
+    _, flows = validated(state, caller, requests, quota=quota)
     check_no_duplicates(flows)
     placements = state.placements()
     topology = state.topology()

@@ -33,15 +33,23 @@ class FlowEntry(BaseModel):
         },
     )
 
-    priority: StrictInt = Field(description="0..999; higher runs first.")
+    priority: StrictInt = Field(
+        description="0..999; higher runs first.", json_schema_extra={"minimum": 0, "maximum": 999}
+    )
     match: StrictStr | dict[str, Any] = Field(
         description="OVN match text, or OpenFlow fields as ofctl_rest writes them."
     )
     actions: StrictStr | list[Any] = Field(
         description="OVN actions text, or a list of ofctl_rest actions (DROP, OUTPUT, SET_FIELD, DEC_NW_TTL)."
     )
-    cookie: StrictInt | StrictStr = Field(0, description="64-bit value of the service's own (or 0x-hex).")
-    hard_timeout: StrictInt = Field(0, description="Seconds until the flow is removed (0: never).")
+    cookie: StrictInt | StrictStr = Field(
+        0,
+        description="64-bit value of the service's own: an integer 0..2^64-1, or a string of 0x-hex "
+        '(e.g. "0x1f") or decimal digits.',
+    )
+    hard_timeout: StrictInt = Field(
+        0, description="Seconds until the flow is removed (0: never).", json_schema_extra={"minimum": 0}
+    )
     attachment: StrictStr | None = Field(
         None, description="Only at this attachment (uuid or KIND:NAME); default: all of the service's."
     )
@@ -73,17 +81,24 @@ def _cookie(value: int | str, where: str) -> int:
 FlowBody = FlowEntry | list[FlowEntry]
 
 
+#: Formats of the document's fields (FastAPI has no type of its own for them; the values are plain strings).
+UUID_FORMAT: dict[str, Any] = {"format": "uuid"}
+COOKIE_RANGE: dict[str, Any] = {"minimum": 0, "maximum": (1 << 64) - 1, "format": "uint64"}
+FLOW_STATES: dict[str, Any] = {"enum": ["pending", "installed", "invalid"]}
+ATTACHMENT_STATES: dict[str, Any] = {"enum": ["pending", "active", "invalid"]}
+
+
 class Flow(BaseModel):
     """A flow as stored, with what the compiler made of it."""
 
-    id: str
-    priority: int
+    id: str = Field(json_schema_extra=UUID_FORMAT)
+    priority: int = Field(json_schema_extra={"minimum": 0, "maximum": 999})
     match: str
     actions: str
-    cookie: int
-    hard_timeout: int
-    attachment: str | None
-    status: str = Field(description="pending, installed or invalid")
+    cookie: int = Field(json_schema_extra=COOKIE_RANGE)
+    hard_timeout: int = Field(json_schema_extra={"minimum": 0})
+    attachment: str | None = Field(description="uuid of the attachment the flow is limited to.")
+    status: str = Field(description="pending, installed or invalid", json_schema_extra=FLOW_STATES)
     reason: str = ""
 
 
@@ -91,8 +106,17 @@ class FlowList(BaseModel):
     flows: list[Flow]
 
 
+class FlowPage(FlowList):
+    """A page of ``GET /v1/flows``."""
+
+    next: str | None = Field(
+        default=None,
+        description="The marker of the next page (pass it as ?marker=); null on the last page.",
+    )
+
+
 class Deleted(BaseModel):
-    deleted: int
+    deleted: int = Field(json_schema_extra={"minimum": 0})
 
 
 class DatapathInfo(BaseModel):
@@ -102,12 +126,12 @@ class DatapathInfo(BaseModel):
 
 
 class AttachmentInfo(BaseModel):
-    id: str
-    target: str
+    id: str = Field(json_schema_extra=UUID_FORMAT)
+    target: str = Field(description="KIND:NAME, e.g. ls:sw0")
     hook: str
-    pipeline: str
+    pipeline: str = Field(json_schema_extra={"enum": ["ingress", "egress", ""]})
     order: int
-    status: str
+    status: str = Field(json_schema_extra=ATTACHMENT_STATES)
     reason: str
     datapaths: list[DatapathInfo]
 
@@ -117,8 +141,8 @@ class ServiceInfo(BaseModel):
     tenant: str
     description: str
     enabled: bool
-    max_flows: int | None
-    flow_count: int
+    max_flows: int | None = Field(description="The flow quota (the gateway's default when null).")
+    flow_count: int = Field(json_schema_extra={"minimum": 0})
     attachments: list[AttachmentInfo]
     ovn_release: str | None = Field(
         None,
@@ -130,22 +154,22 @@ class ServiceInfo(BaseModel):
 
 class LogicalFlowInfo(BaseModel):
     datapath: str
-    pipeline: str
-    table_id: int
-    priority: int
+    pipeline: str = Field(json_schema_extra={"enum": ["ingress", "egress"]})
+    table_id: int = Field(json_schema_extra={"minimum": 0, "maximum": 255})
+    priority: int = Field(json_schema_extra={"minimum": 0, "maximum": 65535})
     match: str
     actions: str
     stage_name: str
 
 
 class ValidatedFlow(BaseModel):
-    priority: int
+    priority: int = Field(json_schema_extra={"minimum": 0, "maximum": 999})
     match: str
     actions: str
-    cookie: int
-    hard_timeout: int
+    cookie: int = Field(json_schema_extra=COOKIE_RANGE)
+    hard_timeout: int = Field(json_schema_extra={"minimum": 0})
     attachment: str | None
-    status: str
+    status: str = Field(json_schema_extra=FLOW_STATES)
     reason: str
     lflows: list[LogicalFlowInfo]
 
@@ -155,10 +179,13 @@ class ValidateResult(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str
+    code: str = Field(
+        description="invalid, unauthorized, forbidden, not_found, duplicate, too_large, over_quota, "
+        "rate_limited, unavailable, timeout"
+    )
     message: str
-    field: str | None
-    column: int | None
+    field: str | None = Field(description="The offending part of the request, e.g. flows[2].match.")
+    column: int | None = Field(description="1-based character of the field where the error is.")
 
 
 class ErrorBody(BaseModel):

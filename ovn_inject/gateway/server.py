@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
+from ovn_inject.audit import AuditLog
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.app import create_app
+from ovn_inject.gateway.limits import Limits, guarded_protocol
 from ovn_inject.gateway.state import GatewayState, Options
 
 LOG = logging.getLogger("ovn_inject.gateway")
@@ -22,6 +25,13 @@ class Tls:
     private_key: Path
     certificate: Path
     ca_cert: Path | None = None
+    client_cert: str = "required"  # with ca_cert: "required" or "optional" (checked when presented)
+
+    @property
+    def cert_reqs(self) -> int:
+        if self.ca_cert is None:
+            return ssl.CERT_NONE
+        return ssl.CERT_OPTIONAL if self.client_cert == "optional" else ssl.CERT_REQUIRED
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -33,12 +43,28 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-async def serve(options: Options, listen: str, tls: Tls | None, ready: Callable[[], None]) -> None:
+async def serve(
+    options: Options,
+    listen: str,
+    tls: Tls | None,
+    ready: Callable[[], None],
+    limits: Limits | None = None,
+    audit_log: Path | None = None,
+    metrics: str | None = None,
+) -> None:
     host, port = parse_listen(listen)
+    limits = limits or Limits()
+    audit = AuditLog(audit_log) if audit_log is not None else None
     state = await asyncio.to_thread(GatewayState, options)
     try:
+        app = create_app(state, limits, audit)
+        if metrics is not None:
+            from ovn_inject.gateway.observe import GatewayCollector
+            from ovn_inject.metrics import serve_metrics
+
+            serve_metrics(metrics, GatewayCollector(state, app.state.waits))
         config = uvicorn.Config(
-            create_app(state),
+            app,
             host=host,
             port=port,
             log_config=None,
@@ -46,8 +72,11 @@ async def serve(options: Options, listen: str, tls: Tls | None, ready: Callable[
             ssl_keyfile=str(tls.private_key) if tls else None,
             ssl_certfile=str(tls.certificate) if tls else None,
             ssl_ca_certs=str(tls.ca_cert) if tls and tls.ca_cert else None,
-            # Many small connections from many services: don't let one slow client hold a worker.
-            timeout_keep_alive=30,
+            ssl_cert_reqs=tls.cert_reqs if tls else ssl.CERT_NONE,
+            # A client that trickles its headers is dropped (the body has its own deadline in the app);
+            # an idle kept-alive connection goes after a while.
+            http=guarded_protocol(limits.header_timeout),
+            timeout_keep_alive=5,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
@@ -64,3 +93,5 @@ async def serve(options: Options, listen: str, tls: Tls | None, ready: Callable[
         await task
     finally:
         state.close()
+        if audit is not None:
+            audit.close()

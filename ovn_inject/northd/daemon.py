@@ -48,6 +48,7 @@ from ovn_inject.db.discovery import detect_release, discover
 from ovn_inject.db.records import RELEASE_OPTION
 from ovn_inject.lang import Release
 from ovn_inject.northd import sbwriter, sources
+from ovn_inject.northd.metrics import PASS_SECONDS
 from ovn_inject.northd.tracking import Changes, TrackingIdl
 
 LOG = logging.getLogger("ovn_inject.northd")
@@ -232,6 +233,7 @@ class Daemon:
         self.stats.passes += 1
         self.stats.lflows = len(compiled.lflows)
         self.stats.last_pass_ms = (time.perf_counter() - started) * 1000
+        PASS_SECONDS.observe(self.stats.last_pass_ms / 1000)
         LOG.info(
             "pass %d: %d hook lflows, +%d -%d rows, %d chains replayed, %.1f ms",
             self.stats.passes,

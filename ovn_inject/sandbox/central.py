@@ -219,6 +219,8 @@ class CentralServices:
                 f"--nb={self.nb_daemon_remote}",
                 f"--sb={self.sb_daemon_remote}",
                 *self._ssl_args("--db-"),
+                # Tests drive one service hard; a deployment keeps the default rate limit.
+                "--rate-limit=0",
             ],
         )
         self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"

@@ -107,7 +107,7 @@ def test_add_get_list_delete_with_wait_hv_proven_by_packets(topo: Sandbox) -> No
         assert delivered(topo, "vm4", icmp(vm4, vm5), "vm5") == [icmp(vm4, vm5)]
 
         assert http.get(f"/v1/flows/{flow['id']}").json() == flow
-        assert http.get("/v1/flows").json() == {"flows": [flow]}
+        assert http.get("/v1/flows").json() == {"flows": [flow], "next": None}
         gone = http.delete(f"/v1/flows/{flow['id']}", params={"wait": "hv"})
         assert gone.json() == {"deleted": 1}
         assert delivered(topo, "vm1", icmp(vm1, vm2), "vm2")

@@ -36,3 +36,9 @@ def test_batch_errors_name_the_entry_and_column() -> None:
     assert (error.field, error.column) == ("flows[2].actions", 7)
     assert error.message.startswith("flow 3: actions, column 7")
     assert "bug" not in from_exception(KeyError("bug")).message  # internals stay in the log
+
+
+def test_unavailable_does_not_show_the_database_address() -> None:
+    error = from_exception(InjectDbError("cannot reach OVN_Inject at tcp:10.1.2.3:6641: connection refused"))
+    assert error.status == 503
+    assert "10.1.2.3" not in error.message and "tcp:" not in error.message
