@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -105,6 +106,25 @@ def daemonized(
                 pidfile.unlink()
     if detach:
         sys.exit(0)
+
+
+def signal_pipe(on_signal: Callable[[], None]) -> int:
+    """Call ``on_signal`` on SIGTERM or SIGINT; return an fd that becomes readable then.
+
+    A loop blocked in ``poll()`` (``ovs.poller``) must watch that fd: Python
+    runs a handler between bytecodes, then resumes the interrupted ``poll()``
+    (PEP 475), which would sleep on until the next database change.
+    """
+    read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def handler(signum: int, frame: object) -> None:
+        logging.getLogger("ovn_inject").info("%s: stopping", signal.Signals(signum).name)
+        on_signal()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+    return read_fd
 
 
 def run_service(
