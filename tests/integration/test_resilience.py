@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -280,23 +281,40 @@ def leader(box: Sandbox) -> int | None:
     return None  # an election is under way
 
 
+def member_serving(box: Sandbox, name: str) -> int | None:
+    """The SB member a daemon is connected to (from the kernel's table of unix sockets)."""
+    table = subprocess.run(["ss", "-xpn"], capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = [line.split() for line in table[1:]]
+    ours = {fields[5] for fields in rows if f"pid={box.state.pids[name]}," in fields[-1]}
+    for fields in rows:
+        for member in range(1, box.sb_members + 1):
+            if fields[4] == str(box.layout.sb_member_socket(member)) and fields[7] in ours:
+                return member
+    return None
+
+
 def test_sb_leader_killed_under_load_loses_nothing(clustered: Sandbox) -> None:
     box = clustered
     token = quarantined(box)
     killed: list[int] = []
 
-    def kill_leader() -> None:
-        old = wait_until(lambda: leader(box), "the SB cluster has a leader")
-        killed.append(old)
-        box.kill(f"sb{old}")
-        wait_until(lambda: leader(box) not in (None, old), "the remaining members elect a leader")
+    def kill(member: Callable[[], int | None]) -> Callable[[], None]:
+        def outage() -> None:
+            old = wait_until(member, "the member to kill is known")
+            killed.append(old)
+            box.kill(f"sb{old}")
+            wait_until(lambda: leader(box) not in (None, old), "the remaining members have a leader")
+
+        return outage
 
     survive(
         box,
         token,
         [
-            ("SB leader killed", kill_leader),
-            ("the killed member's return", lambda: box.restart_sb(member=killed[0])),
+            ("SB leader killed", kill(lambda: leader(box))),
+            ("the killed member's return", lambda: box.restart_sb(member=killed[-1])),
+            ("the compiler's SB member killed", kill(lambda: member_serving(box, "inject-northd"))),
+            ("the killed member's return", lambda: box.restart_sb(member=killed[-1])),
             ("NB and OVN_Inject restart", box.restart_nb),
         ],
     )
