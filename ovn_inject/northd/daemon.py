@@ -222,7 +222,10 @@ class Daemon:
         now = time.time()
         expired = self._next_expiry is not None and now >= self._next_expiry
         if expired:
-            self._expire(now)
+            status = self._expire(now)
+            if status not in _DONE:  # they stay expired; without a back-off the pass would spin
+                self.failed(f"removing expired flows failed ({status})")
+                return
         if (
             self._topology is None
             or nb.any_but("NB_Global")
@@ -305,12 +308,12 @@ class Daemon:
         row = self._global_row()
         return int(row.cfg) if row is not None else 0
 
-    def _expire(self, now: float) -> None:
-        """Hard timeouts: an expired flow is removed, as OpenFlow does."""
+    def _expire(self, now: float) -> str:
+        """Hard timeouts: an expired flow is removed, as OpenFlow does; return the transaction's status."""
         rows = self.inject.tables["Service_Flow"].rows
         expired = [rows[key] for key in self.flows.expired(now) if key in rows]
         if not expired:
-            return
+            return str(ovs.db.idl.Transaction.UNCHANGED)
         txn = ovs.db.idl.Transaction(self.inject)
         for row in expired:
             service = records.single(row.service)
@@ -319,8 +322,7 @@ class Daemon:
         status = txn.commit_block()
         if status in _DONE:
             LOG.info("removed %d expired flows", len(expired))
-        else:  # they stay expired: the next pass tries again
-            LOG.warning("removing %d expired flows failed (%s): %s", len(expired), status, txn.get_error())
+        return str(status)
 
     def _write_status(self, compiled: Compiled, cfg: int) -> str:
         """Write the statuses that differ from what the rows say (only those not known to match).
