@@ -123,7 +123,10 @@ def quarantined(box: Sandbox) -> str:
     return token
 
 
-def survive(box: Sandbox, token: str, outages: list[tuple[str, Callable[[], None]]]) -> None:
+Outage = tuple[str, Callable[[], None]]  # what, how
+
+
+def survive(box: Sandbox, token: str, outages: list[Outage], daemons: tuple[str, ...] = DAEMONS) -> None:
     """Run each outage under the write load; then every acknowledged flow is in SB exactly once."""
     writer = Writer(box, token)
     writer.start()
@@ -138,7 +141,7 @@ def survive(box: Sandbox, token: str, outages: list[tuple[str, Callable[[], None
                 f"{what}: SB has the {len(acked)} flows acknowledged before it", time.monotonic() - restarted
             )
             wait_until(writer.acks_after(len(writer.acked)), f"the gateway acknowledges flows after {what}")
-            alive(box)
+            alive(box, daemons)
     finally:
         writer.stop.set()
         writer.join()
@@ -146,7 +149,7 @@ def survive(box: Sandbox, token: str, outages: list[tuple[str, Callable[[], None
     wait_until(in_sb_once(box, writer.acked), "every acknowledged flow is in SB exactly once")
     report(f"catch-up of all {len(writer.acked)} flows after the load stopped", time.monotonic() - caught_up)
     print(f"[resilience] requests refused during the outages: {dict(writer.failures)}")
-    alive(box)
+    alive(box, daemons)
     quarantine_acts(box)
 
 
@@ -154,9 +157,15 @@ def survive(box: Sandbox, token: str, outages: list[tuple[str, Callable[[], None
 
 
 def test_sb_and_nb_restarts_under_load_lose_nothing(sandbox: Sandbox) -> None:
+    """With a standby compiler daemon: an outage must not end either instance."""
     box = sandbox
     token = quarantined(box)
-    survive(box, token, [("SB restart", box.restart_sb), ("NB and OVN_Inject restart", box.restart_nb)])
+    box.start_inject_northd(name="inject-northd-2")
+    try:
+        outages = [("SB restart", box.restart_sb), ("NB and OVN_Inject restart", box.restart_nb)]
+        survive(box, token, outages, (*DAEMONS, "inject-northd-2"))
+    finally:
+        box.stop("inject-northd-2")
 
 
 # ---- SIGTERM ----------------------------------------------------------------------------------
