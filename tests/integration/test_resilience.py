@@ -205,6 +205,13 @@ def test_sigterm_stops_each_daemon_and_a_standby_takes_over(sandbox: Sandbox) ->
     terminate(box, "inject-northd-2")
     wait_until(lambda: role(box, "inject-northd") == "Status: active", "the restarted daemon is active")
 
+    pid = box.state.pids.pop("inject-northd")
+    box.save()
+    box.inject_appctl("exit")
+    wait_until(lambda: not processes.is_alive(pid), "the compiler daemon exits on 'ovn-appctl exit'")
+    assert not (box.layout.central / "inject-northd.pid").exists()
+    box.start_inject_northd()
+
     terminate(box, "sbgate")
     assert not box.layout.sbgate_socket.exists(), "the gate left its socket"
     box.start_gate()
