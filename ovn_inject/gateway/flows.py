@@ -191,7 +191,7 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
-    row = state.api.tables["Service_Flow"].rows.get(flow_uuid)
+    row = state.row("Service_Flow", flow_uuid)
     service = records.single(row.service) if row is not None else None
     if service is None or str(service.uuid) != caller.service_uuid:
         return None  # another service's flow is as good as none
@@ -225,11 +225,12 @@ def _key(row: Any) -> tuple[int, str, str]:
 
 
 def _sorted_rows(state: GatewayState, caller: Caller) -> list[Any]:
-    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    row = state.service_row(caller.service_uuid)
     if row is None:
         raise TokenError("invalid token: its service is gone")
     rows = state.api.tables["Service_Flow"].rows
-    found = [rows[u] for u in set_uuids(row, "flows") if u in rows]
+    with state.lock:  # rows being changed are briefly out of the table
+        found = [rows[u] for u in set_uuids(row, "flows") if u in rows]
     found.sort(key=_key)
     return found
 
@@ -261,7 +262,7 @@ def get_flow(state: GatewayState, caller: Caller, flow_id: str) -> models.Flow:
 def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
     view = state.service_view(caller)
     topology = state.topology()
-    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    row = state.service_row(caller.service_uuid)
     if row is None:
         raise TokenError("invalid token: its service is gone")
     description, enabled = row.description, bool(row.enabled)
