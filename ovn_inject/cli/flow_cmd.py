@@ -31,6 +31,7 @@ FLOW_COLUMNS = [
     "match",
     "actions",
     "cookie",
+    "openflow_flows",
     "status",
     "reason",
 ]
@@ -48,6 +49,7 @@ def flow_summary(row: object) -> dict[str, object]:
         "actions": record["actions"],
         "cookie": f"0x{record['cookie']:x}",
         "hard_timeout": record["hard_timeout"],
+        "openflow_flows": record.get("openflow_flows", 0),
         "status": record["status"],
         "reason": record["reason"],
     }

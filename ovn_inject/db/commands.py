@@ -15,9 +15,11 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import command as cmd
 from ovsdbapp.backend.ovs_idl import idlutils, rowview
 
+from ovn_inject.core import bound
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import (
+    OpenFlowBudgetError,
     QuotaExceededError,
     ValidFlow,
     check_no_duplicates,
@@ -169,18 +171,25 @@ class ServiceDelCommand(Command):
 
 
 class ServiceSetCommand(Command):
-    """Change a service's description, enabled flag or flow quota (None: leave as is)."""
+    """Change a service's description, enabled flag, flow quota or OpenFlow budget (None: leave as is)."""
 
     _UNLIMITED = -1
 
     def __init__(
-        self, api: Any, name: str, description: str | None, enabled: bool | None, max_flows: int | None
+        self,
+        api: Any,
+        name: str,
+        description: str | None,
+        enabled: bool | None,
+        max_flows: int | None,
+        max_openflow_flows: int | None = None,
     ) -> None:
         super().__init__(api)
         self.name = name
         self.description = description
         self.enabled = enabled
         self.max_flows = max_flows  # a negative value removes the quota
+        self.max_openflow_flows = max_openflow_flows  # a negative value restores the default budget
 
     def run_idl(self, txn: Any) -> None:
         row = service_row(self.api, self.name)
@@ -197,6 +206,19 @@ class ServiceSetCommand(Command):
                 if len(row.flows) > self.max_flows:
                     raise QuotaExceededError(self.name, self.max_flows, len(row.flows))
                 options["max_flows"] = str(self.max_flows)
+            row.verify("options")
+            row.options = options
+        if self.max_openflow_flows is not None:
+            options = dict(row.options)
+            if self.max_openflow_flows < 0:
+                options.pop(bound.BUDGET_OPTION, None)
+            else:
+                options[bound.BUDGET_OPTION] = str(self.max_openflow_flows)
+            limit = bound.budget(options)
+            row.verify("flows")
+            used = FlowKeys().cost(self.api, set_uuids(row, "flows"))
+            if used > limit:
+                raise OpenFlowBudgetError(self.name, limit, used)
             row.verify("options")
             row.options = options
 
@@ -353,6 +375,7 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
         row.actions = flow.actions
         row.cookie = cookie_to_db(flow.cookie)
         row.hard_timeout = flow.hard_timeout
+        row.openflow_flows = flow.openflow_flows
         row.created = created
         row.status = FlowState.PENDING.value
         service.addvalue("flows", row)
@@ -399,6 +422,14 @@ class FlowAddCommand(Command):
             service.verify("flows")
             if len(existing) + len(self.flows) > limit:
                 raise QuotaExceededError(self.service, limit, len(existing) + len(self.flows))
+        # The OpenFlow budget, like the quota: a concurrent writer makes the transaction retry.
+        service.verify("flows")
+        adding = sum(f.openflow_flows for f in self.flows)
+        if adding:
+            budget = bound.budget(service.options)
+            total = self.keys.cost(self.api, existing) + adding
+            if total > budget:
+                raise OpenFlowBudgetError(self.service, budget, total)
         check_no_duplicates(self.flows, self.keys.of(self.api, existing))
         self._uuids = insert_flows(self.api, txn, service, self.flows)
 
@@ -468,6 +499,9 @@ class FlowReplaceCommand(Command):
         limit = max_flows(service)
         if limit is not None and len(self.flows) > limit:
             raise QuotaExceededError(self.service, limit, len(self.flows))
+        budget, total = bound.budget(service.options), sum(f.openflow_flows for f in self.flows)
+        if total > budget:
+            raise OpenFlowBudgetError(self.service, budget, total)
         check_no_duplicates(self.flows)
         old = list(service.flows)
         service.flows = []

@@ -29,7 +29,7 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db import records
-from ovn_inject.db.rows import set_uuids
+from ovn_inject.db.rows import row_cost, set_uuids
 from ovn_inject.gateway import models
 from ovn_inject.gateway.errors import ApiError, bad_request, not_found
 from ovn_inject.gateway.state import Caller, GatewayState
@@ -72,12 +72,15 @@ def _commit(state: GatewayState, command: Any, wait: str | None, timeout: float)
     result, cfg = state.api.commit(command, bump)
     column = WAIT_COLUMNS[wait]
     if not state.wait_cfg(column, cfg, timeout):
-        what = "written to SB" if wait == "sb" else "installed on every chassis"
+        # Only what was seen: the daemon may be down, busy, or a chassis slow; nothing here tells which.
+        what = (
+            "written to SB by the compiler daemon" if wait == "sb" else "reported installed by every chassis"
+        )
         raise ApiError(
             504,
             "timeout",
-            f"the change is committed but was not {what} within {timeout:g} s; "
-            "is 'ovn-inject northd' running?",
+            f"the change is committed but was not {what} within {timeout:g} s "
+            f"(Inject_Global.{column} has not reached {cfg}); GET the flows for their status",
         )
     return result
 
@@ -140,6 +143,7 @@ def _written(state: GatewayState, uuids: Sequence[Any], flows: Sequence[ValidFlo
                     cookie=flow.cookie,
                     hard_timeout=flow.hard_timeout,
                     attachment=flow.attachment,
+                    openflow_flows=flow.openflow_flows,
                     status=FlowState.PENDING,
                 )
             )
@@ -159,6 +163,7 @@ def flow_record(row: Any) -> models.Flow:
         cookie=cookie_from_db(int(row.cookie)),
         hard_timeout=int(row.hard_timeout),
         attachment=str(attachment.uuid) if attachment is not None else None,
+        openflow_flows=row_cost(row),
         status=row.status,
         reason=row.reason,
     )
@@ -241,6 +246,8 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
         enabled=enabled,
         max_flows=view.max_flows,
         flow_count=view.flow_count,
+        max_openflow_flows=view.max_openflow_flows,
+        openflow_flows=state.flow_keys.cost(state.api, set_uuids(row, "flows")),
         attachments=attachments,
         ovn_release=view.release.name if view.release is not None else None,
     )
@@ -304,6 +311,7 @@ def dry_run(
                 cookie=flow.cookie,
                 hard_timeout=flow.hard_timeout,
                 attachment=flow.attachment,
+                openflow_flows=flow.openflow_flows,
                 status=status.state if status is not None else FlowState.PENDING,
                 reason=status.reason if status is not None else "",
                 lflows=lflows[app_flow.uuid],

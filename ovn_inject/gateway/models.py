@@ -83,6 +83,9 @@ class Flow(BaseModel):
     cookie: int
     hard_timeout: int
     attachment: str | None
+    openflow_flows: int = Field(
+        0, description="OpenFlow flows ovn-controller installs for it on a chassis (estimated upper bound)."
+    )
     status: str = Field(description="pending, installed or invalid")
     reason: str = ""
 
@@ -119,6 +122,8 @@ class ServiceInfo(BaseModel):
     enabled: bool
     max_flows: int | None
     flow_count: int
+    max_openflow_flows: int = Field(description="The service's OpenFlow budget.")
+    openflow_flows: int = Field(description="What its flows cost together, in OpenFlow flows.")
     attachments: list[AttachmentInfo]
     ovn_release: str | None = Field(
         None,
@@ -145,6 +150,9 @@ class ValidatedFlow(BaseModel):
     cookie: int
     hard_timeout: int
     attachment: str | None
+    openflow_flows: int = Field(
+        description="OpenFlow flows ovn-controller would install for it on a chassis (upper bound)."
+    )
     status: str
     reason: str
     lflows: list[LogicalFlowInfo]

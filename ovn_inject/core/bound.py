@@ -1,0 +1,97 @@
+"""The OpenFlow expansion bound: what a flow costs ovn-controller, and the limits on that (pure).
+
+ovn-controller turns one logical flow into as many OpenFlow flows as its
+normalised match has alternatives (:mod:`ovn_inject.lang.expansion`); a few
+negated sets are enough to make it install millions and die. Every process
+that reads a flow prices it the same way here: the gateway and the CLI before
+anything is stored (a flow over :data:`DEFAULT_FLOW_LIMIT` is refused, and a
+service's flows together must stay under its budget), the daemon again before
+a row reaches SB (OVN_Inject may have been written by hand).
+
+A flow is priced as compiled: ``cursor && scope && (match)`` where the scope
+names the tenant's ports its attachment covers, summed over the attachments
+it applies to (a chassis may host every one of their datapaths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ovn_inject.lang import Expr, Release
+from ovn_inject.lang import expansion as ex
+
+#: Most OpenFlow flows one service flow may make ovn-controller install on a chassis.
+DEFAULT_FLOW_LIMIT = 1_000
+#: Default budget of one service: the sum of its flows' OpenFlow cost.
+DEFAULT_SERVICE_BUDGET = 20_000
+#: Service.options key of a service's own budget.
+BUDGET_OPTION = "max_openflow_flows"
+
+#: Which ovn-controller normaliser a release has (lib/expr.c changed in 23.06 and 26.03).
+_SUPERSETS_FROM = (23, 6)
+_PREFIXES_FROM = (26, 3)
+
+
+def expansion_release(release: Release | str | None) -> ex.Release:
+    """The normaliser of ``release`` (None: 23.03's, the most expensive)."""
+    if release is None:
+        return ex.RELEASES[ex.DEFAULT_RELEASE]
+    name = release if isinstance(release, str) else release.name
+    if name in ex.RELEASES:
+        return ex.RELEASES[name]
+    major, minor = (int(part) for part in name.split(".")[:2])
+    key = (major, minor)
+    return ex.Release(name, ne_prefixes=key >= _PREFIXES_FROM, drop_supersets=key >= _SUPERSETS_FROM)
+
+
+def flow_cost(
+    match: Expr,
+    scopes: Iterable[tuple[int, str]],
+    release: Release | str | None = None,
+) -> ex.Cost:
+    """The OpenFlow cost of ``match`` compiled at each scope ``(ports, scope field)``, summed.
+
+    The costly term named is that of the most expensive scope. With no scope
+    (unknown) the match is priced alone, as with one port.
+    """
+    normaliser = expansion_release(release)
+    flows = conjunctions = 0
+    capped = False
+    worst: ex.Cost | None = None
+    priced = False
+    for ports, field in scopes:
+        if ports <= 0:
+            continue
+        priced = True
+        cost = ex.compiled_cost(match, ports, field, release=normaliser)
+        flows, conjunctions = _sat(flows + cost.flows), _sat(conjunctions + cost.conjunctions)
+        capped = capped or cost.capped or flows >= ex.CAP
+        if worst is None or cost.flows > worst.flows:
+            worst = cost
+    if not priced:
+        return ex.estimate(match, release=normaliser)
+    assert worst is not None
+    return ex.Cost(flows, conjunctions, worst.worst_term, capped)
+
+
+def _sat(n: int) -> int:
+    return min(n, ex.CAP)
+
+
+def budget(options: Mapping[str, str]) -> int:
+    """A service's budget from its options (the default when unset or not a number)."""
+    text = options.get(BUDGET_OPTION, "")
+    return int(text) if text.isdigit() else DEFAULT_SERVICE_BUDGET
+
+
+def over_limit(cost: ex.Cost, limit: int = DEFAULT_FLOW_LIMIT) -> str | None:
+    """Why a flow of this cost is refused, or None."""
+    if cost.flows <= limit:
+        return None
+    more = "at least " if cost.capped else ""
+    term = f"; the costly term is `{cost.worst_term}`" if cost.worst_term else ""
+    return (
+        f"would make ovn-controller install {more}{cost.flows:,} OpenFlow flows on a chassis "
+        f"(limit {limit:,}){term}: negated sets and ORs over several fields multiply; "
+        "let the other values through with a higher-priority flow instead"
+    )
