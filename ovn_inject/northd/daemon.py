@@ -38,6 +38,7 @@ from ovn_inject.core.compiler import (
     Status,
     compile_hooks,
 )
+from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable
@@ -99,6 +100,7 @@ class Daemon:
         self.sb.set_lock(LOCK_NAME)
         self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
         self.flows = FlowCache(options.release)
+        self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
         self.stats = Stats()
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
@@ -209,6 +211,12 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
+            # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
+            self.contract.apply(
+                self._compiled, self.placements, self._topology, self._services, self.flows.release
+            )
+            if self.contract.refused:
+                LOG.warning("output contract: %d rows held back", self.contract.refused)
         compiled = self._compiled
         for table in ("Service_Flow", "Attachment"):
             changed = inject.of(table)

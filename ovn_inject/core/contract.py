@@ -1,0 +1,342 @@
+"""The output contract: every Logical_Flow row checked against its hook placement before SB sees it (pure).
+
+Faucet checks every flowmod against the table it is sent to; this does the
+same for our rows, independently of how the compiler built them, so that a
+compiler bug, a flow written by hand to OVN_Inject or a policy hole cannot put
+a row outside its hook. A row must:
+
+* carry the owner mark and the external_ids naming its attachment, hook,
+  service and stage (a flow row also its flow);
+* sit in its hook's host table and pipeline, at a priority inside the hook's
+  band (the continuation exactly at its base, a flow above it);
+* match ``cursor == j && SCOPE && (app)``: the cursor first, then only
+  comparisons of ``inport``/``outport`` with the tenant's port names (the
+  scope), then, for a flow row, one parenthesised term that reads no register;
+* do only what services may do (core/policy.py's lists), advance the cursor to
+  exactly ``j + 1`` and ``next`` only to its own host table, after that advance;
+* and, with every other row of its flow, stay under the OpenFlow bound
+  (core/bound.py): the cost is that of the whole row, as ovn-controller sees it.
+
+:class:`Contract` keeps the verdict of each row by its uuid (a row's uuid is a
+function of its content), so a pass only checks rows it has not seen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
+from ovn_inject.core import bound
+from ovn_inject.core.compiler import Compiled, LogicalFlow, ServiceSpec
+from ovn_inject.core.hooks import Pipeline
+from ovn_inject.core.placement import Placement, Unusable
+from ovn_inject.core.policy import PORT_FIELDS, WRITABLE
+from ovn_inject.core.status import AttachmentState, FlowState, Status
+from ovn_inject.core.topology import Topology
+from ovn_inject.lang import Context, LanguageError, Release, parse_actions, parse_match
+from ovn_inject.lang import ast as n
+from ovn_inject.lang import expansion as ex
+from ovn_inject.lang.symbols import SYMBOLS, resolve
+
+#: external_ids every row of ours carries (a flow row also ``ovn-inject-flow``).
+REQUIRED_IDS = ("ovn-inject-attachment", "ovn-inject-hook", "ovn-inject-service", "stage-name")
+FLOW_ID = "ovn-inject-flow"
+_REGISTER_PREFIXES = ("reg", "xreg", "xxreg")
+
+
+class Breach(Exception):
+    """A row that breaks the contract; the message says which clause."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What checking one row found: the breach (or None), the ports it names, its OpenFlow cost."""
+
+    problem: str | None
+    ports: frozenset[str] = frozenset()
+    openflow_flows: int = 0
+    worst_term: str = ""
+
+
+def check_row(
+    lflow: LogicalFlow, placements: Mapping[str, Placement | Unusable], release: Release | None = None
+) -> Verdict:
+    """Check one row against its hook's placement (all but the tenancy of its ports)."""
+    try:
+        return _check(lflow, placements, release)
+    except Breach as exc:
+        return Verdict(str(exc))
+
+
+def _check(
+    lflow: LogicalFlow, placements: Mapping[str, Placement | Unusable], release: Release | None
+) -> Verdict:
+    ids = dict(lflow.external_ids)
+    if ids.get(OWNER_KEY) != OWNER_VALUE:
+        raise Breach(f"no owner mark {OWNER_KEY}={OWNER_VALUE}")
+    missing = [key for key in REQUIRED_IDS if not ids.get(key)]
+    if missing:
+        raise Breach(f"external_ids lack {', '.join(missing)}")
+    placement = placements.get(ids["ovn-inject-hook"])
+    if not isinstance(placement, Placement):
+        raise Breach(f"hook '{ids['ovn-inject-hook']}' has no placement")
+    hook = placement.hook
+    if ids["stage-name"] != hook.stage_name:
+        raise Breach(f"stage-name {ids['stage-name']} is not hook {hook.name}'s {hook.stage_name}")
+    if lflow.pipeline != hook.pipeline.value or lflow.table_id != placement.table_id:
+        raise Breach(
+            f"{lflow.pipeline} table {lflow.table_id} is not hook {hook.name}'s "
+            f"{hook.pipeline.value} table {placement.table_id}"
+        )
+    is_flow = FLOW_ID in ids
+    low, high = placement.band
+    if (is_flow and not low < lflow.priority <= high) or (not is_flow and lflow.priority != low):
+        where = f"{low + 1}..{high}" if is_flow else f"{low}"
+        raise Breach(f"priority {lflow.priority} is outside hook {hook.name}'s band ({where})")
+    context = Context(release=release)
+    try:
+        match = parse_match(lflow.match, context)
+        actions = parse_actions(lflow.actions, context)
+    except LanguageError as exc:
+        raise Breach(f"the row is not valid OVN: {exc}") from None
+    step, ports = _check_match(match, placement, is_flow)
+    ports |= _check_actions(actions, placement, step, is_flow)
+    if not is_flow:
+        return Verdict(None, ports)
+    cost = ex.estimate(match, release=bound.expansion_release(release))
+    return Verdict(None, ports, cost.flows, cost.worst_term)
+
+
+def _items(match: n.Expr) -> tuple[n.Expr, ...]:
+    return match.items if isinstance(match, n.And) else (match,)
+
+
+def _check_match(match: n.Expr, placement: Placement, is_flow: bool) -> tuple[int, frozenset[str]]:
+    """The cursor value ``j`` the row runs at, and the ports its scope names."""
+    items = _items(match)
+    cursor = placement.cursor
+    first = items[0]
+    if not (
+        isinstance(first, n.Comparison)
+        and first.op == "=="
+        and (first.field.name, first.field.low, first.field.high)
+        == (cursor.register, cursor.low, cursor.high)
+        and len(first.values) == 1
+        and isinstance(first.values[0], n.Integer)
+        and first.values[0].mask is None
+    ):
+        raise Breach(f"the match does not start with the cursor '{cursor.field} == J'")
+    step = first.values[0].value
+    if step >= cursor.capacity:
+        raise Breach(f"cursor value {step} is beyond the cursor's capacity {cursor.capacity}")
+    scope = items[1:-1] if is_flow else items[1:]
+    if not scope:
+        raise Breach("the match has no scope after the cursor")
+    ports: set[str] = set()
+    for item in scope:
+        _scope_ports(item, ports)
+    if is_flow:
+        if _reads_register(items[-1]):
+            raise Breach("the service's part of the match reads a register")
+        _collect_ports(items[-1], ports)
+    return step, frozenset(ports)
+
+
+def _scope_ports(expr: n.Expr, ports: set[str]) -> None:
+    """A scope term: inport/outport compared with port names, possibly in ORs and ANDs of such."""
+    if isinstance(expr, n.And | n.Or):
+        for item in expr.items:
+            _scope_ports(item, ports)
+        return
+    if (
+        isinstance(expr, n.Comparison)
+        and expr.field.name in PORT_FIELDS
+        and expr.op == "=="
+        and all(isinstance(v, n.String) for v in expr.values)
+    ):
+        ports.update(v.value for v in expr.values if isinstance(v, n.String))
+        return
+    raise Breach("the scope after the cursor compares something else than inport/outport with port names")
+
+
+def _collect_ports(expr: n.Expr, ports: set[str]) -> None:
+    if isinstance(expr, n.And | n.Or):
+        for item in expr.items:
+            _collect_ports(item, ports)
+    elif isinstance(expr, n.Not):
+        _collect_ports(expr.operand, ports)
+    elif isinstance(expr, n.Comparison) and expr.field.name in PORT_FIELDS:
+        ports.update(v.value for v in expr.values if isinstance(v, n.String))
+
+
+def _is_register(name: str) -> bool:
+    return name.startswith(_REGISTER_PREFIXES) and name.lstrip("x").removeprefix("reg").isdigit()
+
+
+def _reads_register(expr: n.Expr) -> bool:
+    if isinstance(expr, n.And | n.Or):
+        return any(_reads_register(item) for item in expr.items)
+    if isinstance(expr, n.Not):
+        return _reads_register(expr.operand)
+    if isinstance(expr, n.Comparison | n.Test):
+        return _is_register(expr.field.name)
+    return False
+
+
+def _root(ref: n.FieldRef) -> str:
+    symbol = SYMBOLS.get(ref.name)
+    if symbol is None or symbol.predicate is not None:
+        return ref.name
+    return resolve(ref.name, 0, 0)[0].name
+
+
+def _check_actions(actions: n.Actions, placement: Placement, step: int, is_flow: bool) -> frozenset[str]:
+    """Check the actions; the ports they send to."""
+    ports: set[str] = set()
+    _check_action_list(actions, placement, step, ports, in_clone=False)
+    if not is_flow:
+        cursor, pipeline = placement.cursor, placement.hook.pipeline.value
+        items = actions.items
+        if not (len(items) == 2 and isinstance(items[0], n.Load) and isinstance(items[1], n.Next)):
+            raise Breach(
+                f"a continuation must be '{cursor.field} = {step + 1}; "
+                f"next(pipeline={pipeline}, table={placement.table_id});'"
+            )
+    return frozenset(ports)
+
+
+def _check_action_list(
+    actions: n.Actions, placement: Placement, step: int, ports: set[str], in_clone: bool
+) -> bool:
+    """Whether the list advanced the cursor; raises on an action outside the contract."""
+    cursor = placement.cursor
+    pipeline = placement.hook.pipeline
+    advanced = False
+    for action in actions.items:
+        if isinstance(action, n.Drop | n.DecTtl):
+            continue
+        if isinstance(action, n.Next):
+            if action.table != placement.table_id or action.pipeline not in (None, pipeline.value):
+                raise Breach(
+                    f"next may only go to the hook's own {pipeline.value} table {placement.table_id}, "
+                    f"not {action.pipeline or pipeline.value} table {action.table}"
+                )
+            if not advanced:
+                raise Breach("next without advancing the cursor: the packet would loop")
+        elif isinstance(action, n.Output):
+            if pipeline is not Pipeline.INGRESS:
+                raise Breach("output is only allowed in ingress hooks")
+        elif isinstance(action, n.Load):
+            dst = action.dst
+            if _is_register(dst.name):
+                if (dst.name, dst.low, dst.high) != (cursor.register, cursor.low, cursor.high) or not (
+                    isinstance(action.value, n.Integer) and action.value.value == step + 1
+                ):
+                    raise Breach(f"a register is written other than '{cursor.field} = {step + 1}'")
+                if in_clone:
+                    raise Breach("the cursor is advanced inside clone")
+                advanced = True
+            elif dst.name == "outport":
+                if pipeline is not Pipeline.INGRESS or not isinstance(action.value, n.String):
+                    raise Breach("outport is set outside an ingress hook or not to a port name")
+                ports.add(action.value.value)
+            elif _root(dst) not in WRITABLE:
+                raise Breach(f"field '{dst.name}' is written")
+        elif isinstance(action, n.Move):
+            if _root(action.dst) not in WRITABLE or _is_register(action.src.name):
+                raise Breach(f"'{action.dst.name} = {action.src.name}' is not a rewrite services may do")
+            if _root(action.src) in PORT_FIELDS:
+                raise Breach("inport/outport is copied")
+        elif isinstance(action, n.Exchange):
+            if _root(action.a) not in WRITABLE or _root(action.b) not in WRITABLE:
+                raise Breach(f"'{action.a.name} <-> {action.b.name}' is not a rewrite services may do")
+        elif isinstance(action, n.Clone):
+            _check_action_list(action.body, placement, step, ports, in_clone=True)
+        else:
+            name = action.name if isinstance(action, n.Generic) else type(action).__name__
+            raise Breach(f"action '{name}' is outside the allowed set")
+    return advanced
+
+
+def check_tenancy(ports: Iterable[str], tenant: str | None, topology: Topology) -> str | None:
+    """Every port a row names must be one of its service's tenant."""
+    if tenant is None:
+        return "its service is unknown"
+    for name in sorted(ports):
+        port = topology.port(name)
+        if port is None or port.tenant != tenant:
+            return f"port '{name}' is not a port of tenant '{tenant}'"
+    return None
+
+
+class Contract:
+    """Applies the contract to a compiled result, remembering each row's verdict by uuid."""
+
+    def __init__(self, flow_limit: int = bound.DEFAULT_FLOW_LIMIT) -> None:
+        self.flow_limit = flow_limit
+        self._verdicts: dict[uuid.UUID, Verdict] = {}
+        self._placements: Mapping[str, Placement | Unusable] | None = None
+        self._release: Release | None = None
+        self.checked = 0  # rows checked (not remembered) by the last apply
+        self.refused = 0  # rows held back by the last apply
+
+    def apply(
+        self,
+        compiled: Compiled,
+        placements: Mapping[str, Placement | Unusable],
+        topology: Topology,
+        services: Iterable[ServiceSpec],
+        release: Release | None = None,
+    ) -> None:
+        """Drop every row that breaks the contract; its flow (or attachment) becomes invalid."""
+        if placements is not self._placements or release is not self._release:
+            self._placements, self._release, self._verdicts = placements, release, {}
+        self.checked = self.refused = 0
+        tenants = {s.name: s.tenant for s in services}
+        verdicts: dict[uuid.UUID, Verdict] = {}
+        flow_problems: dict[str, str] = {}
+        attachment_problems: dict[str, str] = {}
+        costs: dict[str, list[Verdict]] = defaultdict(list)
+        for row_uuid, lflow in compiled.lflows.items():
+            verdict = self._verdicts.get(row_uuid)
+            if verdict is None:
+                verdict = check_row(lflow, placements, release)
+                self.checked += 1
+            verdicts[row_uuid] = verdict
+            ids = dict(lflow.external_ids)
+            problem = verdict.problem or check_tenancy(
+                verdict.ports, tenants.get(ids.get("ovn-inject-service", "")), topology
+            )
+            flow = ids.get(FLOW_ID)
+            if problem is not None:
+                problem = f"output contract: {problem}"
+                if flow is not None:
+                    flow_problems.setdefault(flow, problem)
+                else:
+                    attachment_problems.setdefault(ids.get("ovn-inject-attachment", ""), problem)
+            elif flow is not None:
+                costs[flow].append(verdict)
+        self._verdicts = verdicts
+        for flow, verdicts_of_flow in costs.items():
+            total = min(sum(v.openflow_flows for v in verdicts_of_flow), ex.CAP)
+            worst = max(verdicts_of_flow, key=lambda v: v.openflow_flows)
+            refused = bound.over_limit(ex.Cost(total, 0, worst.worst_term, total >= ex.CAP), self.flow_limit)
+            if refused and flow not in flow_problems:
+                flow_problems[flow] = f"match: {refused}"  # as the gateway words it
+        if not flow_problems and not attachment_problems:
+            return
+        for row_uuid, lflow in list(compiled.lflows.items()):
+            ids = dict(lflow.external_ids)
+            flow, attachment = ids.get(FLOW_ID), ids.get("ovn-inject-attachment", "")
+            if flow in flow_problems or attachment in attachment_problems:
+                del compiled.lflows[row_uuid]
+                self.refused += 1
+                if flow is not None and flow not in flow_problems:
+                    flow_problems[flow] = f"its attachment {attachment}: {attachment_problems[attachment]}"
+        for flow, problem in flow_problems.items():
+            compiled.flow_status[flow] = Status(FlowState.INVALID, problem)
+        for attachment, problem in attachment_problems.items():
+            compiled.attachment_status[attachment] = Status(AttachmentState.INVALID, problem)
