@@ -145,7 +145,7 @@ def test_a_broken_flow_row_is_held_back_and_its_flow_is_invalid() -> None:
 
 
 def test_a_broken_continuation_invalidates_its_attachment_and_rows() -> None:
-    compiled, cont, flow = _one()
+    compiled, cont, _ = _one()
     topology, services, *_ = ALL_CASES[FIRST].inputs()
     bad = dataclasses.replace(cont, actions="drop;")
     del compiled.lflows[cont.uuid]
@@ -157,7 +157,7 @@ def test_a_broken_continuation_invalidates_its_attachment_and_rows() -> None:
 
 
 def test_another_tenants_port_in_the_scope_is_refused() -> None:
-    compiled, _, flow = _one()
+    compiled, _, _ = _one()
     topology, services, *_ = ALL_CASES[FIRST].inputs()
     other = [dataclasses.replace(s, tenant="tenant-b") for s in services]
     Contract().apply(compiled, PLACEMENTS, topology, other)
