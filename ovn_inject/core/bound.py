@@ -48,30 +48,26 @@ def flow_cost(
     match: Expr,
     scopes: Iterable[tuple[int, str]],
     release: Release | str | None = None,
+    limit: int | None = None,
 ) -> ex.Cost:
     """The OpenFlow cost of ``match`` compiled at each scope ``(ports, scope field)``, summed.
 
-    The costly term named is that of the most expensive scope. With no scope
-    (unknown) the match is priced alone, as with one port.
+    With no scope (unknown) the match is priced alone, as with one port.
+    Naming the costly term costs more than counting, so it is done only once
+    the total is over ``limit`` (always when ``limit`` is None), for the most
+    expensive scope.
     """
     normaliser = expansion_release(release)
-    flows = conjunctions = 0
-    capped = False
-    worst: ex.Cost | None = None
-    priced = False
-    for ports, field in scopes:
-        if ports <= 0:
-            continue
-        priced = True
-        cost = ex.compiled_cost(match, ports, field, release=normaliser)
-        flows, conjunctions = _sat(flows + cost.flows), _sat(conjunctions + cost.conjunctions)
-        capped = capped or cost.capped or flows >= ex.CAP
-        if worst is None or cost.flows > worst.flows:
-            worst = cost
-    if not priced:
-        return ex.estimate(match, release=normaliser)
-    assert worst is not None
-    return ex.Cost(flows, conjunctions, worst.worst_term, capped)
+    priced = [(ports, field) for ports, field in scopes if ports > 0] or [(1, "inport")]
+    costs = ex.scope_costs(match, priced, release=normaliser)
+    flows = _sat(sum(c.flows for c in costs))
+    conjunctions = _sat(sum(c.conjunctions for c in costs))
+    capped = flows >= ex.CAP or any(c.capped for c in costs)
+    term = ""
+    if limit is None or flows > limit:
+        ports, field = max(zip(priced, costs, strict=True), key=lambda pc: pc[1].flows)[0]
+        term = ex.compiled_cost(match, ports, field, release=normaliser).worst_term
+    return ex.Cost(flows, conjunctions, term, capped)
 
 
 def _sat(n: int) -> int:

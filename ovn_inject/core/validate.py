@@ -225,7 +225,7 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
             raise FlowValidationError(exc.column, exc.detail, index=index) from None
         attachment, applicable = found.uuid, [found]
     checked = _check_language_and_policy(match, actions, applicable, service, index)
-    cost = bound.flow_cost(checked.match, _scopes(applicable, service), service.release)
+    cost = bound.flow_cost(checked.match, _scopes(applicable, service), service.release, service.flow_limit)
     refused = bound.over_limit(cost, service.flow_limit)
     if refused:
         raise FlowValidationError("match", refused, index=index, forbidden=True)

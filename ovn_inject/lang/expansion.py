@@ -545,8 +545,12 @@ def compiled_cost(
     cursor: Expr | None = None,
     release: str | Release = DEFAULT_RELEASE,
     set_sizes: Mapping[str, int] | None = None,
+    name_worst: bool = True,
 ) -> Cost:
     """The cost of the compiled lflow ``cursor && scope && (app)`` with ``scope_ports`` ports in scope.
+
+    ``name_worst=False`` skips naming the costly term (which costs more than
+    the count itself): for callers that only need it once over a limit.
 
     How the ports multiply: the scope is one more clause on inport (or outport).
     With one port it is a plain match and costs nothing. With n ports, a
@@ -565,5 +569,41 @@ def compiled_cost(
         return Cost(0, 0, "", False)
     lowering = _Lowering(_release(release), set_sizes or {})
     flows, conjunctions, capped = _flows(compiled_match(app, ports, scope_field, cursor), lowering)
+    if not name_worst:
+        return Cost(flows, conjunctions, "", capped)
     app_flows = _flows(app, lowering)[0]
     return Cost(flows, conjunctions, _worst(app, app_flows, lowering), capped)
+
+
+def scope_costs(
+    app: Expr,
+    scopes: Sequence[tuple[int, str]],
+    release: str | Release = DEFAULT_RELEASE,
+    set_sizes: Mapping[str, int] | None = None,
+) -> list[Cost]:
+    """:func:`compiled_cost` (flows and conjunctions, no costly term) at several scopes at once.
+
+    ``scopes`` are ``(ports in scope, scope field)``. The app is lowered once
+    and ANDed with each scope, as the normaliser does with ``scope && (app)``:
+    for a flow at several attachments that is one lowering instead of one
+    per attachment.
+    """
+    rel = _release(release)
+    sizes = set_sizes or {}
+    app_dnf: Dnf | None = None
+    out: list[Cost] = []
+    for ports, field_name in scopes:
+        if ports <= 0:
+            out.append(Cost(0, 0))
+            continue
+        if _unique_name(app) == field_name:  # the app's own scope-field terms crush with the scope's
+            out.append(compiled_cost(app, ports, field_name, release=rel, set_sizes=sizes, name_worst=False))
+            continue
+        if app_dnf is None:
+            app_dnf = _Lowering(rel, sizes).expr(app, False, True)
+        lowering = _Lowering(rel, sizes)
+        names = tuple(String(f"\0scope{i}") for i in range(ports))
+        scope = Comparison(FieldRef(field_name), "==", names, in_set=True)
+        flows, conjunctions = count(lowering.and_(lowering.expr(scope, False, True), app_dnf))
+        out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
+    return out

@@ -126,6 +126,7 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
             "flows": 2,
             "tokens": 0,
             "max_flows": 2,
+            "max_openflow_flows": 20_000,
             "description": "intrusion prevention",
         }
     ]
