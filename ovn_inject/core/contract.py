@@ -27,6 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
 from ovn_inject.core import bound
@@ -58,7 +59,6 @@ class Verdict:
     problem: str | None
     ports: frozenset[str] = frozenset()
     openflow_flows: int = 0
-    worst_term: str = ""
 
 
 def check_row(
@@ -96,18 +96,34 @@ def _check(
     if (is_flow and not low < lflow.priority <= high) or (not is_flow and lflow.priority != low):
         where = f"{low + 1}..{high}" if is_flow else f"{low}"
         raise Breach(f"priority {lflow.priority} is outside hook {hook.name}'s band ({where})")
-    context = Context(release=release)
     try:
-        match = parse_match(lflow.match, context)
-        actions = parse_actions(lflow.actions, context)
+        match = parse_match(lflow.match, Context(release=release))
+        actions = _parse_actions(lflow.actions, release)
     except LanguageError as exc:
         raise Breach(f"the row is not valid OVN: {exc}") from None
     step, ports = _check_match(match, placement, is_flow)
     ports |= _check_actions(actions, placement, step, is_flow)
     if not is_flow:
         return Verdict(None, ports)
-    cost = ex.estimate(match, release=bound.expansion_release(release))
-    return Verdict(None, ports, cost.flows, cost.worst_term)
+    # Counted, not explained: the costly term is named only for a flow over the limit.
+    cost = ex.estimate(match, release=bound.expansion_release(release), name_worst=False)
+    return Verdict(None, ports, cost.flows)
+
+
+@lru_cache(maxsize=4096)
+def _parse_actions(text: str, release: Release | None) -> n.Actions:
+    """Many rows share their actions (``drop;``, a continuation): parsed once."""
+    return parse_actions(text, Context(release=release))
+
+
+def worst_term(lflow: LogicalFlow, release: Release | None = None) -> str:
+    """The costly term of a row's match (for the message of a flow over the limit)."""
+    try:
+        match = parse_match(lflow.match, Context(release=release))
+    except LanguageError:
+        return ""
+    items = _items(match)
+    return ex.estimate(items[-1], release=bound.expansion_release(release)).worst_term
 
 
 def _items(match: n.Expr) -> tuple[n.Expr, ...]:
@@ -299,7 +315,7 @@ class Contract:
         verdicts: dict[uuid.UUID, Verdict] = {}
         flow_problems: dict[str, str] = {}
         attachment_problems: dict[str, str] = {}
-        costs: dict[str, list[Verdict]] = defaultdict(list)
+        costs: dict[str, list[tuple[int, LogicalFlow]]] = defaultdict(list)
         for row_uuid, lflow in compiled.lflows.items():
             verdict = self._verdicts.get(row_uuid)
             if verdict is None:
@@ -318,14 +334,15 @@ class Contract:
                 else:
                     attachment_problems.setdefault(ids.get("ovn-inject-attachment", ""), problem)
             elif flow is not None:
-                costs[flow].append(verdict)
+                costs[flow].append((verdict.openflow_flows, lflow))
         self._verdicts = verdicts
-        for flow, verdicts_of_flow in costs.items():
-            total = min(sum(v.openflow_flows for v in verdicts_of_flow), ex.CAP)
-            worst = max(verdicts_of_flow, key=lambda v: v.openflow_flows)
-            refused = bound.over_limit(ex.Cost(total, 0, worst.worst_term, total >= ex.CAP), self.flow_limit)
-            if refused and flow not in flow_problems:
-                flow_problems[flow] = f"match: {refused}"  # as the gateway words it
+        for flow, priced in costs.items():
+            total = min(sum(flows for flows, _ in priced), ex.CAP)
+            if total <= self.flow_limit or flow in flow_problems:
+                continue
+            term = worst_term(max(priced, key=lambda fl: fl[0])[1], release)
+            refused = bound.over_limit(ex.Cost(total, 0, term, total >= ex.CAP), self.flow_limit)
+            flow_problems[flow] = f"match: {refused}"  # as the gateway words it
         if not flow_problems and not attachment_problems:
             return
         for row_uuid, lflow in list(compiled.lflows.items()):

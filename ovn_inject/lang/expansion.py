@@ -519,15 +519,17 @@ def estimate(
     tree: Expr,
     release: str | Release = DEFAULT_RELEASE,
     set_sizes: Mapping[str, int] | None = None,
+    name_worst: bool = True,
 ) -> Cost:
     """Upper bound on the OpenFlow flows of one lflow with match ``tree``, per datapath.
 
     ``tree`` must be parsed and type-checked (ovn_inject.lang.parse_match);
     ``set_sizes`` gives the number of addresses/ports of ``$name``/``@name``.
+    ``name_worst=False`` leaves the costly term unnamed (naming it costs more than counting).
     """
     lowering = _Lowering(_release(release), set_sizes or {})
     flows, conjunctions, capped = _flows(tree, lowering)
-    return Cost(flows, conjunctions, _worst(tree, flows, lowering), capped)
+    return Cost(flows, conjunctions, _worst(tree, flows, lowering) if name_worst else "", capped)
 
 
 def compiled_match(
