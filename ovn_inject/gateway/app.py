@@ -35,11 +35,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in (
         (400, "The flow is not OVN's language or the request is malformed (field, column)."),
         (401, "Missing, invalid, expired or revoked token."),
-        (403, "Outside the service's scope: another tenant's port, another datapath, a forbidden field."),
+        (
+            403,
+            "Outside the service's scope: another tenant's port, another datapath, a forbidden field; "
+            "or a match ovn-controller would expand past 1,000 OpenFlow flows (the costly term named).",
+        ),
         (404, "No such flow."),
         (409, "An identical flow (attachment, priority, match) exists."),
         (413, "Request too large."),
-        (429, "Over the service's flow quota."),
+        (429, "Over the service's flow quota (max_flows) or OpenFlow budget (max_openflow_flows)."),
     )
 }
 

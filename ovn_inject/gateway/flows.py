@@ -15,7 +15,7 @@ from typing import Any
 
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
 from ovn_inject.core.compiler import compile_hooks
-from ovn_inject.core.contract import Contract
+from ovn_inject.core.contract import FLOW_ID, Contract
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
@@ -285,6 +285,11 @@ def dry_run(
         tables = state.api.tables
         services, attachments = records.service_specs(tables), records.attachment_specs(tables)
     compiled = compile_hooks(topology, placements, services, attachments, app_flows)
+    # The contract as the daemon applies it, on the rows of these flows only (not every attachment's).
+    dry = {f.uuid for f in app_flows}
+    compiled.lflows = {
+        key: row for key, row in compiled.lflows.items() if dict(row.external_ids).get(FLOW_ID) in dry
+    }
     Contract().apply(compiled, placements, topology, services, state.release())
     lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
     for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):

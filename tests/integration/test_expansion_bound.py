@@ -190,6 +190,10 @@ def test_the_service_budget_refuses_the_flow_that_exceeds_it(
         assert 0 < accepted < len(entries)
         used = http.get("/v1/service").json()["openflow_flows"]
         assert used <= 300
+        # A replacement that would cost more than the budget is refused whole; nothing changes.
+        replaced = http.post("/v1/flows/replace", json=entries)
+        assert replaced.status_code == 429, replaced.text
+        assert http.get("/v1/service").json()["openflow_flows"] == used
         # Lowering the budget under what is used is refused too; raising it lets the flow in.
         lowered = cli(box, "service-set", "thrifty", "--max-openflow-flows", "10")
         assert lowered.returncode != 0 and "max_openflow_flows" in lowered.stderr
