@@ -41,6 +41,9 @@ def sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def start_sandbox(root: Path, name: str, chassis: int = 2, **options: object) -> Sandbox:
+    """Start a sandbox; with OVN_INJECT_SANDBOX_SSL=1 in the environment, every one runs over SSL."""
+    if os.environ.get("OVN_INJECT_SANDBOX_SSL", "") not in ("", "0"):
+        options.setdefault("ssl", True)
     box = Sandbox(root / name)
     _STARTED.append(box)
     box.up(chassis=chassis, **options)  # type: ignore[arg-type]

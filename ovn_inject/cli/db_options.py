@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -17,6 +18,8 @@ import click
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
+from ovn_inject.db.ssl_options import ENV as SSL_ENV
+from ovn_inject.db.ssl_options import SslOptions
 
 #: How long --wait waits when no --timeout is given (it would otherwise hang
 #: forever while no compiler daemon runs).
@@ -39,6 +42,13 @@ class Settings:
     format: str | None = None
     wait: str | None = None
     tenant_key: str | None = None
+    private_key: Path | None = None
+    certificate: Path | None = None
+    ca_cert: Path | None = None
+    bootstrap_ca_cert: Path | None = None
+
+    def ssl(self, prefix: str = "--") -> SslOptions:
+        return SslOptions(self.private_key, self.certificate, self.ca_cert, self.bootstrap_ca_cert, prefix)
 
     @property
     def inject_remote(self) -> str:
@@ -78,12 +88,51 @@ def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
-def _options() -> list[click.Option]:
-    def option(*decls: str, field: str, **kwargs: Any) -> click.Option:
-        return click.Option(
-            list(decls), expose_value=False, is_eager=True, callback=_store(field), default=None, **kwargs
-        )
+def _option(*decls: str, field: str, **kwargs: Any) -> click.Option:
+    return click.Option(
+        list(decls), expose_value=False, is_eager=True, callback=_store(field), default=None, **kwargs
+    )
 
+
+def _ssl_options(prefix: str = "--", short: bool = True) -> list[click.Option]:
+    """--private-key, --certificate, --ca-cert, --bootstrap-ca-cert, as OVN's tools spell them."""
+    helps = {
+        "private_key": ("-p", "PEM private key for ssl: database remotes"),
+        "certificate": ("-c", "PEM certificate of that key (signed by the CA the servers trust)"),
+        "ca_cert": ("-C", "PEM CA certificate that ssl: servers must be signed by"),
+        "bootstrap_ca_cert": (
+            "",
+            f"Like {prefix}ca-cert; if FILE is missing, trust the server's CA and write it",
+        ),
+    }
+    return [
+        _option(
+            prefix + field.replace("_", "-"),
+            *([flag] if short and flag else []),
+            field=field,
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="FILE",
+            envvar=SSL_ENV[field],
+            help=f"{text} (default: ${SSL_ENV[field]}).",
+        )
+        for field, (flag, text) in helps.items()
+    ]
+
+
+def ssl_options(prefix: str = "--", short: bool = True) -> Callable[[F], F]:
+    """Add the SSL options to a daemon command; it reads them with ``settings().ssl(prefix)``."""
+
+    def decorate(function: F) -> F:
+        command_params = getattr(function, "__click_params__", [])
+        command_params.extend(reversed(_ssl_options(prefix, short)))
+        function.__click_params__ = command_params  # type: ignore[attr-defined]
+        return function
+
+    return decorate
+
+
+def _options() -> list[click.Option]:
+    option = _option
     return [
         option(
             "--inject-db",
@@ -114,6 +163,7 @@ def _options() -> list[click.Option]:
             metavar="KEY",
             help=f"NB external_ids key naming a row's tenant (default: {DEFAULT_TENANT_KEY}).",
         ),
+        *_ssl_options(),
     ]
 
 
@@ -137,9 +187,15 @@ def settings() -> Settings:
     return click.get_current_context().ensure_object(Settings)
 
 
+def ssl_ready(*remotes: str) -> None:
+    """Hand the SSL options to python-ovs before connecting to ``remotes`` (a clear error if unusable)."""
+    settings().ssl().apply(remotes, settings().db_timeout)
+
+
 @contextmanager
 def inject_api() -> Iterator[InjectDbApiIdlImpl]:
     config = settings()
+    ssl_ready(config.inject_remote)
     api = connect(config.inject_remote, config.db_timeout)
     try:
         yield api

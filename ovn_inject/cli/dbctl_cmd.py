@@ -6,10 +6,17 @@ from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    inject_api,
+    settings,
+    ssl_ready,
+)
 from ovn_inject.cli.output import format_value, render
-from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind
-from ovn_inject.core.placement import DEFAULT_CURSOR_REGISTER, Placement
+from ovn_inject.core.hooks import HOOK_POINTS
+from ovn_inject.core.placement import Placement, cursor_widths, pinned_registers
 from ovn_inject.db.commands import by_uuid
 from ovn_inject.db.discovery import discover
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
@@ -193,23 +200,38 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
 
 @click.command("hook-list")
 @click.option(
-    "--cursor-register-ls",
-    default=DEFAULT_CURSOR_REGISTER,
-    show_default=True,
-    help="The register the daemon's switch hooks use (as given to 'ovn-inject northd').",
+    "--cursor-register-ls", help="As given to 'ovn-inject northd' (default: chosen from free bits)."
 )
-@click.option("--cursor-register-lr", default=DEFAULT_CURSOR_REGISTER, show_default=True)
+@click.option(
+    "--cursor-register-lr", help="As given to 'ovn-inject northd' (default: chosen from free bits)."
+)
+@click.option("--cursor-width", type=click.IntRange(1, 8), help="As given to 'ovn-inject northd'.")
 @click.option(
     "--ovn-release",
     callback=lambda _ctx, _param, value: parse_release(value) if value else None,
     help="Read northd's flows in this OVN release's language (default: what SB's schema says).",
 )
 @db_options
-def hook_list(cursor_register_ls: str, cursor_register_lr: str, ovn_release: Release | None) -> None:
-    """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable."""
+def hook_list(
+    cursor_register_ls: str | None,
+    cursor_register_lr: str | None,
+    cursor_width: int | None,
+    ovn_release: Release | None,
+) -> None:
+    """The hook points, their host stage, table, band and cursor on the connected OVN, and whether usable.
+
+    Cursors are sized as the daemon sizes them: to the attachments OVN_Inject holds at each hook.
+    """
     config = settings()
-    registers = {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr}
-    found = discover(config.sb_remote, config.db_timeout, registers, release=ovn_release)
+    ssl_ready(config.sb_remote)
+    registers = pinned_registers(cursor_register_ls, cursor_register_lr)
+    if cursor_width is None:
+        with inject_api() as api:
+            attached = [row.hook for row in api.tables["Attachment"].rows.values()]
+        width: int | dict[str, int] = cursor_widths(attached)
+    else:
+        width = cursor_width
+    found = discover(config.sb_remote, config.db_timeout, registers, width, release=ovn_release)
     records = []
     for hook in HOOK_POINTS:
         where = found.placements[hook.name]

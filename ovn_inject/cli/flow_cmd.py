@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    inject_api,
+    settings,
+    ssl_ready,
+)
 from ovn_inject.cli.output import render
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import (
@@ -194,6 +201,7 @@ def flow_replace(service: str, file: Any) -> None:
 def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
     """The view with the ports each attachment's flows may name (read from NB), in the daemon's release."""
     config = settings()
+    ssl_ready(config.nb_remote)
     topology = read_topology(config.nb_remote, config.db_timeout, config.tenant)
     allowed = {
         a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 
@@ -31,6 +32,7 @@ from ovn_inject.errors import OvnInjectError
     "--ca-cert", type=click.Path(path_type=Path, exists=True), help="CA certificate for client certificates."
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@ssl_options(prefix="--db-", short=False)
 @daemonize.options
 def gateway(
     listen: str,
@@ -55,6 +57,7 @@ def gateway(
     if (private_key is None) != (certificate is None):
         raise OvnInjectError("TLS needs both --private-key and --certificate")
     tls = Tls(private_key, certificate, ca_cert) if private_key and certificate else None
+    settings().ssl("--db-").apply([inject_db, nb, *([sb] if sb else [])])
     options = Options(inject_db, nb, sb, tenant_key, timeout)
 
     async def service(ready: Callable[[], None]) -> None:

@@ -12,9 +12,9 @@ import ovs.unixctl
 import ovs.unixctl.server
 
 from ovn_inject import daemonize
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
-from ovn_inject.core.hooks import DatapathKind
-from ovn_inject.core.placement import DEFAULT_CURSOR_REGISTER, DEFAULT_CURSOR_WIDTH
+from ovn_inject.core.placement import pinned_registers
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import Release, parse_release
 
@@ -33,14 +33,20 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     show_default=True,
     help="external_ids key of NB rows that names their tenant.",
 )
-@click.option("--cursor-register-ls", type=REGISTER, default=DEFAULT_CURSOR_REGISTER, show_default=True)
-@click.option("--cursor-register-lr", type=REGISTER, default=DEFAULT_CURSOR_REGISTER, show_default=True)
+@click.option(
+    "--cursor-register-ls",
+    type=REGISTER,
+    help="Register of the switch hooks' cursors (default: the first of reg9..reg0 with free bits).",
+)
+@click.option(
+    "--cursor-register-lr",
+    type=REGISTER,
+    help="Register of the router hooks' cursors (default: the first of reg9..reg0 with free bits).",
+)
 @click.option(
     "--cursor-width",
     type=click.IntRange(1, 8),
-    default=DEFAULT_CURSOR_WIDTH,
-    show_default=True,
-    help="Cursor bits per hook: up to 2^N-1 services in one scope.",
+    help="Cursor bits per hook, up to 2^N-1 services in one scope (default: sized to the attachments).",
 )
 @click.option(
     "--ovn-release",
@@ -48,15 +54,16 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
 )
 @click.option("--unixctl", type=click.Path(path_type=Path), help="Control socket for 'ovn-appctl -t PATH'.")
+@ssl_options()
 @daemonize.options
 def northd(
     nb: str,
     sb: str,
     inject_db: str,
     tenant_key: str,
-    cursor_register_ls: str,
-    cursor_register_lr: str,
-    cursor_width: int,
+    cursor_register_ls: str | None,
+    cursor_register_lr: str | None,
+    cursor_width: int | None,
     ovn_release: Release | None,
     unixctl: Path | None,
     pidfile: Path | None,
@@ -67,12 +74,13 @@ def northd(
     """Compile services, attachments and flows into hook lflows in SB."""
     from ovn_inject.northd.daemon import Daemon, Options
 
+    settings().ssl().apply([nb, sb, inject_db])
     options = Options(
         nb,
         sb,
         inject_db,
         tenant_key,
-        {DatapathKind.SWITCH: cursor_register_ls, DatapathKind.ROUTER: cursor_register_lr},
+        pinned_registers(cursor_register_ls, cursor_register_lr),
         cursor_width,
         ovn_release,
     )

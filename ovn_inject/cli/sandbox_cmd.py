@@ -45,18 +45,26 @@ def sandbox() -> None:
     help="Run SB as a RAFT cluster of this many members (0: standalone).",
 )
 @click.option("--no-gate", is_flag=True, help="Connect ovn-northd straight to SB, without the northd gate.")
-def up(directory: Path, chassis: int, topology: str, sb_cluster: str, no_gate: bool) -> None:
+@click.option(
+    "--ssl",
+    is_flag=True,
+    help="Make a PKI (ovs-pki) and connect every daemon and the CLI to the databases over SSL.",
+)
+def up(directory: Path, chassis: int, topology: str, sb_cluster: str, no_gate: bool, ssl: bool) -> None:
     """Start the sandbox and build a topology in it."""
     started = time.monotonic()
     box = Sandbox(directory)
-    box.up(chassis=chassis, gate=not no_gate, sb_cluster=int(sb_cluster))
+    box.up(chassis=chassis, gate=not no_gate, sb_cluster=int(sb_cluster), ssl=ssl)
     try:
         topologies.build(box, topologies.by_name(topology))
     except BaseException:
         box.down()
         raise
     elapsed = time.monotonic() - started
-    click.echo(f"sandbox up in {box.root} with {chassis} chassis, topology '{topology}' ({elapsed:.2f} s)")
+    over = " over SSL" if ssl else ""
+    click.echo(
+        f"sandbox up in {box.root} with {chassis} chassis, topology '{topology}'{over} ({elapsed:.2f} s)"
+    )
     click.echo(
         f'use it from a shell with: eval "$(ovn-inject sandbox env --dir {shlex.quote(str(directory))})"'
     )

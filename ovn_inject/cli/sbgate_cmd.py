@@ -7,19 +7,24 @@ from pathlib import Path
 
 import click
 
+from ovn_inject.cli.db_options import settings, ssl_options
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.daemonize import run_service
 from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
 
 
 @click.command()
-@click.option("--listen", required=True, help="Where ovn-northd connects: punix:PATH or ptcp:PORT[:HOST].")
+@click.option(
+    "--listen",
+    required=True,
+    help="Where ovn-northd connects: punix:PATH, ptcp:PORT[:HOST] or pssl:PORT[:HOST].",
+)
 @click.option(
     "--remote",
     "remotes",
     required=True,
     multiple=True,
-    help="The SB database: unix:PATH or tcp:HOST:PORT; several, comma-separated, for a cluster.",
+    help="The SB database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT; comma-separated for a cluster.",
 )
 @click.option("--owner-key", default=OWNER_KEY, show_default=True, help="external_ids key of hidden rows.")
 @click.option(
@@ -36,6 +41,7 @@ from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
 @click.option("--log-file", type=click.Path(path_type=Path), help="Log here instead of stderr.")
 @click.option("--detach", is_flag=True, help="Run in the background once listening.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection attempt.")
+@ssl_options()
 def sbgate(
     listen: str,
     remotes: tuple[str, ...],
@@ -48,11 +54,15 @@ def sbgate(
     verbose: bool,
 ) -> None:
     """Proxy ovn-northd's SB connection and hide ovn-inject's rows from it."""
-    parse_listen(listen)  # report bad addresses before detaching
+    parse_listen(listen)  # report bad addresses and SSL files before detaching
     parse_remotes(remotes)
+    ssl = settings().ssl()
+    ssl.apply([listen, *remotes])
 
     async def service(ready: Callable[[], None]) -> None:
-        gate = NorthdGate(listen, remotes, owner_key=owner_key, leader_only=not any_member, record=record)
+        gate = NorthdGate(
+            listen, remotes, owner_key=owner_key, leader_only=not any_member, record=record, ssl_options=ssl
+        )
         await gate.start()
         ready()
         await gate.serve_until_signalled()

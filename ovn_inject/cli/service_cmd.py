@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    inject_api,
+    settings,
+    ssl_ready,
+)
 from ovn_inject.cli.output import render
 from ovn_inject.core.bound import DEFAULT_SERVICE_BUDGET, budget
 from ovn_inject.core.hooks import hook as hook_point
@@ -190,6 +197,7 @@ def attach_add(service: str, target: str, hook_name: str, order: int | None, may
     config = settings()
     with inject_api() as api:
         tenant = api.service_get(service).execute().tenant
+        ssl_ready(config.nb_remote)
         with NbReader(config.nb_remote, config.db_timeout) as nb:
             row = nb.target_row(parsed)
         check_attachment(parsed, row, hook, tenant, config.tenant)

@@ -312,8 +312,8 @@ def _compile_chain(
             ("ovn-inject-service", service.name),
             ("stage-name", hook.stage_name),
         )
-        continuation = f"{cursor.field} = {j + 1}; next(pipeline={pipeline}, table={placement.table_id});"
-        at_cursor = f"{cursor.field} == {j} && {scope}"
+        continuation = f"{cursor.assign(j + 1)} next(pipeline={pipeline}, table={placement.table_id});"
+        at_cursor = f"{cursor.match(j)} && {scope}"
         out.add(
             LogicalFlow(
                 datapath.sb_uuid,

@@ -10,11 +10,12 @@ cannot be used on this OVN (docs/design.md, "Hook placement").
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, HookPoint
+from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, HookPoint, Pipeline
 
 #: Highest priority an application may give a flow (its flows use 0..999).
 APP_PRIORITY_MAX = 999
@@ -27,7 +28,6 @@ PRIORITY_MAX = 65535
 #: highest priority does not move (and rewrite) every hook flow.
 BAND_ALIGN = 1000
 
-DEFAULT_CURSOR_REGISTER = "reg9"
 DEFAULT_CURSOR_WIDTH = 4
 REGISTER_WIDTH = 32
 
@@ -72,20 +72,53 @@ def discover_stages(rows: Iterable[LflowRow]) -> dict[str, StageInfo]:
 
 @dataclass(frozen=True)
 class Cursor:
-    """The register bits that count, per packet, which services of a scope already ran."""
+    """The register bits that count, per packet, which services of a scope already ran.
+
+    The bits need not be contiguous (free bits are scarce on newer releases);
+    the value's low bit is the lowest bit. OVN's language names contiguous
+    runs only, so a cursor is matched and set run by run.
+    """
 
     register: str
-    low: int
-    high: int  # inclusive
+    bits: tuple[int, ...]  # ascending
+
+    @property
+    def runs(self) -> tuple[tuple[int, int], ...]:
+        """Contiguous (low, high) runs of the bits, lowest first."""
+        runs: list[tuple[int, int]] = []
+        for bit in self.bits:
+            if runs and runs[-1][1] == bit - 1:
+                runs[-1] = (runs[-1][0], bit)
+            else:
+                runs.append((bit, bit))
+        return tuple(runs)
 
     @property
     def field(self) -> str:
-        return f"{self.register}[{self.low}..{self.high}]"
+        """How operators see it: ``reg9[0..3]``, or ``reg1[24..25],reg1[30]`` when split."""
+        return ",".join(self._ref(low, high) for low, high in self.runs)
 
     @property
     def capacity(self) -> int:
         """How many services one scope can chain (the cursor must reach that value)."""
-        return (1 << (self.high - self.low + 1)) - 1
+        return (1 << len(self.bits)) - 1
+
+    def match(self, value: int) -> str:
+        return " && ".join(f"{ref} == {part}" for ref, part in self._parts(value))
+
+    def assign(self, value: int) -> str:
+        return " ".join(f"{ref} = {part};" for ref, part in self._parts(value))
+
+    def _ref(self, low: int, high: int) -> str:
+        return f"{self.register}[{low}]" if low == high else f"{self.register}[{low}..{high}]"
+
+    def _parts(self, value: int) -> list[tuple[str, int]]:
+        parts, shift = [], 0
+        for low, high in self.runs:
+            width = high - low + 1
+            parts.append((self._ref(low, high), (value >> shift) & ((1 << width) - 1)))
+            shift += width
+        return parts
 
 
 @dataclass(frozen=True)
@@ -135,54 +168,89 @@ def _stage_problem(hook: HookPoint, stages: Mapping[str, StageInfo]) -> tuple[St
     return stage, ""
 
 
+#: Registers tried for cursors, in order, when the operator names none for a datapath kind.
+CURSOR_REGISTERS = tuple(f"reg{i}" for i in (9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
+
+
 def place_hooks(
     stages: Mapping[str, StageInfo],
-    used_bits: Mapping[DatapathKind, Mapping[str, frozenset[int]]],
+    used_bits: Mapping[tuple[DatapathKind, Pipeline], Mapping[str, frozenset[int]]],
     registers: Mapping[DatapathKind, str] | None = None,
-    width: int = DEFAULT_CURSOR_WIDTH,
+    width: int | Mapping[str, int] = DEFAULT_CURSOR_WIDTH,
 ) -> dict[str, Placement | Unusable]:
-    """Place every hook point; cursors of all hooks get disjoint bits.
+    """Place every hook point in bits nobody uses in its pipeline.
 
-    Disjoint bits keep a cursor intact whatever happens to registers when a
-    packet moves between datapaths or pipelines.
+    Hooks of one pipeline (datapath kind and direction) get disjoint bits, so
+    a packet passing two of them keeps both counts. Pipelines may reuse each
+    other's bits: ovn-controller zeroes the logical registers before the egress
+    pipeline and when a packet crosses into another datapath (docs/design.md,
+    "The cursor"). ``registers`` pins the register of a datapath kind;
+    otherwise the first register with enough free bits is used. ``width`` is
+    the cursor's bit count, for all hooks or per hook name.
     """
     registers = registers or {}
-    taken: dict[str, set[int]] = {}
+    taken: dict[tuple[DatapathKind, Pipeline, str], set[int]] = {}
     result: dict[str, Placement | Unusable] = {}
     for hook in HOOK_POINTS:
         stage, problem = _stage_problem(hook, stages)
         if problem or stage is None:
             result[hook.name] = Unusable(hook, problem, stage)
             continue
-        register = registers.get(hook.datapath, DEFAULT_CURSOR_REGISTER)
-        busy = set(used_bits.get(hook.datapath, {}).get(register, frozenset()))
-        mine = taken.setdefault(register, set())
-        low = _free_run(busy | mine, width)
-        if low is None:
+        need = width if isinstance(width, int) else width.get(hook.name, DEFAULT_CURSOR_WIDTH)
+        pinned = registers.get(hook.datapath)
+        usage = used_bits.get((hook.datapath, hook.pipeline), {})
+        most_free = ("", -1)
+        for register in (pinned,) if pinned else CURSOR_REGISTERS:
+            mine = taken.setdefault((hook.datapath, hook.pipeline, register), set())
+            busy = set(usage.get(register, frozenset())) | mine
+            bits = _free_bits(busy, need)
+            if bits is not None:
+                mine.update(bits)
+                cursor = Cursor(register, bits)
+                base = band_base(stage.max_priority)
+                result[hook.name] = Placement(hook, stage.table_id, base, cursor, stage.max_priority)
+                break
+            if REGISTER_WIDTH - len(busy) > most_free[1]:
+                most_free = (register, REGISTER_WIDTH - len(busy))
+        else:
+            register, free = most_free
+            where = f"{hook.datapath.value} {hook.pipeline.value} pipeline"
             result[hook.name] = Unusable(
                 hook,
-                f"no {width} contiguous bits of {register} are free in the {hook.datapath.value} pipeline "
-                f"(northd uses bits {bit_ranges(busy)}, other hooks {bit_ranges(mine)}); "
-                f"choose another register with --cursor-register-{hook.datapath.value}",
+                f"unusable: not enough free bits for a cursor in the {where} (need {need}, free {free}, "
+                f"in {register}{'' if pinned else ', the freest register'})",
                 stage,
             )
-            continue
-        mine.update(range(low, low + width))
-        result[hook.name] = Placement(
-            hook,
-            stage.table_id,
-            band_base(stage.max_priority),
-            Cursor(register, low, low + width - 1),
-            stage.max_priority,
-        )
     return result
 
 
-def _free_run(busy: set[int], width: int) -> int | None:
+def _free_bits(busy: set[int], width: int) -> tuple[int, ...] | None:
+    """``width`` free bits: the lowest contiguous run if there is one, else the lowest scattered bits."""
     for low in range(REGISTER_WIDTH - width + 1):
         if not any(bit in busy for bit in range(low, low + width)):
-            return low
-    return None
+            return tuple(range(low, low + width))
+    free = [bit for bit in range(REGISTER_WIDTH) if bit not in busy]
+    return tuple(free[:width]) if len(free) >= width else None
+
+
+def pinned_registers(switch: str | None, router: str | None) -> dict[DatapathKind, str]:
+    """The registers an operator pinned per datapath kind (``--cursor-register-ls/-lr``)."""
+    pinned = {DatapathKind.SWITCH: switch, DatapathKind.ROUTER: router}
+    return {kind: register for kind, register in pinned.items() if register}
+
+
+#: The fewest bits a cursor gets: room for three services before a fourth moves the bits.
+MIN_CURSOR_WIDTH = 2
+
+
+def cursor_widths(attached_hooks: Iterable[str], minimum: int = MIN_CURSOR_WIDTH) -> dict[str, int]:
+    """Bits each hook's cursor needs for its longest possible chain: one service per attachment there.
+
+    Sized to what is attached, because free bits are scarce on newer
+    releases; a hook with no attachment still gets ``minimum``.
+    """
+    counts = Counter(attached_hooks)
+    return {hook.name: max(minimum, counts[hook.name].bit_length()) for hook in HOOK_POINTS}
 
 
 def bit_ranges(bits: Iterable[int]) -> str:

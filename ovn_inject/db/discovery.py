@@ -42,7 +42,7 @@ def discover(
     sb_remote: str,
     timeout: float = 30.0,
     registers: Mapping[DatapathKind, str] | None = None,
-    width: int = DEFAULT_CURSOR_WIDTH,
+    width: int | Mapping[str, int] = DEFAULT_CURSOR_WIDTH,
     release: Release | None = None,
 ) -> discovery.Discovery:
     """Read and digest northd's flows; ``release`` forces the language, else SB's schema decides."""

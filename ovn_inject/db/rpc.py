@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import time
 from typing import Any
 
@@ -32,7 +33,7 @@ class Rpc:
                 self.remote = single
                 self._rpc = ovs.jsonrpc.Connection(stream)
                 return
-            problems.append(f"{single}: {os.strerror(error)}")
+            problems.append(f"{single}: {_failure(single, error)}")
         raise InjectDbError(f"cannot reach {what}: {'; '.join(problems) or 'no remote given'}")
 
     def close(self) -> None:
@@ -71,7 +72,7 @@ class Rpc:
                 if reply.type == ovs.jsonrpc.Message.T_ERROR or reply.error is not None:
                     raise RpcError(self.what, self.remote, reply.error)
                 return reply.result
-        raise InjectDbError(f"lost {self.what} at {self.remote}: {os.strerror(error)}")
+        raise InjectDbError(f"lost {self.what} at {self.remote}: {_failure(self.remote, error)}")
 
     def select(self, database: str, table: str, where: list[Any], columns: list[str]) -> list[dict[str, Any]]:
         op = {"op": "select", "table": table, "where": where, "columns": columns}
@@ -80,6 +81,21 @@ class Rpc:
             raise InjectDbError(f"{self.what}: select on {table} failed: {result['error']}")
         rows: list[dict[str, Any]] = result["rows"]
         return rows
+
+
+def _failure(remote: str, error: int) -> str:
+    """Why ``remote`` failed; for ``ssl:``, whether TCP itself failed or the SSL handshake did.
+
+    python-ovs reports both as a bare errno, often a meaningless one (EPERM, ENOEXEC).
+    """
+    if not remote.startswith("ssl:"):
+        return os.strerror(error)
+    host, _, port = remote.removeprefix("ssl:").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+    except (OSError, ValueError) as exc:
+        return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return "SSL refused (the server must trust the CA of --certificate, and --ca-cert must be its CA)"
 
 
 class RpcError(InjectDbError):

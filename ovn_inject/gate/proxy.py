@@ -20,6 +20,7 @@ import itertools
 import logging
 import os
 import signal
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from ovn_inject.constants import OWNER_KEY
+from ovn_inject.db.ssl_options import SslOptions
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gate.filter import ProtocolError
 from ovn_inject.gate.framing import FramingError, JsonStreamFramer
@@ -43,9 +45,9 @@ class GateConfigError(OvnInjectError):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A parsed OVSDB address: ``unix:PATH`` / ``tcp:HOST:PORT`` (``p`` prefix to listen)."""
+    """An OVSDB address: ``unix:PATH``, ``tcp:HOST:PORT``, ``ssl:HOST:PORT`` (``p`` prefix to listen)."""
 
-    kind: str  # "unix" or "tcp"
+    kind: str  # "unix", "tcp" or "ssl"
     path: str = ""
     host: str = ""
     port: int = 0
@@ -54,19 +56,19 @@ class Endpoint:
         if self.kind == "unix":
             return f"unix:{self.path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"tcp:{host}:{self.port}"
+        return f"{self.kind}:{host}:{self.port}"
 
 
 def parse_remote(text: str) -> Endpoint:
-    """``unix:PATH`` or ``tcp:HOST:PORT``."""
+    """``unix:PATH``, ``tcp:HOST:PORT`` or ``ssl:HOST:PORT``."""
     kind, _, rest = text.partition(":")
     if kind == "unix" and rest:
         return Endpoint("unix", path=rest)
-    if kind == "tcp":
+    if kind in ("tcp", "ssl"):
         host, _, port = rest.rpartition(":")
         if host and port.isdigit():
-            return Endpoint("tcp", host=host.strip("[]"), port=int(port))
-    raise GateConfigError(f"remote '{text}' is not unix:PATH or tcp:HOST:PORT (ssl is not supported)")
+            return Endpoint(kind, host=host.strip("[]"), port=int(port))
+    raise GateConfigError(f"remote '{text}' is not unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT")
 
 
 def parse_remotes(texts: Sequence[str]) -> list[Endpoint]:
@@ -77,15 +79,17 @@ def parse_remotes(texts: Sequence[str]) -> list[Endpoint]:
 
 
 def parse_listen(text: str) -> Endpoint:
-    """``punix:PATH`` or ``ptcp:PORT[:HOST]`` (host defaults to 127.0.0.1)."""
+    """``punix:PATH``, ``ptcp:PORT[:HOST]`` or ``pssl:PORT[:HOST]`` (host defaults to 127.0.0.1)."""
     kind, _, rest = text.partition(":")
     if kind == "punix" and rest:
         return Endpoint("unix", path=rest)
-    if kind == "ptcp":
+    if kind in ("ptcp", "pssl"):
         port, _, host = rest.partition(":")
         if port.isdigit():
-            return Endpoint("tcp", host=host.strip("[]") or "127.0.0.1", port=int(port))
-    raise GateConfigError(f"listen address '{text}' is not punix:PATH or ptcp:PORT[:HOST]")
+            return Endpoint(kind[1:], host=host.strip("[]") or "127.0.0.1", port=int(port))
+    raise GateConfigError(
+        f"listen address '{text}' is not punix:PATH or ptcp:PORT[:HOST] (pssl:PORT[:HOST] for SSL)"
+    )
 
 
 Transform = Callable[[bytes], bytes]
@@ -94,8 +98,9 @@ Transform = Callable[[bytes], bytes]
 class _Half(asyncio.Protocol):
     """One connection of a session; forwards what it receives to its peer."""
 
-    def __init__(self, pipe: _Pipe | None = None) -> None:
+    def __init__(self, pipe: _Pipe | None = None, on_made: Callable[[_Half], None] | None = None) -> None:
         self.pipe = pipe
+        self.on_made = on_made
         self.transport: asyncio.Transport | None = None
         self.framer = JsonStreamFramer()
         self.transform: Transform | None = None  # None: not forwarding yet (probing)
@@ -106,6 +111,8 @@ class _Half(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if self.on_made is not None:
+            self.on_made(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -233,9 +240,13 @@ class NorthdGate:
         leader_only: bool = True,
         record: Path | None = None,
         connect_timeout: float = 30.0,
+        ssl_options: SslOptions | None = None,
     ) -> None:
         self.listen = parse_listen(listen)
         self.remotes = parse_remotes(remotes)
+        self.ssl = ssl_options or SslOptions()
+        self.ssl.require([f"{e.kind}:" for e in (self.listen, *self.remotes)])
+        self._client_ssl: ssl.SSLContext | None = None
         self.owner_key = owner_key
         self.leader_only = leader_only
         self.connect_timeout = connect_timeout
@@ -256,13 +267,18 @@ class NorthdGate:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        if any(remote.kind == "ssl" for remote in self.remotes):
+            self._client_ssl = self.ssl.client_context()
         if self.listen.kind == "unix":
             path = Path(self.listen.path)
             if path.is_socket():
                 path.unlink()  # a stale socket of a previous gate, as OVS daemons do
             self._server = await loop.create_unix_server(self._accept, path=str(path))
         else:
-            self._server = await loop.create_server(self._accept, self.listen.host, self.listen.port)
+            context = self.ssl.server_context() if self.listen.kind == "ssl" else None
+            self._server = await loop.create_server(
+                self._accept, self.listen.host, self.listen.port, ssl=context
+            )
         log.info("listening on %s, upstream %s", self.listen, ", ".join(map(str, self.remotes)))
 
     async def stop(self) -> None:
@@ -306,20 +322,20 @@ class NorthdGate:
     # ---- sessions ----------------------------------------------------------------
 
     def _accept(self) -> _Half:
-        northd = _Half()
+        # The session starts once connected (over SSL: once the handshake succeeded).
+        return _Half(on_made=self._new_session)
+
+    def _new_session(self, northd: _Half) -> None:
+        assert northd.transport is not None
+        northd.transport.pause_reading()  # northd's bytes wait for the upstream
         pipe = _Pipe(self, next(self._ids), northd)
         self._pipes.add(pipe)
         task = asyncio.get_running_loop().create_task(self._attach(pipe))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return northd
 
     async def _attach(self, pipe: _Pipe) -> None:
         """Give a new northd connection its upstream; northd's bytes wait until then."""
-        await asyncio.sleep(0)  # let connection_made run
-        northd = pipe.northd
-        assert northd.transport is not None
-        northd.transport.pause_reading()
         try:
             found = await self._connect_upstream(pipe)
         except Exception:
@@ -362,10 +378,13 @@ class NorthdGate:
             delay = min(delay * 2, 0.5)
         return None
 
-    @staticmethod
-    async def _open(loop: asyncio.AbstractEventLoop, remote: Endpoint) -> _Half:
+    async def _open(self, loop: asyncio.AbstractEventLoop, remote: Endpoint) -> _Half:
         if remote.kind == "unix":
             _, protocol = await loop.create_unix_connection(_Half, remote.path)
+        elif remote.kind == "ssl":
+            _, protocol = await loop.create_connection(
+                _Half, remote.host, remote.port, ssl=self._client_ssl, server_hostname=""
+            )
         else:
             _, protocol = await loop.create_connection(_Half, remote.host, remote.port)
         return protocol

@@ -40,8 +40,9 @@ from ovn_inject.core.compiler import (
 )
 from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
+from ovn_inject.core.discovery import Discovery, place
 from ovn_inject.core.hooks import DatapathKind
-from ovn_inject.core.placement import DEFAULT_CURSOR_WIDTH, Placement, Unusable
+from ovn_inject.core.placement import Placement, Unusable, cursor_widths
 from ovn_inject.core.topology import Topology
 from ovn_inject.db import records
 from ovn_inject.db.discovery import detect_release, discover
@@ -68,7 +69,7 @@ class Options:
     inject: str
     tenant_key: str = DEFAULT_TENANT_KEY
     registers: dict[DatapathKind, str] = field(default_factory=dict)
-    cursor_width: int = DEFAULT_CURSOR_WIDTH
+    cursor_width: int | None = None  # None: sized to the attachments at each hook
     release: Release | None = None  # forced; None: learnt from SB's schema
 
 
@@ -102,6 +103,7 @@ class Daemon:
         self.flows = FlowCache(options.release)
         self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
+        self._discovery: Discovery | None = None
         self.stats = Stats()
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
         self._topology: Topology | None = None
@@ -203,6 +205,8 @@ class Daemon:
         if inject.touched("Attachment"):
             self._attachments = records.attachment_specs(tables)
             self._compiled = None
+            if self._discovery is not None:  # cursors are sized to what is attached
+                self.placements = place(self._discovery, self.options.registers, self._widths())
         if inject.touched("Service_Flow") or self._compiled is None or expired:
             app_flows, flow_errors, self._next_expiry = self.flows.load(
                 tables["Service_Flow"].rows, now, inject.of("Service_Flow")
@@ -252,9 +256,10 @@ class Daemon:
         if release is not self.flows.release:
             self.flows = FlowCache(release)  # every flow is checked again in this release's language
             self._compiled = None
-        placements = discover(
-            options.sb, registers=options.registers, width=options.cursor_width, release=release
-        ).placements
+        self._discovery = discover(
+            options.sb, registers=options.registers, width=self._widths(), release=release
+        )
+        placements = self._discovery.placements
         unusable = {name: p.reason for name, p in placements.items() if isinstance(p, Unusable)}
         for name, reason in unusable.items():
             LOG.warning("hook %s unusable: %s", name, reason)
@@ -265,6 +270,11 @@ class Daemon:
             self._rediscover_at = None
             self._rediscover_delay = REDISCOVER_SECONDS
         return placements
+
+    def _widths(self) -> int | dict[str, int]:
+        if self.options.cursor_width is not None:
+            return self.options.cursor_width
+        return cursor_widths(a.hook for a in self._attachments)
 
     def _detect_release(self) -> Release:
         detected = detect_release(self.options.sb)

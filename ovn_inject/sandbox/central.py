@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ovn_inject.constants import GATEWAY_ENV, INJECT_DB_NAME
+from ovn_inject.db.ssl_options import SslOptions
 from ovn_inject.errors import SandboxError
-from ovn_inject.sandbox import processes
+from ovn_inject.sandbox import pki, processes
 from ovn_inject.sandbox.layout import Layout, State
 from ovn_inject.sandbox.processes import find_schema
 
@@ -43,11 +44,15 @@ class CentralServices:
     def _serve_ovsdb(
         self, name: str, tcp_port: int | None, extra_dbs: Sequence[Path] = ()
     ) -> tuple[int, int]:
-        """Start ovsdb-server on ``name.db`` (existing), on ``name.sock`` and optionally TCP."""
+        """Start ovsdb-server on ``name.db`` (existing), on ``name.sock`` and optionally TCP (SSL)."""
         rundir = self.layout.central
         remotes = [f"--remote=punix:{rundir / (name + '.sock')}"]
+        listen = f"p{self.net_scheme}:0:127.0.0.1"
         if tcp_port is not None:
-            remotes.append(f"--remote=ptcp:{tcp_port}:127.0.0.1")
+            remotes.append(f"--remote=p{self.net_scheme}:{tcp_port}:127.0.0.1")
+        if self.ssl is not None:
+            # --peer-ca-cert: the CA travels with our certificate, for clients that bootstrap it.
+            remotes += [*self.ssl.ovs_args(), f"--peer-ca-cert={self.ssl.ca_cert}"]
         log = rundir / f"{name}.log"
         log_size = log.stat().st_size if log.exists() else 0
         pid = processes.start_daemon(
@@ -65,9 +70,11 @@ class CentralServices:
             return pid, 0
         if tcp_port:
             return pid, tcp_port
-        return pid, processes.listening_port(log, "ptcp:0:127.0.0.1", skip=log_size)
+        return pid, processes.listening_port(log, listen, skip=log_size)
 
     def _start_central(self) -> None:
+        if self.state.extra.get("ssl"):
+            pki.create(self.layout.pki)
         inject_db = self._create_inject_db()
         self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb(
             "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
@@ -81,6 +88,21 @@ class CentralServices:
         if self.gated:
             self.start_gate()
         self.start_northd()
+
+    @property
+    def ssl(self) -> SslOptions | None:
+        """The shared SSL files of an SSL sandbox (``up(ssl=True)``), else None."""
+        return pki.options(self.layout.pki) if self.state.extra.get("ssl") else None
+
+    @property
+    def net_scheme(self) -> str:
+        """How the TCP ports of the ovsdb-servers and the gate speak: ``ssl`` or ``tcp``."""
+        return "ssl" if self.ssl is not None else "tcp"
+
+    def _ssl_args(self, prefix: str = "--") -> list[str]:
+        if self.ssl is None:
+            return []
+        return [prefix + arg.removeprefix("--") for arg in self.ssl.ovs_args()]
 
     @property
     def sb_members(self) -> int:
@@ -160,7 +182,12 @@ class CentralServices:
         return self.layout.central / "sbgate-record.jsonl"
 
     def start_gate(self) -> None:
-        argv = ["sbgate", f"--listen=punix:{self.layout.sbgate_socket}", f"--remote={self.sb_remote}"]
+        listen = f"punix:{self.layout.sbgate_socket}"
+        if self.ssl is not None:
+            port = self.state.extra.get("sbgate_port") or processes.free_tcp_port()
+            self.state.extra["sbgate_port"] = port
+            listen = f"pssl:{port}:127.0.0.1"
+        argv = ["sbgate", f"--listen={listen}", f"--remote={self.sb_daemon_remote}", *self._ssl_args()]
         if self.state.extra.get("gate_record"):
             argv.append(f"--record={self.gate_record}")
         self._start_python_daemon("sbgate", argv)
@@ -172,10 +199,11 @@ class CentralServices:
             name,
             [
                 "northd",
-                f"--nb={self.nb_remote}",
-                f"--sb={self.sb_remote}",
-                f"--inject-db={self.inject_remote}",
+                f"--nb={self.nb_daemon_remote}",
+                f"--sb={self.sb_daemon_remote}",
+                f"--inject-db={self.inject_daemon_remote}",
                 f"--unixctl={rundir / (name + '.ctl')}",
+                *self._ssl_args(),
             ],
         )
 
@@ -187,9 +215,10 @@ class CentralServices:
             [
                 "gateway",
                 f"--listen=127.0.0.1:{port}",
-                f"--inject-db={self.inject_remote}",
-                f"--nb={self.nb_remote}",
-                f"--sb={self.sb_remote}",
+                f"--inject-db={self.inject_daemon_remote}",
+                f"--nb={self.nb_daemon_remote}",
+                f"--sb={self.sb_daemon_remote}",
+                *self._ssl_args("--db-"),
             ],
         )
         self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
@@ -306,18 +335,36 @@ class CentralServices:
 
     @property
     def nb_tcp_remote(self) -> str:
-        return f"tcp:127.0.0.1:{self.state.nb_tcp}"
+        """NB's TCP port: ``ssl:`` in an SSL sandbox, else ``tcp:``."""
+        return f"{self.net_scheme}:127.0.0.1:{self.state.nb_tcp}"
 
     @property
     def sb_tcp_remote(self) -> str:
-        return ",".join(f"tcp:127.0.0.1:{port}" for port in self._sb_tcp_ports)
+        return ",".join(f"{self.net_scheme}:127.0.0.1:{port}" for port in self._sb_tcp_ports)
+
+    # Daemons (ovn-northd, the chassis, ovn-inject's) and ``env()``'s tools reach the
+    # databases over SSL in an SSL sandbox; the sandbox's own helpers keep the sockets.
+
+    @property
+    def nb_daemon_remote(self) -> str:
+        return self.nb_tcp_remote if self.ssl is not None else self.nb_remote
+
+    @property
+    def sb_daemon_remote(self) -> str:
+        return self.sb_tcp_remote if self.ssl is not None else self.sb_remote
+
+    @property
+    def inject_daemon_remote(self) -> str:
+        return self.nb_daemon_remote
 
     @property
     def northd_sb_remote(self) -> str:
         """Where ovn-northd reads and writes SB: the northd gate, unless the sandbox runs without it."""
+        if self.gated and self.ssl is not None:
+            return f"ssl:127.0.0.1:{self.state.extra['sbgate_port']}"
         if self.gated:
             return f"unix:{self.layout.sbgate_socket}"
-        return self.sb_remote
+        return self.sb_daemon_remote
 
     def start_northd(self, sb_remote: str | None = None) -> None:
         """Start ovn-northd on :attr:`northd_sb_remote`, or on ``sb_remote`` (benchmarks compare)."""
@@ -325,8 +372,9 @@ class CentralServices:
         self.state.pids["northd"] = processes.start_daemon(
             [
                 "ovn-northd",
-                f"--ovnnb-db={self.nb_remote}",
+                f"--ovnnb-db={self.nb_daemon_remote}",
                 f"--ovnsb-db={sb_remote or self.northd_sb_remote}",
+                *self._ssl_args(),
             ],
             rundir,
             "ovn-northd",

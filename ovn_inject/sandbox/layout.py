@@ -68,6 +68,11 @@ class Layout:
     def sbgate_socket(self) -> Path:
         return self.central / "sbgate.sock"
 
+    @property
+    def pki(self) -> Path:
+        """The PKI of an SSL sandbox (``ovs-pki --dir``), its shared key and certificate."""
+        return self.root / "pki"
+
     def sb_member_socket(self, member: int) -> Path:
         """Client socket of member ``member`` (1-based) of a clustered SB."""
         return self.central / f"ovnsb_db{member}.sock"

@@ -40,6 +40,7 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = COMMAND_TIMEOUT,
     check: bool = True,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one OVN/OVS command and return its result; raise with its stderr."""
     require(argv[0])
@@ -54,6 +55,7 @@ def run(
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            cwd=cwd,
         )
     except subprocess.TimeoutExpired as exc:
         raise SandboxError(f"'{' '.join(argv[:3])} ...' did not finish within {timeout:g} s") from exc

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ovn_inject.constants import INJECT_DB_ENV
+from ovn_inject.db.ssl_options import ENV as SSL_ENV
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import processes
 from ovn_inject.sandbox.central import CentralServices
@@ -56,12 +57,14 @@ class Sandbox(CentralServices):
         sb_cluster: int = 0,
         gate_record: bool = False,
         inject: bool = True,
+        ssl: bool = False,
     ) -> None:
         """Start NB, SB, the northd gate, northd, ovn-inject's daemon, the tunnel hub and the chassis.
 
         ``gate=False`` connects northd straight to SB; ``sb_cluster=3`` runs SB as a
         3-member RAFT cluster; ``gate_record`` makes the gate log what it sends northd;
-        ``inject=False`` leaves ovn-inject's compiler daemon out.
+        ``inject=False`` leaves ovn-inject's compiler daemon out; ``ssl`` makes a PKI with
+        ``ovs-pki`` and runs every connection of a daemon to a database over SSL.
         """
         if chassis < 1:
             raise SandboxError("a sandbox needs at least one chassis (--chassis 1 or more)")
@@ -73,11 +76,12 @@ class Sandbox(CentralServices):
             "ovs-vswitchd",
             "ovn-northd",
             "ovn-controller",
+            *(["ovs-pki"] if ssl else []),
         ):
             processes.require(program)
         self._prepare_directory()
         self.state = State()
-        self.state.extra.update(gate=gate, sb_cluster=sb_cluster, gate_record=gate_record)
+        self.state.extra.update(gate=gate, sb_cluster=sb_cluster, gate_record=gate_record, ssl=ssl)
         try:
             self._start_central()
             self._start_hub()
@@ -221,7 +225,7 @@ class Sandbox(CentralServices):
             ".",
             f"external-ids:system-id={name}",
             f"external-ids:hostname={name}",
-            f"external-ids:ovn-remote={self.sb_remote}",
+            f"external-ids:ovn-remote={self.sb_daemon_remote}",
             "external-ids:ovn-encap-type=geneve",
             f"external-ids:ovn-encap-ip={ip}",
             "--",
@@ -235,7 +239,7 @@ class Sandbox(CentralServices):
             "other-config:disable-in-band=true",
         )
         self.state.pids[f"{name}/ovn-controller"] = processes.start_daemon(
-            ["ovn-controller", f"unix:{rundir / 'db.sock'}"],
+            ["ovn-controller", *self._ssl_args(), f"unix:{rundir / 'db.sock'}"],
             rundir,
             "ovn-controller",
             env=self.layout.rundir_env(rundir),
@@ -264,8 +268,23 @@ class Sandbox(CentralServices):
         return self.layout.rundir_env(self.layout.chassis(chassis))
 
     def env(self) -> dict[str, str]:
-        """Variables that point ovn-nbctl, ovn-sbctl, ovn-trace and hv1's OVS tools here."""
-        env = {"OVN_NB_DB": self.nb_remote, "OVN_SB_DB": self.sb_remote, INJECT_DB_ENV: self.inject_remote}
+        """Variables that point ovn-nbctl, ovn-sbctl, ovn-trace, ovn-inject and hv1's OVS tools here.
+
+        In an SSL sandbox the databases are reached over SSL: ovn-nbctl and ovn-sbctl
+        take the files from ``OVN_NBCTL_OPTIONS``/``OVN_SBCTL_OPTIONS``, ovn-inject from
+        ``OVN_INJECT_PRIVATE_KEY``.. (other OVN tools take ``$OVN_SBCTL_OPTIONS`` as arguments).
+        """
+        env = {
+            "OVN_NB_DB": self.nb_daemon_remote,
+            "OVN_SB_DB": self.sb_daemon_remote,
+            INJECT_DB_ENV: self.inject_daemon_remote,
+        }
+        if self.ssl is not None:
+            args = " ".join(self.ssl.ovs_args())
+            env.update(OVN_NBCTL_OPTIONS=args, OVN_SBCTL_OPTIONS=args)
+            for field, variable in SSL_ENV.items():
+                if getattr(self.ssl, field) is not None:
+                    env[variable] = str(getattr(self.ssl, field))
         env.update(self.layout.rundir_env(self.layout.central))
         for key, value in self.state.extra.items():
             if key.startswith("env:"):

@@ -89,4 +89,4 @@ def test_cli_refuses_bad_addresses(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert bad_remote.returncode == 1 and "ssl is not supported" in bad_remote.stderr
+    assert bad_remote.returncode == 1 and "needs SSL: give --private-key" in bad_remote.stderr

@@ -12,7 +12,7 @@ from ovn_inject.cli.flow_cmd import parse_flow_file
 from ovn_inject.cli.output import format_value, render
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.core import tokens
-from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, TargetKind, hook
+from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, Pipeline, TargetKind, hook
 from ovn_inject.core.placement import HOOK_BAND, LflowRow, Placement, Unusable, discover_stages, place_hooks
 from ovn_inject.core.targets import AttachmentRefusedError, Target, TargetRow, check_attachment, parse_target
 from ovn_inject.core.validate import (
@@ -224,7 +224,7 @@ def test_flow_file_formats_and_refusals() -> None:
 
 
 def test_discovery_fails_closed_on_a_northd_flow_it_cannot_read() -> None:
-    """An unreadable northd flow may touch any register bit: its datapath kind's hooks are not placed."""
+    """An unreadable northd flow may touch any register bit: its pipeline's hooks are not placed."""
     from ovn_inject.core.discovery import discover
 
     def row(stage: str, pipeline: str, table: int, match: str, actions: str = "next;") -> dict[str, object]:
@@ -249,16 +249,16 @@ def test_discovery_fails_closed_on_a_northd_flow_it_cannot_read() -> None:
     ]
     readable = discover(rows)
     assert all(isinstance(p, Placement) for p in readable.placements.values())
-    assert readable.used_bits[DatapathKind.ROUTER]["reg9"] == frozenset(range(7))
+    assert readable.used_bits[(DatapathKind.ROUTER, Pipeline.INGRESS)]["reg9"] == frozenset(range(7))
 
     rows.append(row("ls_in_acl", "ingress", 9, "some_future_field == 1"))
     found = discover(rows)
     for name, placement in found.placements.items():
-        if name.startswith("ls-"):
+        if name.startswith("ls-in-"):  # only the pipeline the unreadable flow is in
             assert isinstance(placement, Unusable)
             assert "cannot be read" in placement.reason and "some_future_field" in placement.reason
         else:
             assert isinstance(placement, Placement), name
-    assert found.unreadable[DatapathKind.SWITCH][0].stage == "ls_in_acl"
+    assert found.unreadable[(DatapathKind.SWITCH, Pipeline.INGRESS)][0].stage == "ls_in_acl"
     trusted = discover(rows, trust_unreadable=True)
     assert all(isinstance(p, Placement) for p in trusted.placements.values())

@@ -20,7 +20,7 @@ def test_remotes_split_on_commas_and_repeat() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("ssl:10.0.0.1:6642", "ssl is not supported"), ("tcp:6642", "tcp:HOST:PORT"), ("unix:", "unix:PATH")],
+    [("ssl:10.0.0.1", "ssl:HOST:PORT"), ("tcp:6642", "tcp:HOST:PORT"), ("unix:", "unix:PATH")],
 )
 def test_bad_remotes_are_named(text: str, message: str) -> None:
     with pytest.raises(GateConfigError, match=message) as error:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ovn_inject.core import compiler as c
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
-from ovn_inject.core.hooks import DatapathKind, TargetKind
+from ovn_inject.core.hooks import DatapathKind, Pipeline, TargetKind
 from ovn_inject.core.placement import StageInfo, place_hooks
 from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
 
@@ -42,7 +42,9 @@ STAGES = {
     "lr_out_snat": StageInfo("lr_out_snat", "egress", 3, 162),
     "lr_out_delivery": StageInfo("lr_out_delivery", "egress", 6, 100),
 }
-PLACEMENTS = place_hooks(STAGES, {DatapathKind.ROUTER: {"reg9": frozenset(range(7))}})
+#: 23.03's router ingress pipeline uses reg9[0..6] (its egress reg9 bits are not in the way).
+USED = {(DatapathKind.ROUTER, Pipeline.INGRESS): {"reg9": frozenset(range(7))}}
+PLACEMENTS = place_hooks(STAGES, USED)
 
 
 @dataclass

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ovn_inject.core import compiler as c
 from ovn_inject.core.diff import diff
-from ovn_inject.core.hooks import DatapathKind, TargetKind
-from ovn_inject.core.placement import StageInfo, Unusable, place_hooks
+from ovn_inject.core.hooks import DatapathKind, Pipeline, TargetKind
+from ovn_inject.core.placement import Placement, StageInfo, Unusable, cursor_widths, place_hooks
 from ovn_inject.core.status import AttachmentState, FlowState, Status
 from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
 from tests.unit.core.compiler_cases import PLACEMENTS, STAGES
@@ -57,27 +57,53 @@ IPS = c.ServiceSpec("s-ips", "ips", "tenant-a")
 DPI = c.ServiceSpec("s-dpi", "dpi", "tenant-a")
 
 
-def test_placement_gives_disjoint_cursors_above_northd() -> None:
+def test_placement_gives_disjoint_cursors_per_pipeline_above_northd() -> None:
     ls = PLACEMENTS["ls-in-port"]
     lr = PLACEMENTS["lr-in-route"]
     assert not isinstance(ls, Unusable) and not isinstance(lr, Unusable)
     assert (ls.table_id, ls.base_priority, ls.cursor.field) == (4, 1000, "reg9[0..3]")
-    assert lr.cursor.low >= 16  # 0..6 used by the router pipeline, 0..15 taken by switch hooks
-    bits = [
-        set(range(p.cursor.low, p.cursor.high + 1))
-        for p in PLACEMENTS.values()
-        if not isinstance(p, Unusable)
-    ]
-    assert sum(len(b) for b in bits) == len(set().union(*bits))
+    assert min(lr.cursor.bits) >= 7  # 0..6 are used by 23.03's router ingress pipeline
+    by_pipeline: dict[tuple[str, str], list[set[int]]] = {}
+    for p in PLACEMENTS.values():
+        assert not isinstance(p, Unusable)
+        by_pipeline.setdefault((p.hook.datapath, p.hook.pipeline), []).append(set(p.cursor.bits))
+    for key, bits in by_pipeline.items():
+        assert len(bits) == 2 and not bits[0] & bits[1], key  # disjoint within a pipeline
+    egress = PLACEMENTS["ls-out-port"]
+    assert not isinstance(egress, Unusable) and egress.cursor.field == "reg9[0..3]"  # registers are zeroed
 
 
 def test_placement_refuses_full_register_and_top_priority() -> None:
     stages = dict(STAGES, ls_in_pre_acl=StageInfo("ls_in_pre_acl", "ingress", 4, 65535))
-    placed = place_hooks(stages, {DatapathKind.SWITCH: {"reg9": frozenset(range(30))}})
+    placed = place_hooks(
+        stages,
+        {(DatapathKind.SWITCH, Pipeline.INGRESS): {"reg9": frozenset(range(30))}},
+        {DatapathKind.SWITCH: "reg9"},
+    )
     port = placed["ls-in-port"]
     assert isinstance(port, Unusable) and "65535" in port.reason
     fwd = placed["ls-in-forward"]
-    assert isinstance(fwd, Unusable) and "reg9" in fwd.reason and "0..29" in fwd.reason
+    assert isinstance(fwd, Unusable) and "need 4, free 2" in fwd.reason and "reg9" in fwd.reason
+
+
+def test_cursors_take_scattered_bits_and_other_registers() -> None:
+    busy = frozenset(range(32)) - {3, 9, 10, 20}
+    used = {(DatapathKind.SWITCH, Pipeline.INGRESS): {"reg9": busy, "reg8": frozenset(range(32))}}
+    pinned = place_hooks(STAGES, used, {DatapathKind.SWITCH: "reg9"}, 2)
+    port, fwd = pinned["ls-in-port"], pinned["ls-in-forward"]
+    assert isinstance(port, Placement) and port.cursor.bits == (9, 10)
+    assert isinstance(fwd, Placement) and fwd.cursor.bits == (3, 20)
+    assert fwd.cursor.field == "reg9[3],reg9[20]" and fwd.cursor.capacity == 3
+    assert fwd.cursor.match(2) == "reg9[3] == 0 && reg9[20] == 1"
+    assert fwd.cursor.assign(3) == "reg9[3] = 1; reg9[20] = 1;"
+    chosen = place_hooks(STAGES, used, None, 4)
+    assert chosen["ls-in-port"].cursor.field == "reg9[3],reg9[9..10],reg9[20]"  # type: ignore[union-attr]
+    assert chosen["ls-in-forward"].cursor.field == "reg7[0..3]"  # type: ignore[union-attr]  # reg9, reg8 full
+
+
+def test_cursor_widths_follow_the_attachments() -> None:
+    widths = cursor_widths(["ls-in-port"] * 5 + ["lr-out-snat"])
+    assert widths["ls-in-port"] == 3 and widths["lr-out-snat"] == 2 and widths["ls-out-port"] == 2
 
 
 def test_single_service_on_a_port() -> None:
