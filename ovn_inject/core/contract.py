@@ -9,11 +9,13 @@ a row outside its hook. A row must:
   service and stage (a flow row also its flow);
 * sit in its hook's host table and pipeline, at a priority inside the hook's
   band (the continuation exactly at its base, a flow above it);
-* match ``cursor == j && SCOPE && (app)``: the cursor first, then only
+* match ``cursor == j && SCOPE && (app)``: the cursor first (run by run
+  when its bits are scattered), then only
   comparisons of ``inport``/``outport`` with the tenant's port names (the
   scope), then, for a flow row, one parenthesised term that reads no register;
 * do only what services may do (core/policy.py's lists), advance the cursor to
-  exactly ``j + 1`` and ``next`` only to its own host table, after that advance;
+  exactly ``j + 1`` (every run) and ``next`` only to its own host table, after
+  that advance;
 * and, with every other row of its flow, stay under the OpenFlow bound
   (core/bound.py): the cost is that of the whole row, as ovn-controller sees it.
 
@@ -33,7 +35,7 @@ from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
 from ovn_inject.core import bound
 from ovn_inject.core.compiler import Compiled, LogicalFlow, ServiceSpec
 from ovn_inject.core.hooks import Pipeline
-from ovn_inject.core.placement import Placement, Unusable
+from ovn_inject.core.placement import Cursor, Placement, Unusable
 from ovn_inject.core.policy import PORT_FIELDS, WRITABLE
 from ovn_inject.core.status import AttachmentState, FlowState, Status
 from ovn_inject.core.topology import Topology
@@ -130,34 +132,43 @@ def _items(match: n.Expr) -> tuple[n.Expr, ...]:
     return match.items if isinstance(match, n.And) else (match,)
 
 
+def _cursor_value(items: tuple[n.Expr, ...], cursor: Cursor) -> int:
+    """The value ``j`` the leading items compare the cursor with, run by run (lowest run first)."""
+    value, shift = 0, 0
+    for index, (low, high) in enumerate(cursor.runs):
+        item = items[index] if index < len(items) else None
+        if not (
+            isinstance(item, n.Comparison)
+            and item.op == "=="
+            and (item.field.name, item.field.low, item.field.high) == (cursor.register, low, high)
+            and len(item.values) == 1
+            and isinstance(item.values[0], n.Integer)
+            and item.values[0].mask is None
+        ):
+            raise Breach(f"the match does not start with the cursor ({cursor.field} == J)")
+        value |= item.values[0].value << shift
+        shift += high - low + 1
+    return value
+
+
 def _check_match(match: n.Expr, placement: Placement, is_flow: bool) -> tuple[int, frozenset[str]]:
     """The cursor value ``j`` the row runs at, and the ports its scope names."""
     items = _items(match)
     cursor = placement.cursor
-    first = items[0]
-    if not (
-        isinstance(first, n.Comparison)
-        and first.op == "=="
-        and (first.field.name, first.field.low, first.field.high)
-        == (cursor.register, cursor.low, cursor.high)
-        and len(first.values) == 1
-        and isinstance(first.values[0], n.Integer)
-        and first.values[0].mask is None
-    ):
-        raise Breach(f"the match does not start with the cursor '{cursor.field} == J'")
-    step = first.values[0].value
+    step = _cursor_value(items, cursor)
     if step >= cursor.capacity:
         raise Breach(f"cursor value {step} is beyond the cursor's capacity {cursor.capacity}")
-    scope = items[1:-1] if is_flow else items[1:]
+    rest = items[len(cursor.runs) :]
+    scope = rest[:-1] if is_flow else rest
     if not scope:
         raise Breach("the match has no scope after the cursor")
     ports: set[str] = set()
     for item in scope:
         _scope_ports(item, ports)
     if is_flow:
-        if _reads_register(items[-1]):
+        if _reads_register(rest[-1]):
             raise Breach("the service's part of the match reads a register")
-        _collect_ports(items[-1], ports)
+        _collect_ports(rest[-1], ports)
     return step, frozenset(ports)
 
 
@@ -216,9 +227,14 @@ def _check_actions(actions: n.Actions, placement: Placement, step: int, is_flow:
     if not is_flow:
         cursor, pipeline = placement.cursor, placement.hook.pipeline.value
         items = actions.items
-        if not (len(items) == 2 and isinstance(items[0], n.Load) and isinstance(items[1], n.Next)):
+        runs = len(cursor.runs)
+        if not (
+            len(items) == runs + 1
+            and all(isinstance(a, n.Load) for a in items[:runs])
+            and isinstance(items[-1], n.Next)
+        ):
             raise Breach(
-                f"a continuation must be '{cursor.field} = {step + 1}; "
+                f"a continuation must be '{cursor.assign(step + 1)} "
                 f"next(pipeline={pipeline}, table={placement.table_id});'"
             )
     return frozenset(ports)
@@ -230,7 +246,13 @@ def _check_action_list(
     """Whether the list advanced the cursor; raises on an action outside the contract."""
     cursor = placement.cursor
     pipeline = placement.hook.pipeline
-    advanced = False
+    # Each run of the cursor's bits and the part of j + 1 it must be set to.
+    wanted: dict[tuple[int, int], int] = {}
+    shift = 0
+    for low, high in cursor.runs:
+        wanted[(low, high)] = ((step + 1) >> shift) & ((1 << (high - low + 1)) - 1)
+        shift += high - low + 1
+    assigned: set[tuple[int, int]] = set()
     for action in actions.items:
         if isinstance(action, n.Drop | n.DecTtl):
             continue
@@ -240,7 +262,7 @@ def _check_action_list(
                     f"next may only go to the hook's own {pipeline.value} table {placement.table_id}, "
                     f"not {action.pipeline or pipeline.value} table {action.table}"
                 )
-            if not advanced:
+            if len(assigned) != len(wanted):
                 raise Breach("next without advancing the cursor: the packet would loop")
         elif isinstance(action, n.Output):
             if pipeline is not Pipeline.INGRESS:
@@ -248,13 +270,16 @@ def _check_action_list(
         elif isinstance(action, n.Load):
             dst = action.dst
             if _is_register(dst.name):
-                if (dst.name, dst.low, dst.high) != (cursor.register, cursor.low, cursor.high) or not (
-                    isinstance(action.value, n.Integer) and action.value.value == step + 1
+                run = (dst.low, dst.high)
+                if (
+                    dst.name != cursor.register
+                    or run not in wanted
+                    or not (isinstance(action.value, n.Integer) and action.value.value == wanted[run])
                 ):
-                    raise Breach(f"a register is written other than '{cursor.field} = {step + 1}'")
+                    raise Breach(f"a register is written other than '{cursor.assign(step + 1)}'")
                 if in_clone:
                     raise Breach("the cursor is advanced inside clone")
-                advanced = True
+                assigned.add(run)
             elif dst.name == "outport":
                 if pipeline is not Pipeline.INGRESS or not isinstance(action.value, n.String):
                     raise Breach("outport is set outside an ingress hook or not to a port name")
@@ -274,7 +299,7 @@ def _check_action_list(
         else:
             name = action.name if isinstance(action, n.Generic) else type(action).__name__
             raise Breach(f"action '{name}' is outside the allowed set")
-    return advanced
+    return len(assigned) == len(wanted)
 
 
 def check_tenancy(ports: Iterable[str], tenant: str | None, topology: Topology) -> str | None:
@@ -308,7 +333,8 @@ class Contract:
         release: Release | None = None,
     ) -> None:
         """Drop every row that breaks the contract; its flow (or attachment) becomes invalid."""
-        if placements is not self._placements or release is not self._release:
+        # Compared by value: the daemon re-places hooks (new objects) whenever attachments change.
+        if placements != self._placements or release is not self._release:
             self._placements, self._release, self._verdicts = placements, release, {}
         self.checked = self.refused = 0
         tenants = {s.name: s.tenant for s in services}

@@ -190,3 +190,36 @@ def test_verdicts_are_remembered_by_row() -> None:
         compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
         contract.apply(compiled, PLACEMENTS, topology, services)
         assert contract.checked == expected
+
+
+def _scattered() -> dict:  # type: ignore[type-arg]
+    """Placements where reg9's free bits in the switch ingress pipeline come in runs of two."""
+    from ovn_inject.core.hooks import DatapathKind, Pipeline
+    from ovn_inject.core.placement import place_hooks
+    from tests.unit.core.compiler_cases import STAGES, USED
+
+    busy = frozenset(range(2, 32, 3))
+    return place_hooks(STAGES, {**USED, (DatapathKind.SWITCH, Pipeline.INGRESS): {"reg9": busy}})
+
+
+def test_a_scattered_cursor_passes_run_by_run_and_each_run_is_checked() -> None:
+    placements = _scattered()
+    placement = placements["ls-in-port"]
+    assert isinstance(placement, Placement) and len(placement.cursor.runs) == 2
+    topology, services, attachments, flows = ALL_CASES[FIRST].inputs()
+    compiled = c.compile_hooks(topology, placements, services, attachments, flows)
+    rows = sorted(compiled.lflows.values(), key=lambda r: r.priority)
+    assert [check_row(r, placements).problem for r in rows] == [None, None]
+    cont, flow = rows
+    _, second = (placement.cursor._ref(low, high) for low, high in placement.cursor.runs)
+    wrong_match = dataclasses.replace(flow, match=flow.match.replace(f"{second} == 0", f"{second} == 1"))
+    assert check_row(wrong_match, placements).problem is None  # j = 4: another service's turn, in band
+    no_second = dataclasses.replace(flow, match=flow.match.replace(f" && {second} == 0", ""))
+    assert "cursor" in (check_row(no_second, placements).problem or "")
+    half_advance = dataclasses.replace(cont, actions=cont.actions.replace(f" {second} = 0;", ""))
+    assert "without advancing the cursor" in (check_row(half_advance, placements).problem or "")
+    wrong_part = dataclasses.replace(cont, actions=cont.actions.replace(f"{second} = 0;", f"{second} = 1;"))
+    assert "register is written" in (check_row(wrong_part, placements).problem or "")
+    contract = Contract()
+    contract.apply(compiled, placements, topology, services)
+    assert contract.refused == 0
