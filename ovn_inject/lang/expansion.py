@@ -30,10 +30,11 @@ ovn-controller 23.03.1). From 23.06 a crushed OR drops alternatives contained
 in another (32 flows for the same match), and 26.03 uses w disjoint prefixes
 instead of single bits. The default is 23.03, the most expensive.
 
-API (for the gateway/daemon, not wired yet)::
+API (core/bound.py prices flows with it for validation, core/contract.py for the daemon)::
 
     cost = estimate(parse_match(text, ctx))        # Cost(flows, conjunctions, worst_term, capped)
     cost = compiled_cost(tree, scope_ports=["p1", "p2"], cursor=cursor_tree)
+    costs = scope_costs(tree, [(1, "inport"), (3, "outport")])  # one lowering, several scopes
     if cost.flows > limit: refuse with cost.message(limit)
 
 Figures are per logical datapath: ovn-controller installs the flows once per
