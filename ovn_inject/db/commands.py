@@ -214,11 +214,8 @@ class ServiceSetCommand(Command):
                 options.pop(bound.BUDGET_OPTION, None)
             else:
                 options[bound.BUDGET_OPTION] = str(self.max_openflow_flows)
-            limit = bound.budget(options)
             row.verify("flows")
-            used = FlowKeys().cost(self.api, set_uuids(row, "flows"))
-            if used > limit:
-                raise OpenFlowBudgetError(self.name, limit, used)
+            within_budget(self.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
             row.verify("options")
             row.options = options
 
@@ -383,6 +380,13 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
     return uuids
 
 
+def within_budget(service: str, options: dict[str, str], total: int) -> None:
+    """Refuse (429) flows whose OpenFlow cost together is over the service's budget."""
+    limit = bound.budget(options)
+    if total > limit:
+        raise OpenFlowBudgetError(service, limit, total)
+
+
 def max_flows(service: Row) -> int | None:
     text = service.options.get("max_flows")
     return int(text) if text is not None and text.isdigit() else None
@@ -426,10 +430,7 @@ class FlowAddCommand(Command):
         service.verify("flows")
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            budget = bound.budget(service.options)
-            total = self.keys.cost(self.api, existing) + adding
-            if total > budget:
-                raise OpenFlowBudgetError(self.service, budget, total)
+            within_budget(self.service, service.options, self.keys.cost(self.api, existing) + adding)
         check_no_duplicates(self.flows, self.keys.of(self.api, existing))
         self._uuids = insert_flows(self.api, txn, service, self.flows)
 
@@ -499,9 +500,7 @@ class FlowReplaceCommand(Command):
         limit = max_flows(service)
         if limit is not None and len(self.flows) > limit:
             raise QuotaExceededError(self.service, limit, len(self.flows))
-        budget, total = bound.budget(service.options), sum(f.openflow_flows for f in self.flows)
-        if total > budget:
-            raise OpenFlowBudgetError(self.service, budget, total)
+        within_budget(self.service, service.options, sum(f.openflow_flows for f in self.flows))
         check_no_duplicates(self.flows)
         old = list(service.flows)
         service.flows = []
