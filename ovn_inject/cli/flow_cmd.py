@@ -17,6 +17,7 @@ from ovn_inject.cli.db_options import (
     ssl_ready,
 )
 from ovn_inject.cli.output import render
+from ovn_inject.core.bound import scope_sizes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import (
     FlowRequest,
@@ -207,7 +208,14 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
-    return dataclasses.replace(view, allowed_ports=allowed, release=release)
+    return dataclasses.replace(
+        view,
+        allowed_ports=allowed,
+        scope_sizes=scope_sizes(
+            topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
+        ),
+        release=release,
+    )
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

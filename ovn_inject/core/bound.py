@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.topology import TargetError, Topology
 from ovn_inject.lang import Expr, Release
 from ovn_inject.lang import expansion as ex
 
@@ -68,6 +70,24 @@ def flow_cost(
         ports, field = max(zip(priced, costs, strict=True), key=lambda pc: pc[1].flows)[0]
         term = ex.compiled_cost(match, ports, field, release=normaliser).worst_term
     return ex.Cost(flows, conjunctions, term, capped)
+
+
+def scope_sizes(
+    topology: Topology, attachments: Iterable[tuple[str, str, str]], tenant: str
+) -> dict[str, tuple[int, ...]]:
+    """Attachment uuid -> how many ports its scope has on each datapath (one lflow per datapath).
+
+    ``attachments`` are ``(uuid, target kind, target name)``; a target that
+    does not resolve has no scope (yet).
+    """
+    sizes: dict[str, tuple[int, ...]] = {}
+    for key, kind, name in attachments:
+        try:
+            scope = topology.scope(TargetKind(kind), name, tenant)
+        except (TargetError, ValueError):
+            scope = {}
+        sizes[key] = tuple(len(ports) for _, ports in sorted(scope.items()))
+    return sizes
 
 
 def _sat(n: int) -> int:

@@ -137,6 +137,8 @@ class ServiceView:
     allowed_ports: Mapping[str, frozenset[str]] | None = None
     #: the OVN release whose language the flows must be in (None: the default, 23.03)
     release: Release | None = None
+    #: attachment uuid -> ports its scope has on each datapath (bound.scope_sizes); None: not known
+    scope_sizes: Mapping[str, tuple[int, ...]] | None = None
     #: the service's OpenFlow budget (Service.options:max_openflow_flows)
     max_openflow_flows: int = bound.DEFAULT_SERVICE_BUDGET
     #: what its stored flows cost now (0 when the caller leaves the check to the write transaction)
@@ -241,14 +243,17 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
 
 
 def _scopes(applicable: Sequence[AttachmentView], service: ServiceView) -> list[tuple[int, str]]:
-    """(ports in scope, scope field) of each attachment a flow applies to; [] when not known."""
+    """(ports in scope, scope field) of each lflow a flow compiles to: per attachment and datapath.
+
+    Without the scopes, the tenant's ports each attachment may name stand for
+    one scope; [] when neither is known (the flow is then priced alone).
+    """
+    hooks = [(a, HOOKS_BY_NAME[a.hook]) for a in applicable if a.hook in HOOKS_BY_NAME]
+    if service.scope_sizes is not None:
+        return [(n, h.scope_field) for a, h in hooks for n in service.scope_sizes.get(a.uuid, ())]
     if service.allowed_ports is None:
         return []
-    return [
-        (len(service.allowed_ports.get(a.uuid, ())), HOOKS_BY_NAME[a.hook].scope_field)
-        for a in applicable
-        if a.hook in HOOKS_BY_NAME
-    ]
+    return [(len(service.allowed_ports.get(a.uuid, ())), h.scope_field) for a, h in hooks]
 
 
 def _check_language_and_policy(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
+from ovn_inject.core.bound import scope_sizes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.placement import Placement, Unusable
 from ovn_inject.core.tokens import TokenError, check_token, split_token
@@ -179,7 +180,14 @@ class GatewayState:
             a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
-        return dataclasses.replace(view, allowed_ports=allowed, release=self.release())
+        return dataclasses.replace(
+            view,
+            allowed_ports=allowed,
+            scope_sizes=scope_sizes(
+                topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
+            ),
+            release=self.release(),
+        )
 
     def release(self) -> Release | None:
         """The OVN release flows are checked in: what the compiler daemon learnt from SB."""

@@ -115,3 +115,39 @@ def test_daemon_refuses_a_priority_above_the_band(priority: int) -> None:
     flows, errors, _ = FlowCache().load({row.uuid: row}, 0.0)
     assert flows == []
     assert errors[str(row.uuid)] == Status(FlowState.INVALID, f"priority: {priority} is outside 0..999")
+
+
+def test_a_flow_is_priced_per_datapath_of_its_attachment() -> None:
+    from ovn_inject.lang import expansion as ex
+    from ovn_inject.lang import parse_match
+
+    group = AttachmentView("33333333-0000-0000-0000-000000000000", "pg", "pg-a", "ls-in-port")
+    ports = frozenset({"vm1", "vm2", "vm7"})
+    union = ServiceView("ips", "tenant-a", None, (group,), 0, {group.uuid: ports})
+    split = ServiceView(**{**union.__dict__, "scope_sizes": {group.uuid: (2, 1)}})
+    match = "ip4.src == {10.0.0.1, 10.0.0.2, 10.0.0.3} && tcp"
+    tree = parse_match(match)
+    per_datapath = sum(ex.compiled_cost(tree, n).flows for n in (2, 1))
+    assert validate_flow(FlowRequest(1, match, "drop;"), split).openflow_flows == per_datapath
+    assert (
+        validate_flow(FlowRequest(1, match, "drop;"), union).openflow_flows == ex.compiled_cost(tree, 3).flows
+    )
+    assert per_datapath > ex.compiled_cost(tree, 3).flows  # two lflows pay the app's clause twice
+
+
+def test_scope_sizes_from_the_topology() -> None:
+    from ovn_inject.core.hooks import DatapathKind
+    from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
+
+    topology = Topology.build(
+        [
+            Datapath("ls-a", DatapathKind.SWITCH, "tenant-a", "dp-a"),
+            Datapath("ls-c", DatapathKind.SWITCH, "tenant-a", "dp-c"),
+        ],
+        [Port("vm1", "ls-a", "tenant-a"), Port("vm2", "ls-a", "tenant-a"), Port("vm7", "ls-c", "tenant-a")],
+        [PortGroup("pg-a", "tenant-a", ("vm1", "vm2", "vm7"))],
+    )
+    sizes = bound.scope_sizes(
+        topology, [("g", "pg", "pg-a"), ("s", "ls", "ls-a"), ("x", "lsp", "nope")], "tenant-a"
+    )
+    assert sizes == {"g": (2, 1), "s": (2,), "x": ()}
