@@ -242,3 +242,19 @@ def test_a_row_written_by_hand_never_reaches_sb(
     _traffic_flows(box)
     with inject_api(box) as api:
         api.commit(api.flow_replace("boom", []))  # type: ignore[attr-defined]
+
+
+def test_a_wait_that_times_out_says_what_it_saw_not_a_guess(
+    boom: tuple[Sandbox, str, dict[str, int]],
+) -> None:
+    box, token, _ = boom
+    entry = {"priority": 7, "match": "tcp.dst == 7", "actions": "drop;"}
+    with client(box, token) as http:
+        # No chassis reports within a millisecond: the 504 path, whatever the daemon does.
+        response = http.post("/v1/flows", params={"wait": "hv", "timeout": 0.001}, json=entry)
+        assert response.status_code == 504, response.text
+        message = response.json()["error"]["message"]
+        assert "committed" in message and "Inject_Global.hv_cfg has not reached" in message
+        assert "northd" not in message and "running" not in message
+        assert [f["match"] for f in http.get("/v1/flows").json()["flows"]] == ["tcp.dst == 7"]
+        assert http.post("/v1/flows/replace", params={"wait": "sb"}, json=[]).status_code == 200
