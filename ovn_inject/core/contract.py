@@ -331,8 +331,13 @@ class Contract:
         topology: Topology,
         services: Iterable[ServiceSpec],
         release: Release | None = None,
+        budgets: Mapping[str, int] | None = None,
     ) -> None:
-        """Drop every row that breaks the contract; its flow (or attachment) becomes invalid."""
+        """Drop every row that breaks the contract; its flow (or attachment) becomes invalid.
+
+        With ``budgets`` (service name -> OpenFlow budget), a service's flows
+        beyond its budget are invalid too: the cheapest are kept first.
+        """
         # Compared by value: the daemon re-places hooks (new objects) whenever attachments change.
         if placements != self._placements or release is not self._release:
             self._placements, self._release, self._verdicts = placements, release, {}
@@ -369,6 +374,8 @@ class Contract:
             term = worst_term(max(priced, key=lambda fl: fl[0])[1], release)
             refused = bound.over_limit(ex.Cost(total, 0, term, total >= ex.CAP), self.flow_limit)
             flow_problems[flow] = f"match: {refused}"  # as the gateway words it
+        if budgets is not None:
+            _over_budget(costs, flow_problems, budgets)
         if not flow_problems and not attachment_problems:
             return
         for row_uuid, lflow in list(compiled.lflows.items()):
@@ -383,3 +390,26 @@ class Contract:
             compiled.flow_status[flow] = Status(FlowState.INVALID, problem)
         for attachment, problem in attachment_problems.items():
             compiled.attachment_status[attachment] = Status(AttachmentState.INVALID, problem)
+
+
+def _over_budget(
+    costs: Mapping[str, list[tuple[int, LogicalFlow]]], problems: dict[str, str], budgets: Mapping[str, int]
+) -> None:
+    """Flows past their service's OpenFlow budget (rows written by hand, or chains split finer
+    than the gateway priced them): the cheapest are kept, ties by flow uuid."""
+    by_service: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for flow, priced in costs.items():
+        if flow not in problems:
+            service = dict(priced[0][1].external_ids).get("ovn-inject-service", "")
+            by_service[service].append((min(sum(n for n, _ in priced), ex.CAP), flow))
+    for service, flows in by_service.items():
+        budget = budgets.get(service, bound.DEFAULT_SERVICE_BUDGET)
+        used = 0
+        for cost, flow in sorted(flows):
+            if used + cost <= budget:
+                used += cost
+            else:
+                problems[flow] = (
+                    f"over service '{service}''s OpenFlow budget ({bound.BUDGET_OPTION} {budget:,}): "
+                    f"it would cost {cost:,} OpenFlow flows on top of {used:,}"
+                )

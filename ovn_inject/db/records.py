@@ -112,6 +112,11 @@ def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
     ]
 
 
+def service_budgets(tables: Mapping[str, Any]) -> dict[str, int]:
+    """Every service's OpenFlow budget by name (Service.options:max_openflow_flows or the default)."""
+    return {row.name: bound.budget(row.options) for row in tables["Service"].rows.values()}
+
+
 def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:
     """The compiler's view of every Attachment row that still has its service."""
     out = []

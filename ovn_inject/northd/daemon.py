@@ -108,6 +108,7 @@ class Daemon:
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
         self._topology: Topology | None = None
         self._services: list[ServiceSpec] = []
+        self._budgets: dict[str, int] = {}
         self._attachments: list[AttachmentSpec] = []
         self._memo = ChainMemo()
         self._compiled: Compiled | None = None
@@ -201,6 +202,7 @@ class Daemon:
             self._compiled = None
         if inject.touched("Service"):
             self._services = records.service_specs(tables)
+            self._budgets = records.service_budgets(tables)
             self._compiled = None
         if inject.touched("Attachment"):
             self._attachments = records.attachment_specs(tables)
@@ -217,7 +219,12 @@ class Daemon:
             self._compiled.flow_status.update(flow_errors)
             # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
             self.contract.apply(
-                self._compiled, self.placements, self._topology, self._services, self.flows.release
+                self._compiled,
+                self.placements,
+                self._topology,
+                self._services,
+                self.flows.release,
+                self._budgets,
             )
             if self.contract.refused:
                 LOG.warning("output contract: %d rows held back", self.contract.refused)

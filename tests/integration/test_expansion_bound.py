@@ -258,3 +258,32 @@ def test_a_wait_that_times_out_says_what_it_saw_not_a_guess(
         assert "northd" not in message and "running" not in message
         assert [f["match"] for f in http.get("/v1/flows").json()["flows"]] == ["tcp.dst == 7"]
         assert http.post("/v1/flows/replace", params={"wait": "sb"}, json=[]).status_code == 200
+
+
+def test_rows_written_by_hand_past_the_budget_are_invalid(boom: tuple[Sandbox, str, dict[str, int]]) -> None:
+    box, _, rss = boom
+    token = make_service(box, "hand", "tenant-a", TARGETS)
+    entries = [{"priority": i, "match": f"ip4.src != 10.0.{i}.1", "actions": "drop;"} for i in range(3)]
+    with client(box, token) as http:
+        costs = [f["openflow_flows"] for f in http.post("/v1/flows/validate", json=entries).json()["flows"]]
+    assert len(set(costs)) == 1 and costs[0] > 0
+    assert (
+        cli(box, "service-set", "hand", "--max-openflow-flows", str(2 * costs[0] + costs[0] // 2)).returncode
+        == 0
+    )
+    # Written as an operator could, past the gateway: the rows carry no cost, the daemon prices them.
+    flows = [ValidFlow(e["priority"], e["match"], e["actions"], 0, None, 0) for e in entries]  # type: ignore[arg-type]
+    with inject_api(box) as api:
+        [ids] = api.commit(api.flow_add("hand", flows))  # type: ignore[attr-defined]
+
+        def states() -> list[tuple[str, str]]:
+            rows = api.tables["Service_Flow"].rows  # type: ignore[attr-defined]
+            return sorted((rows[i].status, rows[i].reason) for i in ids)
+
+        wait_until(lambda: "pending" not in {s for s, _ in states()}, "the daemon judged the rows")
+        got = states()
+    assert [s for s, _ in got] == ["installed", "installed", "invalid"], got
+    assert "OpenFlow budget (max_openflow_flows" in got[2][1]
+    assert sum(1 for i in ids if _sb_rows_of(box, str(i))) == 2
+    _controllers_fine(box, rss)
+    assert cli(box, "service-del", "hand").returncode == 0

@@ -223,3 +223,24 @@ def test_a_scattered_cursor_passes_run_by_run_and_each_run_is_checked() -> None:
     contract = Contract()
     contract.apply(compiled, placements, topology, services)
     assert contract.refused == 0
+
+
+def test_flows_past_their_services_budget_are_invalid_cheapest_kept() -> None:
+    from ovn_inject.core.appflows import FlowCache, ServiceFlow
+
+    topology, services, attachments, _ = ALL_CASES[FIRST].inputs()
+    cache = FlowCache()
+    matches = {
+        "cheap": "tcp.dst == 1",
+        "mid": "ip4.src != 10.0.0.1",
+        "dear": "ip4.src != 10.0.0.1 && tcp.dst != 22",
+    }
+    flows = [
+        ServiceFlow(key, services[0].uuid, None, i, cache.check(m, "drop;"))
+        for i, (key, m) in enumerate(matches.items())
+    ]
+    compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
+    Contract().apply(compiled, PLACEMENTS, topology, services, budgets={services[0].name: 40})
+    states = {key: compiled.flow_status[key].state for key in matches}
+    assert states == {"cheap": FlowState.INSTALLED, "mid": FlowState.INSTALLED, "dear": FlowState.INVALID}
+    assert "OpenFlow budget" in compiled.flow_status["dear"].reason
