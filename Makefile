@@ -5,8 +5,13 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS    := ovn-central ovn-host openvswitch-switch openvswitch-common
 PYTEST_ARGS ?= -n 2 --dist loadfile
+TESTS   ?= tests
+# The Debian releases `make test-releases` runs the suite on (their OVN: trixie 25.03, sid 26.03).
+RELEASES ?= trixie sid
+# sudo resets the environment: where the roots are kept must be passed explicitly.
+ROOTS_ENV := $(if $(OVN_INJECT_ROOTS),OVN_INJECT_ROOTS='$(OVN_INJECT_ROOTS)')
 
-.PHONY: deps debs venv test unit run lint bench clean
+.PHONY: deps debs venv test test-release test-releases release-roots unit run lint bench clean
 
 deps: debs venv
 
@@ -27,7 +32,25 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: deps
-	$(BIN)/pytest $(PYTEST_ARGS) tests
+	$(BIN)/pytest $(PYTEST_ARGS) $(TESTS)
+
+# The same suite on another Debian release's OVN, in a debootstrap root cached outside the checkout
+# (.ci/release-root says where and how). RELEASE=trixie or RELEASE=sid.
+test-release:
+	@[ -n "$(RELEASE)" ] || { echo "usage: make test-release RELEASE=trixie|sid"; exit 2; }
+	$(SUDO) env PYTEST_ARGS='$(PYTEST_ARGS)' TESTS='$(TESTS)' $(ROOTS_ENV) .ci/release-root test $(RELEASE)
+
+# Every release in turn; the roots are built first, side by side (debootstrap mostly waits on I/O).
+test-releases: release-roots
+	@failed=""; for r in $(RELEASES); do \
+	  $(MAKE) --no-print-directory test-release RELEASE=$$r || failed="$$failed $$r"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "the suite failed on:$$failed"; exit 1; fi
+
+release-roots:
+	$(SUDO) .ci/release-root install-debootstrap
+	@pids=""; for r in $(RELEASES); do $(SUDO) env $(ROOTS_ENV) .ci/release-root build $$r & pids="$$pids $$!"; done; \
+	status=0; for p in $$pids; do wait $$p || status=1; done; exit $$status
 
 unit: venv
 	$(BIN)/pytest tests/unit

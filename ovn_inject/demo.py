@@ -4,7 +4,8 @@ Every step sends a real packet into a VM's port and reports where it arrived.
 First plain OVN (tunnels, router, port security, tenant isolation), then an
 IPS application, talking only HTTP to the gateway, quarantines vm1: the
 packet that arrived before is dropped on vm1's own chassis afterwards, while
-everyone else is untouched.
+everyone else is untouched. Then tenant-b registers its own IPS itself,
+through the gateway's tenant API, with one credential from the operator.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import json
 import shlex
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -130,6 +134,82 @@ def ips_scenario(box: Sandbox) -> tuple[bool, str]:
     return ok, token
 
 
+def _tenant_call(
+    box: Sandbox, credential: str, method: str, path: str, body: dict[str, object] | None
+) -> Any:
+    """One request of the tenant's installer to the gateway, shown as the curl command that does the same."""
+    data = f" -d '{json.dumps(body)}'" if body is not None else ""
+    click.echo(
+        f'  $ curl -X {method} -H "Authorization: Bearer $TENANT_TOKEN" $OVN_INJECT_GATEWAY{path}{data}'
+    )
+    request = urllib.request.Request(
+        box.gateway_url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30.0) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        status, answer = refused.code, json.loads(refused.read())
+    shown = {k: v for k, v in answer.items() if k != "token"} if isinstance(answer, dict) else answer
+    click.echo(f"    {status} {json.dumps(shown)[:150]}")
+    return answer
+
+
+def self_service_scenario(box: Sandbox) -> bool:
+    """Tenant-b registers its own IPS through the gateway, with no ticket to the operator in between."""
+    click.echo("Self-service: the operator gives tenant-b one credential; tenant-b does the rest over HTTP.")
+    credential = _inject(box, "tenant-token-create", "tenant-b", "--max-services", "5", show=False)
+    click.echo("  $ ovn-inject tenant-token-create tenant-b --max-services 5   # -> $TENANT_TOKEN\n")
+    click.echo(
+        "tenant-b's installer registers its IPS (the name 'ips' is tenant-b's own: tenant-a has one too):"
+    )
+    elements = _tenant_call(box, credential, "GET", "/v1/tenant/elements", None)
+    ok = _report(
+        [s["name"] for s in elements["switches"]] == ["ls-b"],
+        "tenant-b sees its own switch ls-b, nothing of tenant-a's",
+    )
+    _tenant_call(
+        box, credential, "POST", "/v1/tenant/services", {"name": "ips", "description": "intrusion prevention"}
+    )
+    _tenant_call(
+        box,
+        credential,
+        "POST",
+        "/v1/tenant/services/ips/attachments",
+        {"target": "ls:ls-b", "hook": "ls-in-port"},
+    )
+    refused = _tenant_call(
+        box,
+        credential,
+        "POST",
+        "/v1/tenant/services/ips/attachments",
+        {"target": "ls:ls-a", "hook": "ls-in-port"},
+    )
+    ok &= _report(
+        refused.get("error", {}).get("code") == "not_found", "tenant-a's ls-a is not tenant-b's to attach to"
+    )
+    token = _tenant_call(box, credential, "POST", "/v1/tenant/services/ips/tokens", {"description": "IPS"})[
+        "token"
+    ]
+    click.echo("    (the answer's 'token' is the IPS application's token, shown this once)\n")
+    ok &= _report(
+        _delivered(box, "vm4", _ping(VM4, VM5), "vm5", True), "before: vm4 (hv1) -> vm5 (hv2) arrives"
+    )
+    click.echo("tenant-b's IPS raises an alert on vm4 and quarantines it, with the token it just got:")
+    _app(box, token, "ips_quarantine.py", "quarantine", "vm4", VM4.ip)
+    ok &= _report(
+        _delivered(box, "vm4", _ping(VM4, VM5), "vm5", False), "after: vm4 -> vm5 no longer arrives"
+    )
+    ok &= _report(_delivered(box, "vm3", _ping(VM3, VM2), "vm2", True), "vm3 -> vm2 (tenant-a): untouched")
+    listed = _inject(box, "service-list", show=True)
+    for line in listed.splitlines():
+        click.echo(f"    {line}")
+    return ok
+
+
 def run(directory: Path, chassis: int, once: bool) -> bool:
     """Bring the stack up, show it working; keep it up until Ctrl-C unless ``once``."""
     box = Sandbox(directory)
@@ -152,6 +232,8 @@ def run(directory: Path, chassis: int, once: bool) -> bool:
         click.echo("")
         passed, token = ips_scenario(box)
         ok &= passed
+        click.echo("")
+        ok &= self_service_scenario(box)
         click.echo("")
         if once:
             click.echo("All steps passed." if ok else "Some steps FAILED.")

@@ -41,6 +41,7 @@ def _register() -> None:
         sandbox_cmd,
         sbgate_cmd,
         service_cmd,
+        tenant_cmd,
         token_cmd,
         units_cmd,
     )
@@ -54,7 +55,7 @@ def _register() -> None:
     main.add_command(units_cmd.systemd_units)
     main.add_command(gateway_cmd.gateway)
     install_on_group(main)
-    for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
+    for family in (service_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
         for command in family.COMMANDS:
             main.add_command(command)
 

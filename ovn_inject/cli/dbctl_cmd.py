@@ -38,7 +38,7 @@ HOOK_COLUMNS = [
     "reason",
 ]
 #: Columns that name a row besides its uuid (as ovn-nbctl finds a switch by name).
-NAME_COLUMNS = {"Service": "name", "Token": "public_id"}
+NAME_COLUMNS = {"Service": "name", "Token": "public_id", "Tenant_Token": "public_id"}
 
 
 def _table(name: str) -> str:

@@ -208,9 +208,14 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
+    reach = {
+        a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+        for a in view.attachments
+    }
     return dataclasses.replace(
         view,
         allowed_ports=allowed,
+        reach=reach,
         scope_sizes=scope_sizes(
             topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
         ),

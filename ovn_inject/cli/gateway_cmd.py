@@ -32,6 +32,12 @@ from ovn_inject.errors import OvnInjectError
     "--ca-cert", type=click.Path(path_type=Path, exists=True), help="CA certificate for client certificates."
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--tenant-validator",
+    metavar="MODULE:CALLABLE",
+    help="Validates tenant bearer tokens that are not ovn-inject's own (e.g. Keystone's); "
+    "see ovn_inject.gateway.tenant_auth.",
+)
 @ssl_options(prefix="--db-", short=False)
 @daemonize.options
 def gateway(
@@ -44,6 +50,7 @@ def gateway(
     certificate: Path | None,
     ca_cert: Path | None,
     timeout: float,
+    tenant_validator: str | None,
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
@@ -57,8 +64,12 @@ def gateway(
     if (private_key is None) != (certificate is None):
         raise OvnInjectError("TLS needs both --private-key and --certificate")
     tls = Tls(private_key, certificate, ca_cert) if private_key and certificate else None
+    if tenant_validator is not None:
+        from ovn_inject.gateway.tenant_auth import load_validator
+
+        load_validator(tenant_validator)  # report a bad validator before detaching
     settings().ssl("--db-").apply([inject_db, nb, *([sb] if sb else [])])
-    options = Options(inject_db, nb, sb, tenant_key, timeout)
+    options = Options(inject_db, nb, sb, tenant_key, timeout, tenant_validator)
 
     async def service(ready: Callable[[], None]) -> None:
         await serve(options, listen, tls, ready)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 
@@ -16,10 +15,7 @@ from ovn_inject.db.records import service_name, to_record
 TOKEN_COLUMNS = ["public_id", "service", "created", "expires", "expired", "description"]
 
 
-def _iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+iso_time = tokens.iso_time
 
 
 def token_summary(row: object, now: int) -> dict[str, object]:
@@ -29,8 +25,8 @@ def token_summary(row: object, now: int) -> dict[str, object]:
         "_uuid": record["_uuid"],
         "public_id": record["public_id"],
         "service": service_name(row),
-        "created": _iso(record["created"]),
-        "expires": _iso(expires) if expires is not None else "never",
+        "created": iso_time(record["created"]),
+        "expires": iso_time(expires) if expires is not None else "never",
         "expired": expires is not None and expires <= now,
         "description": record["description"],
     }
@@ -52,7 +48,12 @@ def token_create(service: str, expires_in: str | None, description: str) -> None
             api, api.token_add(service, new.public_id, new.secret_hash, created, expires, description)
         )
     if settings().output == "json":
-        shown = {"token": new.token, "public_id": new.public_id, "service": service, "expires": _iso(expires)}
+        shown = {
+            "token": new.token,
+            "public_id": new.public_id,
+            "service": service,
+            "expires": iso_time(expires),
+        }
         emit(json.dumps(shown, indent=2) + "\n")
     else:
         click.echo(new.token)

@@ -17,6 +17,7 @@ from typing import Any
 from ovn_inject.core.hooks import Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
 from ovn_inject.core.policy import CheckedFlow, check_flow
+from ovn_inject.core.reach import Write
 from ovn_inject.core.status import FlowState, Status
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import Actions, Context, Release, format_actions, format_match, parse_actions
@@ -74,6 +75,13 @@ class ServiceFlow:
             if isinstance(outcome, CheckedFlow):
                 return outcome.ports
         return frozenset()
+
+    @property
+    def writes(self) -> tuple[Write, ...]:
+        for outcome in self.checked.flow.values():
+            if isinstance(outcome, CheckedFlow):
+                return outcome.writes
+        return ()
 
     def problem(self, pipeline: Pipeline) -> str | None:
         outcome = self.checked.get(pipeline)

@@ -26,6 +26,7 @@ from typing import Protocol
 from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
 from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline, TargetKind
 from ovn_inject.core.placement import Placement, Unusable
+from ovn_inject.core.reach import Write, rewrite_problem, scope_match
 from ovn_inject.core.status import AttachmentState, FlowState, Status
 from ovn_inject.core.topology import TargetError, Topology
 
@@ -68,6 +69,8 @@ class AppFlow(Protocol):
     def priority(self) -> int: ...
     @property
     def ports(self) -> frozenset[str]: ...
+    @property
+    def writes(self) -> tuple[Write, ...]: ...
     def problem(self, pipeline: Pipeline) -> str | None: ...
     def render_match(self) -> str: ...
     def render_actions(self, continuation: str) -> str: ...
@@ -168,18 +171,6 @@ class ChainMemo:
             self.current = {}
         self.previous, self.current = self.current, {}
         self.hits = 0
-
-
-def quote(name: str) -> str:
-    """An OVN string constant for a port name."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def scope_match(field_name: str, ports: Iterable[str]) -> str:
-    names = sorted(ports)
-    if len(names) == 1:
-        return f"{field_name} == {quote(names[0])}"
-    return f"{field_name} == {{{', '.join(quote(n) for n in names)}}}"
 
 
 @dataclass(frozen=True)
@@ -291,8 +282,16 @@ def _compile_chain(
     datapath = topology.datapath(datapath_name)
     assert datapath is not None
     cursor = placement.cursor
-    scope = scope_match(hook.scope_field, ports)
+    tenant = chain[0].service.tenant  # a chain covers ports of one tenant: its services are that tenant's
+    scope = scope_match(topology, hook, datapath_name, ports, tenant)
     pipeline = hook.pipeline.value
+    if scope is None:
+        for link in chain:
+            for flow in flows_by_service.get(link.service.uuid, ()):
+                if flow.attachment in (None, link.attachment.uuid):
+                    reason = f"no packet of tenant '{tenant}''s own ports passes {', '.join(sorted(ports))}"
+                    out.set_flow(flow.uuid, Status(FlowState.PENDING, reason), True)
+        return
     for j, link in enumerate(chain):
         service, att = link.service, link.attachment
         if j >= cursor.capacity:
@@ -328,7 +327,16 @@ def _compile_chain(
         for flow in flows_by_service.get(service.uuid, ()):
             if flow.attachment is not None and flow.attachment != att.uuid:
                 continue
-            problem = flow.problem(hook.pipeline) or _port_problem(topology, flow, service.tenant)
+            problem = (
+                flow.problem(hook.pipeline)
+                or _port_problem(topology, flow, service.tenant)
+                or rewrite_problem(
+                    flow.writes,
+                    hook,
+                    topology.target_reach(att.kind, att.target, service.tenant),
+                    f"{att.kind}:{att.target}",
+                )
+            )
             if problem:
                 out.set_flow(flow.uuid, Status(FlowState.INVALID, problem))
                 continue

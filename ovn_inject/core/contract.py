@@ -10,9 +10,10 @@ a row outside its hook. A row must:
 * sit in its hook's host table and pipeline, at a priority inside the hook's
   band (the continuation exactly at its base, a flow above it);
 * match ``cursor == j && SCOPE && (app)``: the cursor first (run by run
-  when its bits are scattered), then only
-  comparisons of ``inport``/``outport`` with the tenant's port names (the
-  scope), then, for a flow row, one parenthesised term that reads no register;
+  when its bits are scattered), then the scope: ``inport``/``outport``
+  compared with the tenant's port names, narrowed where a port is shared by
+  equalities on the tenant's addresses, every alternative naming a port;
+  then, for a flow row, one parenthesised term that reads no register;
 * do only what services may do (core/policy.py's lists), advance the cursor to
   exactly ``j + 1`` (every run) and ``next`` only to its own host table, after
   that advance;
@@ -33,10 +34,10 @@ from functools import lru_cache
 
 from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
 from ovn_inject.core import bound
-from ovn_inject.core.compiler import Compiled, LogicalFlow, ServiceSpec
+from ovn_inject.core.compiler import AttachmentSpec, Compiled, LogicalFlow, ServiceSpec
 from ovn_inject.core.hooks import Pipeline
 from ovn_inject.core.placement import Cursor, Placement, Unusable
-from ovn_inject.core.policy import PORT_FIELDS, WRITABLE
+from ovn_inject.core.policy import PORT_FIELDS, READABLE, WRITABLE
 from ovn_inject.core.status import AttachmentState, FlowState, Status
 from ovn_inject.core.topology import Topology
 from ovn_inject.lang import Context, LanguageError, Release, parse_actions, parse_match
@@ -163,8 +164,8 @@ def _check_match(match: n.Expr, placement: Placement, is_flow: bool) -> tuple[in
     if not scope:
         raise Breach("the match has no scope after the cursor")
     ports: set[str] = set()
-    for item in scope:
-        _scope_ports(item, ports)
+    if not any([_scope_ports(item, ports) for item in scope]):
+        raise Breach("the scope after the cursor does not confine the packet to named ports")
     if is_flow:
         if _reads_register(rest[-1]):
             raise Breach("the service's part of the match reads a register")
@@ -172,21 +173,25 @@ def _check_match(match: n.Expr, placement: Placement, is_flow: bool) -> tuple[in
     return step, frozenset(ports)
 
 
-def _scope_ports(expr: n.Expr, ports: set[str]) -> None:
-    """A scope term: inport/outport compared with port names, possibly in ORs and ANDs of such."""
-    if isinstance(expr, n.And | n.Or):
-        for item in expr.items:
-            _scope_ports(item, ports)
-        return
-    if (
-        isinstance(expr, n.Comparison)
-        and expr.field.name in PORT_FIELDS
-        and expr.op == "=="
-        and all(isinstance(v, n.String) for v in expr.values)
-    ):
-        ports.update(v.value for v in expr.values if isinstance(v, n.String))
-        return
-    raise Breach("the scope after the cursor compares something else than inport/outport with port names")
+def _scope_ports(expr: n.Expr, ports: set[str]) -> bool:
+    """Check a scope term; whether it confines the packet to named ports (collected in ``ports``).
+
+    A scope is built of ``inport``/``outport`` compared with port names and,
+    where a port is shared (a router or localnet port on a tenant's switch),
+    of equalities on header fields with the tenant's addresses: ANDs and ORs
+    of those, and every alternative must name a port.
+    """
+    if isinstance(expr, n.And):
+        return any([_scope_ports(item, ports) for item in expr.items])
+    if isinstance(expr, n.Or):
+        return all([_scope_ports(item, ports) for item in expr.items])
+    if isinstance(expr, n.Comparison) and expr.op == "==":
+        if expr.field.name in PORT_FIELDS and all(isinstance(v, n.String) for v in expr.values):
+            ports.update(v.value for v in expr.values if isinstance(v, n.String))
+            return True
+        if _root(expr.field) in READABLE and all(isinstance(v, n.Integer) for v in expr.values):
+            return False  # narrows, does not confine
+    raise Breach("the scope after the cursor compares something else than ports and addresses with constants")
 
 
 def _collect_ports(expr: n.Expr, ports: set[str]) -> None:
@@ -330,23 +335,28 @@ class Contract:
         placements: Mapping[str, Placement | Unusable],
         topology: Topology,
         services: Iterable[ServiceSpec],
+        attachments: Iterable[AttachmentSpec],
         release: Release | None = None,
         budgets: Mapping[str, int] | None = None,
     ) -> None:
         """Drop every row that breaks the contract; its flow (or attachment) becomes invalid.
 
-        With ``budgets`` (service name -> OpenFlow budget), a service's flows
-        beyond its budget are invalid too: the cheapest are kept first.
+        A row's service is found through its attachment (service names are
+        unique per tenant only). With ``budgets`` (service uuid -> OpenFlow
+        budget), a service's flows beyond its budget are invalid too: the
+        cheapest are kept first.
         """
         # Compared by value: the daemon re-places hooks (new objects) whenever attachments change.
         if placements != self._placements or release is not self._release:
             self._placements, self._release, self._verdicts = placements, release, {}
         self.checked = self.refused = 0
-        tenants = {s.name: s.tenant for s in services}
+        by_uuid = {s.uuid: s for s in services}
+        owners = {a.uuid: by_uuid.get(a.service) for a in attachments}
         verdicts: dict[uuid.UUID, Verdict] = {}
         flow_problems: dict[str, str] = {}
         attachment_problems: dict[str, str] = {}
         costs: dict[str, list[tuple[int, LogicalFlow]]] = defaultdict(list)
+        flow_owner: dict[str, ServiceSpec] = {}
         for row_uuid, lflow in compiled.lflows.items():
             verdict = self._verdicts.get(row_uuid)
             if verdict is None:
@@ -354,8 +364,9 @@ class Contract:
                 self.checked += 1
             verdicts[row_uuid] = verdict
             ids = dict(lflow.external_ids)
+            owner = owners.get(ids.get("ovn-inject-attachment", ""))
             problem = verdict.problem or check_tenancy(
-                verdict.ports, tenants.get(ids.get("ovn-inject-service", "")), topology
+                verdict.ports, owner.tenant if owner is not None else None, topology
             )
             flow = ids.get(FLOW_ID)
             if problem is not None:
@@ -364,8 +375,9 @@ class Contract:
                     flow_problems.setdefault(flow, problem)
                 else:
                     attachment_problems.setdefault(ids.get("ovn-inject-attachment", ""), problem)
-            elif flow is not None:
+            elif flow is not None and owner is not None:
                 costs[flow].append((verdict.openflow_flows, lflow))
+                flow_owner[flow] = owner
         self._verdicts = verdicts
         for flow, priced in costs.items():
             total = min(sum(flows for flows, _ in priced), ex.CAP)
@@ -375,7 +387,7 @@ class Contract:
             refused = bound.over_limit(ex.Cost(total, 0, term, total >= ex.CAP), self.flow_limit)
             flow_problems[flow] = f"match: {refused}"  # as the gateway words it
         if budgets is not None:
-            _over_budget(costs, flow_problems, budgets)
+            _over_budget(costs, flow_owner, flow_problems, budgets)
         if not flow_problems and not attachment_problems:
             return
         for row_uuid, lflow in list(compiled.lflows.items()):
@@ -393,17 +405,20 @@ class Contract:
 
 
 def _over_budget(
-    costs: Mapping[str, list[tuple[int, LogicalFlow]]], problems: dict[str, str], budgets: Mapping[str, int]
+    costs: Mapping[str, list[tuple[int, LogicalFlow]]],
+    owners: Mapping[str, ServiceSpec],
+    problems: dict[str, str],
+    budgets: Mapping[str, int],
 ) -> None:
     """Flows past their service's OpenFlow budget (rows written by hand, or chains split finer
     than the gateway priced them): the cheapest are kept, ties by flow uuid."""
-    by_service: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    by_service: dict[ServiceSpec, list[tuple[int, str]]] = defaultdict(list)
     for flow, priced in costs.items():
         if flow not in problems:
-            service = dict(priced[0][1].external_ids).get("ovn-inject-service", "")
-            by_service[service].append((min(sum(n for n, _ in priced), ex.CAP), flow))
-    for service, flows in by_service.items():
-        budget = budgets.get(service, bound.DEFAULT_SERVICE_BUDGET)
+            by_service[owners[flow]].append((min(sum(n for n, _ in priced), ex.CAP), flow))
+    for spec, flows in by_service.items():
+        service = spec.name
+        budget = budgets.get(spec.uuid, bound.DEFAULT_SERVICE_BUDGET)
         used = 0
         for cost, flow in sorted(flows):
             if used + cost <= budget:

@@ -93,7 +93,7 @@ def register_usage(
         seen.add(key)
         for parse, text in ((parse_match, row["match"]), (parse_actions, row["actions"])):
             try:
-                bits = register_bits(parse(text, context), release)
+                bits = register_bits(parse(text, context), release, ignore_clears=True)
             except LanguageError as exc:
                 unreadable[pipeline].append(Unreadable(stage, text, str(exc)))
                 continue

@@ -11,11 +11,13 @@ compiler, which prefixes every match with the hook's cursor and scope.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ovn_inject.core.hooks import Pipeline
+from ovn_inject.core.reach import ADDRESS_FIELDS, Write
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import (
     Actions,
@@ -73,6 +75,8 @@ class CheckedFlow:
     match: Expr
     actions: Actions
     ports: frozenset[str]
+    #: constants the actions write into address fields: checked per hook against the topology
+    writes: tuple[Write, ...] = ()
 
     @property
     def match_text(self) -> str:
@@ -94,10 +98,12 @@ def check_flow(
     match_tree = _parse(lambda text: parse_match(text, context), match, "match")
     actions_tree = _parse(lambda text: parse_actions(text, context), actions, "actions")
     ports: set[str] = set()
+    writes: list[Write] = []
     _check_expr(match_tree, ports)
     for pipeline in set(pipelines):
-        _check_actions(actions_tree, pipeline, ports, in_clone=False)
-    return CheckedFlow(match_tree, actions_tree, frozenset(ports))
+        writes.clear()
+        _check_actions(actions_tree, pipeline, ports, writes, in_clone=False)
+    return CheckedFlow(match_tree, actions_tree, frozenset(ports), tuple(writes))
 
 
 def _parse(parse: Callable[[str], T], text: str, where: str) -> T:
@@ -158,7 +164,9 @@ def _check_expr(expr: Expr, ports: set[str]) -> None:
         raise PolicyError("match", "is_chassis_resident() is not available to services", expr.pos)
 
 
-def _check_actions(actions: Actions, pipeline: Pipeline, ports: set[str], in_clone: bool) -> None:
+def _check_actions(
+    actions: Actions, pipeline: Pipeline, ports: set[str], writes: list[Write], in_clone: bool
+) -> None:
     outport_set = False
     for action in actions.items:
         if isinstance(action, n.Drop | n.DecTtl):
@@ -185,16 +193,21 @@ def _check_actions(actions: Actions, pipeline: Pipeline, ports: set[str], in_clo
                 outport_set = True
                 continue
             _check_write(action.dst)
+            if _root(action.dst) in ADDRESS_FIELDS:
+                writes.append(_address_write(action))
         elif isinstance(action, n.Move):
             _check_write(action.dst)
+            _check_not_address(action.dst, "copied into")
             if _root(action.src) in PORT_FIELDS:
                 raise PolicyError("actions", "inport/outport cannot be copied", action.pos)
             _check_read(action.src, "actions")
         elif isinstance(action, n.Exchange):
             _check_write(action.a)
             _check_write(action.b)
+            _check_not_address(action.a, "exchanged")
+            _check_not_address(action.b, "exchanged")
         elif isinstance(action, n.Clone):
-            _check_actions(action.body, pipeline, ports, in_clone=True)
+            _check_actions(action.body, pipeline, ports, writes, in_clone=True)
         else:
             name = action.name if isinstance(action, n.Generic) else type(action).__name__
             raise PolicyError("actions", f"action '{name}' is not available to services", action.pos)
@@ -204,3 +217,33 @@ def _check_write(ref: n.FieldRef) -> None:
     root = _root(ref)
     if root not in WRITABLE:
         raise PolicyError("actions", f"field '{ref.name}' cannot be written by services", ref.pos)
+
+
+def _check_not_address(ref: n.FieldRef, how: str) -> None:
+    """An address field takes a constant only, checked against the tenant's addresses at each hook."""
+    if _root(ref) in ADDRESS_FIELDS:
+        raise PolicyError(
+            "actions",
+            f"'{ref.name}' cannot be {how}: an address may only be set to a constant "
+            "address of the tenant's own ports (docs/application.md, rewrites)",
+            ref.pos,
+        )
+
+
+def _address_write(action: n.Load) -> Write:
+    """The constant a load writes into a whole address field, printed as the topology's addresses are."""
+    root = _root(action.dst)
+    if action.dst.name != root or action.dst.low is not None:
+        raise PolicyError(
+            "actions", f"'{action.dst.name}': only a whole address can be written, not a part", action.pos
+        )
+    value = action.value
+    if not isinstance(value, n.Integer) or value.mask is not None:
+        raise PolicyError("actions", f"'{root}' must be set to one address, not a mask", action.pos)
+    if root.startswith("eth."):
+        text = ":".join(f"{b:02x}" for b in value.value.to_bytes(6, "big"))
+    elif root.startswith("ip4."):
+        text = str(ipaddress.IPv4Address(value.value))
+    else:
+        text = str(ipaddress.IPv6Address(value.value))
+    return Write(root, text, action.pos)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ovn_inject.core.hooks import HookPoint, TargetKind
-from ovn_inject.core.topology import tenant_of
+from ovn_inject.core.hooks import TARGET_DATAPATH, DatapathKind, HookPoint, TargetKind
+from ovn_inject.core.topology import Topology, tenant_of
 from ovn_inject.errors import OvnInjectError
 
 
@@ -68,3 +68,58 @@ def check_attachment(
         raise AttachmentRefusedError(
             f"target {target} belongs to another tenant than the service's ('{service_tenant}')"
         )
+
+
+class TargetNotFoundError(AttachmentRefusedError):
+    """No such element of the tenant's: another tenant's element is refused with the very same words."""
+
+
+class ForeignTargetError(AttachmentRefusedError):
+    """The tenant's own element, but it reaches ports of other tenants."""
+
+
+def check_own_target(target: Target, hook: HookPoint, tenant: str, topology: Topology) -> None:
+    """The tenant API's rule: the CLI's (:func:`check_attachment`), with nothing of other tenants shown.
+
+    A missing element, another tenant's and one of the other kind (a router
+    port named as ``lsp:``) are refused alike, so the answer tells nothing of
+    other tenants; a port group of the tenant's that holds another tenant's
+    ports is refused too, since attaching to it would name those ports.
+    """
+    kinds = {
+        TargetKind.LS: "switch",
+        TargetKind.LR: "router",
+        TargetKind.LSP: "switch port",
+        TargetKind.LRP: "router port",
+        TargetKind.PG: "port group",
+    }
+    missing = TargetNotFoundError(
+        f"tenant '{tenant}' has no {kinds[target.kind]} '{target.name}' (see GET /v1/tenant/elements)"
+    )
+    if topology.tenant_of(target.kind, target.name) != tenant:
+        raise missing
+    where = target_datapath_kind(target, topology)
+    if where is not TARGET_DATAPATH[target.kind]:
+        raise missing
+    if not hook.accepts(target.kind):
+        raise AttachmentRefusedError(
+            f"hook {hook.name} is a logical {'switch' if hook.datapath.value == 'ls' else 'router'} hook; "
+            f"it does not fit target {target}"
+        )
+    if target.kind is TargetKind.PG:
+        group = topology.port_group(target.name)
+        members = group.ports if group is not None else ()
+        if any(topology.tenant_of(TargetKind.LSP, port) not in (tenant, None) for port in members):
+            raise ForeignTargetError(f"port group '{target.name}' holds ports of other tenants")
+
+
+def target_datapath_kind(target: Target, topology: Topology) -> DatapathKind | None:
+    """The kind of datapath a target sits on (a port group: switches), None if unknown."""
+    if target.kind is TargetKind.PG:
+        return DatapathKind.SWITCH
+    if target.kind in (TargetKind.LSP, TargetKind.LRP):
+        port = topology.port(target.name)
+        dp = topology.datapath(port.datapath) if port is not None else None
+    else:
+        dp = topology.datapath(target.name)
+    return dp.kind if dp is not None else None

@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ovn_inject.errors import OvnInjectError
 
@@ -72,9 +73,18 @@ def parse_duration(text: str) -> int:
     return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
 
 
-def check_token(secret: str, secret_hash: str, expires_ms: int | None, now_ms: int) -> None:
+def iso_time(ms: int | None) -> str | None:
+    """A token's created/expires milliseconds as ISO 8601 UTC (how the CLI and the gateway show them)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def check_token(
+    secret: str, secret_hash: str, expires_ms: int | None, now_ms: int, renew: str = "ovn-inject token-create"
+) -> None:
     """Raise TokenError unless the secret matches and the token has not expired (for the gateway)."""
     if not secret_matches(secret, secret_hash):
         raise TokenError("invalid token")
     if expires_ms is not None and expires_ms <= now_ms:
-        raise TokenError("token expired; create a new one with 'ovn-inject token-create'")
+        raise TokenError(f"token expired; create a new one with '{renew}'")

@@ -10,8 +10,11 @@ rule for whose a row is.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 
@@ -21,9 +24,9 @@ from ovn_inject.errors import OvnInjectError
 #: The NB columns that say what exists and whose it is: the one list every monitor and select uses.
 NB_TOPOLOGY_COLUMNS: dict[str, list[str]] = {
     "Logical_Switch": ["name", "ports", "external_ids"],
-    "Logical_Switch_Port": ["name", "external_ids"],
+    "Logical_Switch_Port": ["name", "external_ids", "type", "addresses", "dynamic_addresses", "options"],
     "Logical_Router": ["name", "ports", "external_ids"],
-    "Logical_Router_Port": ["name", "external_ids"],
+    "Logical_Router_Port": ["name", "external_ids", "mac", "networks"],
     "Port_Group": ["name", "ports", "external_ids"],
 }
 
@@ -40,12 +43,68 @@ def tenant_of(
     return None
 
 
+#: Switch port types whose traffic is one VM's (or host's) own: everything else (router,
+#: localnet, localport, l2gateway, vtep, ...) carries traffic of other ports too (docs/design.md,
+#: "What a flow may do").
+ENDPOINT_TYPES = frozenset({""})
+_MAC = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
+
+
 @dataclass(frozen=True)
 class NbPort:
-    """A switch or router port as NB has it."""
+    """A switch or router port as NB has it (router ports: ``mac``/``networks``; switch ports the rest)."""
 
     name: str
     external_ids: Mapping[str, str]
+    type: str = ""
+    addresses: tuple[str, ...] = ()
+    dynamic_addresses: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
+    mac: str = ""
+    networks: tuple[str, ...] = ()
+
+
+def mac_text(text: str) -> str | None:
+    """A unicast MAC in canonical form (``02:00:00:00:01:0b``), else None."""
+    if not _MAC.match(text):
+        return None
+    octets = [int(part, 16) for part in text.split(":")]
+    if octets[0] & 1:
+        return None  # broadcast or multicast: never one port's address
+    return ":".join(f"{o:02x}" for o in octets)
+
+
+def ip_text(text: str) -> str | None:
+    """A unicast IPv4/IPv6 address (a prefix's address part too) in canonical form, else None."""
+    try:
+        address = ipaddress.ip_interface(text).ip
+    except ValueError:
+        return None
+    if address.is_multicast or address.is_unspecified or str(address) == "255.255.255.255":
+        return None
+    return str(address)
+
+
+def port_addresses(port: NbPort) -> tuple[frozenset[str], frozenset[str]]:
+    """A port's MACs and IPs: its ``addresses`` (dynamic ones too), a router port's ``mac``/``networks``.
+
+    Keywords (``router``, ``unknown``, ``dynamic`` without an allocation) give no address.
+    """
+    entries = [port.mac, *port.networks] if port.mac else []
+    words: list[list[str]] = [entries] if entries else []
+    for entry in port.addresses:
+        if entry.split()[:1] == ["dynamic"] and port.dynamic_addresses:
+            entry = port.dynamic_addresses
+        words.append(entry.split())
+    macs: set[str] = set()
+    ips: set[str] = set()
+    for item in words:
+        mac = mac_text(item[0]) if item else None
+        if mac is None:
+            continue
+        macs.add(mac)
+        ips.update(ip for ip in map(ip_text, item[1:]) if ip is not None)
+    return frozenset(macs), frozenset(ips)
 
 
 @dataclass(frozen=True)
@@ -94,8 +153,17 @@ def build_topology(
         nodes.append(Datapath(dp.name, dp.kind, tenant, sb_uuid))
         for port in dp.ports:
             if bound_ports is None or port.name in bound_ports:
+                macs, ips = port_addresses(port)
                 ports.append(
-                    Port(port.name, dp.name, tenant_of(port.external_ids, dp.external_ids, tenant_key))
+                    Port(
+                        port.name,
+                        dp.name,
+                        tenant_of(port.external_ids, dp.external_ids, tenant_key),
+                        port.type,
+                        macs,
+                        ips,
+                        port.options.get("router-port") if port.type == "router" else None,
+                    )
                 )
     groups = [
         PortGroup(pg.name, tenant_of(pg.external_ids, None, tenant_key), pg.ports) for pg in port_groups
@@ -116,6 +184,27 @@ class Port:
     name: str
     datapath: str
     tenant: str | None  # the port's own tenant, else its datapath's
+    type: str = ""  # a switch port's NB type ("" a VM, "router", "localnet", ...)
+    macs: frozenset[str] = frozenset()
+    ips: frozenset[str] = frozenset()
+    peer: str | None = None  # a router-type switch port: the router port it joins
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The addresses a tenant's flows may write at a datapath (docs/design.md, "What a flow may do").
+
+    ``macs``/``ips``: of the tenant's own endpoint ports on the switch (for a
+    router: on the switches its ports join), less any address a port of
+    another tenant there claims too; ``router_ips``: the tenant's router ports' own.
+    """
+
+    macs: frozenset[str] = frozenset()
+    ips: frozenset[str] = frozenset()
+    router_ips: frozenset[str] = frozenset()
+
+    def __and__(self, other: Reach) -> Reach:
+        return Reach(self.macs & other.macs, self.ips & other.ips, self.router_ips & other.router_ips)
 
 
 @dataclass(frozen=True)
@@ -221,6 +310,101 @@ class Topology:
         except TargetError:
             return frozenset()
         return frozenset(p for dp in scope for p in self.ports_on(dp) if self._port_tenant(p) == tenant)
+
+    def is_switch(self, datapath: str) -> bool:
+        dp = self.datapath(datapath)
+        return dp is not None and dp.kind is DatapathKind.SWITCH
+
+    def is_endpoint(self, name: str) -> bool:
+        """A switch port whose traffic is its own (a VM's), not a router's or a network's."""
+        port = self.port(name)
+        if port is None:
+            return False
+        dp = self.datapath(port.datapath)
+        return dp is not None and dp.kind is DatapathKind.SWITCH and port.type in ENDPOINT_TYPES
+
+    def endpoints(self, datapath: str, tenant: str) -> frozenset[str]:
+        """The tenant's own endpoint ports on a switch."""
+        return frozenset(
+            p for p in self.ports_on(datapath) if self.is_endpoint(p) and self._port_tenant(p) == tenant
+        )
+
+    @cached_property
+    def _peer_switch(self) -> dict[str, str]:
+        """Router port name -> the switch whose router-type port joins it."""
+        found: dict[str, str] = {}
+        for node, data in self.graph.nodes(data=True):
+            item = data["item"]
+            if node[0] == "port" and item.peer:
+                found[item.peer] = item.datapath
+        return found
+
+    def peer_switch(self, router_port: str) -> str | None:
+        return self._peer_switch.get(router_port)
+
+    def reach(self, datapath: str, tenant: str) -> Reach:
+        """What the tenant's flows at ``datapath`` may write as addresses (see :class:`Reach`)."""
+        cache: dict[tuple[str, str], Reach] = self.__dict__.setdefault("_reach_cache", {})
+        found = cache.get((datapath, tenant))
+        if found is None:
+            found = cache[(datapath, tenant)] = self._reach(datapath, tenant)
+        return found
+
+    def _reach(self, datapath: str, tenant: str) -> Reach:
+        dp = self.datapath(datapath)
+        if dp is None:
+            return Reach()
+        if dp.kind is DatapathKind.SWITCH:
+            return self._switch_reach(datapath, tenant)
+        macs: set[str] = set()
+        ips: set[str] = set()
+        router_ips: set[str] = set()
+        for name in self.ports_on(datapath):
+            port = self.port(name)
+            assert port is not None
+            if port.tenant == tenant:
+                router_ips |= port.ips
+            switch = self.peer_switch(name)
+            if switch is not None:
+                found = self._switch_reach(switch, tenant)
+                macs |= found.macs
+                ips |= found.ips
+        return Reach(frozenset(macs), frozenset(ips), frozenset(router_ips))
+
+    def _switch_reach(self, switch: str, tenant: str) -> Reach:
+        own_macs: set[str] = set()
+        own_ips: set[str] = set()
+        other_macs: set[str] = set()
+        other_ips: set[str] = set()
+        for name in self.ports_on(switch):
+            port = self.port(name)
+            assert port is not None
+            if port.tenant == tenant and self.is_endpoint(name):
+                own_macs |= port.macs
+                own_ips |= port.ips
+            elif port.tenant != tenant:
+                other_macs |= port.macs
+                other_ips |= port.ips
+        return Reach(frozenset(own_macs - other_macs), frozenset(own_ips - other_ips))
+
+    def target_reach(self, kind: TargetKind, name: str, tenant: str) -> Reach:
+        """What flows of an attachment to ``kind:name`` may write: what every datapath it covers allows."""
+        cache: dict[tuple[str, str, str], Reach] = self.__dict__.setdefault("_target_reach_cache", {})
+        found = cache.get((kind, name, tenant))
+        if found is None:
+            found = cache[(kind, name, tenant)] = self._target_reach(kind, name, tenant)
+        return found
+
+    def _target_reach(self, kind: TargetKind, name: str, tenant: str) -> Reach:
+        try:
+            scope = self.scope(kind, name, tenant)
+        except TargetError:
+            return Reach()
+        reaches = [self.reach(dp, tenant) for dp in sorted(scope)]
+        found = reaches[0] if reaches else Reach()
+        for other in reaches[1:]:
+            found &= other
+        return found
 
     def _port_tenant(self, name: str) -> str | None:
         port = self.port(name)

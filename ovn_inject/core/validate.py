@@ -16,6 +16,8 @@ from ovn_inject.core import bound
 from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
 from ovn_inject.core.policy import CheckedFlow, PolicyError, check_flow, check_ports
+from ovn_inject.core.reach import rewrite_problem
+from ovn_inject.core.topology import Reach
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import LanguageError, Release
 
@@ -135,6 +137,8 @@ class ServiceView:
     flow_count: int  # flows the service has now
     #: attachment uuid -> the tenant's ports on the datapath(s) it covers; None: not checked
     allowed_ports: Mapping[str, frozenset[str]] | None = None
+    #: attachment uuid -> the addresses its flows may write (core/reach.py); None: not checked
+    reach: Mapping[str, Reach] | None = None
     #: the OVN release whose language the flows must be in (None: the default, 23.03)
     release: Release | None = None
     #: attachment uuid -> ports its scope has on each datapath (bound.scope_sizes); None: not known
@@ -270,6 +274,15 @@ def _check_language_and_policy(
                 allowed |= service.allowed_ports.get(att.uuid, frozenset())
             targets = ", ".join(a.target for a in applicable) or "no attachment"
             check_ports(flow, allowed, f"tenant '{service.tenant}' on the datapaths of {targets}")
+        reaches = service.reach or {}
+        for att in applicable if service.reach is not None else ():
+            if att.hook not in HOOKS_BY_NAME:
+                continue
+            problem = rewrite_problem(
+                flow.writes, HOOKS_BY_NAME[att.hook], reaches.get(att.uuid, Reach()), att.target
+            )
+            if problem:
+                raise PolicyError("actions", problem)
     except LanguageError as exc:
         raise FlowValidationError(
             exc.where or "match",

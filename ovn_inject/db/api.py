@@ -160,3 +160,46 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def token_lookup(self, public_id: str) -> ovsdbapp_api.Command:
         """The token with this public id, or None (for the gateway)."""
+
+    # ---- tenant self-service ------------------------------------------------------
+    @abc.abstractmethod
+    def tenant_token_add(
+        self,
+        tenant: str,
+        public_id: str,
+        secret_hash: str,
+        created: int,
+        expires: int | None = None,
+        description: str = "",
+        max_services: int | None = None,
+        max_flows: int | None = None,
+    ) -> ovsdbapp_api.Command:
+        """Store a tenant credential (hash only) with the tenant's limits."""
+
+    @abc.abstractmethod
+    def tenant_token_list(self, tenant: str | None = None) -> ovsdbapp_api.Command:
+        """Tenant credentials of one tenant or of all."""
+
+    @abc.abstractmethod
+    def tenant_token_revoke(self, token_id: str, if_exists: bool = False) -> ovsdbapp_api.Command:
+        """Delete a tenant credential by public id or uuid; its services stay."""
+
+    @abc.abstractmethod
+    def tenant_guard(self, public_id: str) -> ovsdbapp_api.Command:
+        """Fail the transaction it is part of unless the tenant credential still exists."""
+
+    @abc.abstractmethod
+    def tenant_service_add(
+        self,
+        name: str,
+        tenant: str,
+        description: str = "",
+        max_flows: int | None = None,
+        max_services: int | None = None,
+        enabled: bool = True,
+    ) -> ovsdbapp_api.Command:
+        """service_add, refused once the tenant owns ``max_services`` services."""
+
+    @abc.abstractmethod
+    def service_token_revoke(self, service: str, public_id: str | None = None) -> ovsdbapp_api.Command:
+        """Revoke one token of the service (or all of them); refuses a token of another service."""

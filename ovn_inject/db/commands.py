@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ovsdbapp.backend.ovs_idl import command as cmd
-from ovsdbapp.backend.ovs_idl import idlutils, rowview
+from ovsdbapp.backend.ovs_idl import rowview
 
 from ovn_inject.core import bound
 from ovn_inject.core.status import AttachmentState, FlowState
@@ -29,6 +29,7 @@ from ovn_inject.core.validate import (
 from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
 from ovn_inject.db.records import single
 from ovn_inject.db.rows import FlowKeys, set_uuids
+from ovn_inject.db.services import check_name, find_service, tenant_service
 
 Row = Any  # an ovs.db.idl.Row; python-ovs has no type hints
 
@@ -57,10 +58,11 @@ def now_ms() -> int:
 
 
 def service_row(api: Any, name: str) -> Row:
-    try:
-        return api.lookup("Service", name)
-    except idlutils.RowNotFound:
-        raise RowNotFoundError(f"service '{name}'", " (see 'ovn-inject service-list')") from None
+    """The service ``name`` names: NAME where unique, TENANT/NAME, or its uuid (see db.services)."""
+    row = find_service(api, name)
+    if row is None:
+        raise RowNotFoundError(f"service '{name}'", " (see 'ovn-inject service-list')")
+    return row
 
 
 def by_uuid(rows: Iterable[Row], reference: str, what: str) -> Row | None:
@@ -135,14 +137,11 @@ class ServiceAddCommand(AddCommand):
         self.external_ids = external_ids
 
     def run_idl(self, txn: Any) -> None:
-        existing = self.api.lookup("Service", self.name, default=None)
+        check_name(self.name)
+        existing = tenant_service(self.api, self.tenant, self.name)
         if existing is not None:
             if not self.may_exist:
-                raise RowExistsError(f"service '{self.name}'")
-            if existing.tenant != self.tenant:
-                raise InjectDbError(
-                    f"service '{self.name}' exists with tenant '{existing.tenant}', not '{self.tenant}'"
-                )
+                raise RowExistsError(f"service '{self.name}' of tenant '{self.tenant}'")
             self.result = rowview.RowView(existing)
             return
         row = txn.insert(self.api.tables["Service"])
@@ -162,11 +161,11 @@ class ServiceDelCommand(Command):
         self.if_exists = if_exists
 
     def run_idl(self, txn: Any) -> None:
-        row = self.api.lookup("Service", self.name, default=None)
+        row = find_service(self.api, self.name)
         if row is None:
             if self.if_exists:
                 return
-            service_row(self.api, self.name)
+            row = service_row(self.api, self.name)
         row.delete()
 
 
@@ -204,7 +203,7 @@ class ServiceSetCommand(Command):
             else:
                 row.verify("flows")
                 if len(row.flows) > self.max_flows:
-                    raise QuotaExceededError(self.name, self.max_flows, len(row.flows))
+                    raise QuotaExceededError(row.name, self.max_flows, len(row.flows))
                 options["max_flows"] = str(self.max_flows)
             row.verify("options")
             row.options = options
@@ -215,7 +214,7 @@ class ServiceSetCommand(Command):
             else:
                 options[bound.BUDGET_OPTION] = str(self.max_openflow_flows)
             row.verify("flows")
-            within_budget(self.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
+            within_budget(row.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
             row.verify("options")
             row.options = options
 
@@ -232,7 +231,7 @@ class ServiceGetCommand(ReadOnlyCommand):
 class ServiceListCommand(ReadOnlyCommand):
     def run_idl(self, txn: Any) -> None:
         rows = self.api.tables["Service"].rows.values()
-        self.result = [rowview.RowView(r) for r in sorted(rows, key=lambda r: r.name)]
+        self.result = [rowview.RowView(r) for r in sorted(rows, key=lambda r: (r.name, r.tenant))]
 
 
 # ---- attachments -----------------------------------------------------------------
@@ -267,7 +266,7 @@ class AttachAddCommand(AddCommand):
             if _attachment_key(existing) == self.key:
                 if not self.may_exist:
                     kind, name, hook = self.key
-                    raise RowExistsError(f"attachment of '{self.service}' to {kind}:{name} at {hook}")
+                    raise RowExistsError(f"attachment of '{service.name}' to {kind}:{name} at {hook}")
                 self.result = rowview.RowView(existing)
                 return
         order = self.order
@@ -310,7 +309,7 @@ class AttachDelCommand(Command):
                 return
             kind, name = self.target
             at = f" at {self.hook}" if self.hook else ""
-            raise RowNotFoundError(f"attachment of '{self.service}' to {kind}:{name}{at}")
+            raise RowNotFoundError(f"attachment of '{service.name}' to {kind}:{name}{at}")
         doomed_uuids = {a.uuid for a in doomed}
         # A flow bound to a removed attachment would otherwise fall back to "every
         # attachment" when its weak reference empties: remove it with its attachment.
@@ -425,12 +424,12 @@ class FlowAddCommand(Command):
             # writers cannot both squeeze under the quota.
             service.verify("flows")
             if len(existing) + len(self.flows) > limit:
-                raise QuotaExceededError(self.service, limit, len(existing) + len(self.flows))
+                raise QuotaExceededError(service.name, limit, len(existing) + len(self.flows))
         # The OpenFlow budget, like the quota: a concurrent writer makes the transaction retry.
         service.verify("flows")
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            within_budget(self.service, service.options, self.keys.cost(self.api, existing) + adding)
+            within_budget(service.name, service.options, self.keys.cost(self.api, existing) + adding)
         check_no_duplicates(self.flows, self.keys.of(self.api, existing))
         self._uuids = insert_flows(self.api, txn, service, self.flows)
 
@@ -476,7 +475,7 @@ class FlowDelCommand(Command):
                 f for f in service.flows if cookie_from_db(f.cookie) & self.mask == self.cookie & self.mask
             ]
         if not doomed and self.flow_id is not None and not self.if_exists:
-            raise RowNotFoundError(f"flow '{self.flow_id}' of service '{self.service}'")
+            raise RowNotFoundError(f"flow '{self.flow_id}' of service '{service.name}'")
         for flow in doomed:
             service.delvalue("flows", flow)
             flow.delete()
@@ -499,8 +498,8 @@ class FlowReplaceCommand(Command):
         service.verify("flows")
         limit = max_flows(service)
         if limit is not None and len(self.flows) > limit:
-            raise QuotaExceededError(self.service, limit, len(self.flows))
-        within_budget(self.service, service.options, sum(f.openflow_flows for f in self.flows))
+            raise QuotaExceededError(service.name, limit, len(self.flows))
+        within_budget(service.name, service.options, sum(f.openflow_flows for f in self.flows))
         check_no_duplicates(self.flows)
         old = list(service.flows)
         service.flows = []

@@ -15,7 +15,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.core.bound import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import api, commands
+from ovn_inject.db import api, commands, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
@@ -31,9 +31,10 @@ for _name in ("ovsdbapp", "ovs"):
 
 class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
     schema = INJECT_DB_NAME
+    # Service names are unique per tenant only: db.services resolves them, never lookup().
     lookup_table = {
-        "Service": idlutils.RowLookup("Service", "name", None),
         "Token": idlutils.RowLookup("Token", "public_id", None),
+        "Tenant_Token": idlutils.RowLookup("Tenant_Token", "public_id", None),
     }
 
     # ovsdbapp keeps one connection per Backend *class*; we keep it per
@@ -163,6 +164,47 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
 
     def token_lookup(self, public_id: str) -> Any:
         return commands.TokenLookupCommand(self, public_id)
+
+    def tenant_token_add(
+        self,
+        tenant: str,
+        public_id: str,
+        secret_hash: str,
+        created: int,
+        expires: int | None = None,
+        description: str = "",
+        max_services: int | None = None,
+        max_flows: int | None = None,
+    ) -> Any:
+        return tenant_commands.TenantTokenAddCommand(
+            self, tenant, public_id, secret_hash, created, expires, description, max_services, max_flows
+        )
+
+    def tenant_token_list(self, tenant: str | None = None) -> Any:
+        return tenant_commands.TenantTokenListCommand(self, tenant)
+
+    def tenant_token_revoke(self, token_id: str, if_exists: bool = False) -> Any:
+        return tenant_commands.TenantTokenRevokeCommand(self, token_id, if_exists)
+
+    def tenant_guard(self, public_id: str) -> Any:
+        return tenant_commands.TenantGuardCommand(self, public_id)
+
+    def tenant_service_add(
+        self,
+        name: str,
+        tenant: str,
+        description: str = "",
+        max_flows: int | None = None,
+        max_services: int | None = None,
+        enabled: bool = True,
+    ) -> Any:
+        options = {} if max_flows is None else {"max_flows": str(max_flows)}
+        return tenant_commands.TenantServiceAddCommand(
+            self, name, tenant, description, options, max_services, enabled, {}
+        )
+
+    def service_token_revoke(self, service: str, public_id: str | None = None) -> Any:
+        return tenant_commands.ServiceTokenRevokeCommand(self, service, public_id)
 
     def commit(self, *commands: Any) -> list[Any]:
         """Run ``commands`` in one transaction (all or nothing); return their results."""

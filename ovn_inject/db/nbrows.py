@@ -26,7 +26,7 @@ def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGr
             kind,
             str(row.uuid),
             row.external_ids,
-            tuple(NbPort(port.name, port.external_ids) for port in row.ports),
+            tuple(_idl_port(port) for port in row.ports),
         )
         for table, kind in DATAPATH_TABLES
         for row in tables[table].rows.values()
@@ -38,6 +38,38 @@ def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGr
     return datapaths, groups
 
 
+def _idl_port(row: Any) -> NbPort:
+    """A switch or router port row of the IDL (each table has only its own columns)."""
+    if hasattr(row, "networks"):
+        return NbPort(row.name, row.external_ids, mac=row.mac, networks=tuple(row.networks))
+    dynamic = row.dynamic_addresses
+    return NbPort(
+        row.name,
+        row.external_ids,
+        type=row.type,
+        addresses=tuple(row.addresses),
+        dynamic_addresses=dynamic[0] if isinstance(dynamic, list) and dynamic else str(dynamic or ""),
+        options=dict(row.options),
+    )
+
+
+def _select_port(row: Mapping[str, Any]) -> NbPort:
+    """The same from a select's JSON row."""
+    if "networks" in row:
+        return NbPort(
+            row["name"], ovsdb_map(row["external_ids"]), mac=row["mac"], networks=_strings(row["networks"])
+        )
+    dynamic = _strings(row["dynamic_addresses"])
+    return NbPort(
+        row["name"],
+        ovsdb_map(row["external_ids"]),
+        type=row["type"],
+        addresses=_strings(row["addresses"]),
+        dynamic_addresses=dynamic[0] if dynamic else "",
+        options=ovsdb_map(row["options"]),
+    )
+
+
 def select_all(remote: str, timeout: float) -> tuple[list[NbDatapath], list[NbPortGroup]]:
     """The same rows with one-shot selects (no monitor): what a short-lived command needs."""
     with Rpc(remote, timeout, NB) as rpc:
@@ -46,7 +78,7 @@ def select_all(remote: str, timeout: float) -> tuple[list[NbDatapath], list[NbPo
             for table, columns in NB_TOPOLOGY_COLUMNS.items()
         }
     ports = {
-        _uuid(row): NbPort(row["name"], ovsdb_map(row["external_ids"]))
+        _uuid(row): _select_port(row)
         for table in ("Logical_Switch_Port", "Logical_Router_Port")
         for row in tables[table]
     }
@@ -83,3 +115,12 @@ def _uuids(datum: Any) -> list[str]:
     if isinstance(datum, list) and datum and datum[0] == "set":
         return [str(item[1]) for item in datum[1]]
     return []
+
+
+def _strings(datum: Any) -> tuple[str, ...]:
+    """An OVSDB set of strings (a bare string, or ``["set", [...]]``)."""
+    if isinstance(datum, str):
+        return (datum,)
+    if isinstance(datum, list) and datum and datum[0] == "set":
+        return tuple(str(item) for item in datum[1])
+    return ()

@@ -113,8 +113,8 @@ def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
 
 
 def service_budgets(tables: Mapping[str, Any]) -> dict[str, int]:
-    """Every service's OpenFlow budget by name (Service.options:max_openflow_flows or the default)."""
-    return {row.name: bound.budget(row.options) for row in tables["Service"].rows.values()}
+    """Every service's OpenFlow budget by uuid (Service.options:max_openflow_flows or the default)."""
+    return {str(row.uuid): bound.budget(row.options) for row in tables["Service"].rows.values()}
 
 
 def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.gateway import flows, models
+from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
 from ovn_inject.gateway.state import Caller, GatewayState
@@ -241,6 +241,8 @@ def create_app(state: GatewayState | None = None) -> FastAPI:
         value, _ = _cookie_param(cookie, "cookie")
         mask = _cookie_param(cookie_mask, "cookie_mask")[0] if cookie_mask is not None else COOKIE_MAX
         return models.Deleted(deleted=flows.delete_by_cookie(state, who, value, mask, wait, timeout))
+
+    app.include_router(tenant.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.core.policy import PolicyError
+from ovn_inject.core.targets import ForeignTargetError, TargetNotFoundError
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import DuplicateFlowError, FlowValidationError, QuotaExceededError
 from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
@@ -80,6 +81,10 @@ def from_exception(exc: Exception) -> ApiError:
         return ApiError(429, "over_quota", str(exc))
     if isinstance(exc, TokenError):
         return unauthorized(str(exc))
+    if isinstance(exc, TargetNotFoundError):
+        return not_found(str(exc), "target")
+    if isinstance(exc, ForeignTargetError):
+        return ApiError(403, "forbidden", str(exc), "target")
     if isinstance(exc, RowNotFoundError):
         return not_found(str(exc))
     if isinstance(exc, RowExistsError):

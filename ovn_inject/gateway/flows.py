@@ -91,7 +91,7 @@ def add(
 ) -> list[models.Flow]:
     _, flows = validated(state, caller, requests)
     check_no_duplicates(flows)
-    command = state.api.flow_add(caller.service, flows, caller.token, state.flow_keys)
+    command = state.api.flow_add(caller.service_uuid, flows, caller.token, state.flow_keys)
     uuids = _commit(state, command, wait, timeout)
     return _written(state, uuids, flows)
 
@@ -101,7 +101,7 @@ def replace(
 ) -> list[models.Flow]:
     _, flows = validated(state, caller, requests, replacing=True)
     check_no_duplicates(flows)
-    command = state.api.flow_replace(caller.service, flows, caller.token)
+    command = state.api.flow_replace(caller.service_uuid, flows, caller.token)
     uuids = _commit(state, command, wait, timeout)
     return _written(state, uuids, flows)
 
@@ -110,7 +110,7 @@ def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | No
     flow_uuid = parse_flow_id(flow_id)
     if find_flow(state, caller, flow_uuid) is None:
         raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
-    command = state.api.flow_del(caller.service, flow_id=str(flow_uuid), token=caller.token)
+    command = state.api.flow_del(caller.service_uuid, flow_id=str(flow_uuid), token=caller.token)
     return int(_commit(state, command, wait, timeout) or 0)
 
 
@@ -120,7 +120,7 @@ def delete_by_cookie(
     for name, value in (("cookie", cookie), ("cookie_mask", mask)):
         if not 0 <= value <= COOKIE_MAX:
             raise bad_request(f"{name}: {value} does not fit in 64 bits", name)
-    command = state.api.flow_del(caller.service, cookie=cookie, cookie_mask=mask, token=caller.token)
+    command = state.api.flow_del(caller.service_uuid, cookie=cookie, cookie_mask=mask, token=caller.token)
     return int(_commit(state, command, wait, timeout) or 0)
 
 
@@ -290,7 +290,7 @@ def dry_run(
     compiled.lflows = {
         key: row for key, row in compiled.lflows.items() if dict(row.external_ids).get(FLOW_ID) in dry
     }
-    Contract().apply(compiled, placements, topology, services, state.release())
+    Contract().apply(compiled, placements, topology, services, attachments, state.release())
     lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
     for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):
         ids = dict(lflow.external_ids)

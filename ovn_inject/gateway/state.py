@@ -57,6 +57,8 @@ class Options:
     sb: str | None = None
     tenant_key: str = DEFAULT_TENANT_KEY
     timeout: float = 30.0
+    #: ``MODULE:CALLABLE`` that validates tenant tokens not of ovn-inject's own (see gateway.tenant_auth).
+    tenant_validator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,12 @@ class GatewayState:
             raise
         self._rpcs.put(rpc)
 
+    def select(self, table: str, where: list[Any], columns: list[str]) -> list[dict[str, Any]]:
+        """A one-shot ``select`` on OVN_Inject, never from the IDL's cache (credentials are read so)."""
+        with self._rpc() as rpc:
+            rows: list[dict[str, Any]] = rpc.select(INJECT_DB_NAME, table, where, columns)
+        return rows
+
     def authenticate(self, token: str) -> Caller:
         """The service a token names; raises TokenError (401) for any bad, expired or revoked token."""
         public_id, secret = split_token(token)
@@ -180,9 +188,14 @@ class GatewayState:
             a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
+        reach = {
+            a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+            for a in view.attachments
+        }
         return dataclasses.replace(
             view,
             allowed_ports=allowed,
+            reach=reach,
             scope_sizes=scope_sizes(
                 topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
             ),

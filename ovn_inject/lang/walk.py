@@ -23,6 +23,7 @@ from ovn_inject.lang.ast import (
     Expr,
     FieldRef,
     Generic,
+    Integer,
     Load,
     Move,
     Next,
@@ -99,10 +100,14 @@ def _match_fields(e: Expr) -> Iterator[FieldRef]:
             yield node.field
 
 
-def _action_refs(actions: Actions, release: Release) -> Iterator[tuple[FieldRef, bool]]:
-    """(field, written?) for every field the actions touch."""
+def _action_refs(
+    actions: Actions, release: Release, ignore_clears: bool = False
+) -> Iterator[tuple[FieldRef, bool]]:
+    """(field, written?) for every field the actions touch (``field = 0;`` left out if asked)."""
     for a in iter_actions(actions):
         if isinstance(a, Load):
+            if ignore_clears and isinstance(a.value, Integer) and a.value.value == 0 and a.value.mask is None:
+                continue
             yield a.dst, True
         elif isinstance(a, Move):
             yield a.dst, True
@@ -160,8 +165,14 @@ def action_kinds(actions: Actions) -> frozenset[str]:
     return frozenset(kinds)
 
 
-def register_bits(tree: Tree, release: ReleaseArg = None) -> dict[str, frozenset[int]]:
+def register_bits(
+    tree: Tree, release: ReleaseArg = None, ignore_clears: bool = False
+) -> dict[str, frozenset[int]]:
     """Bits of the 32-bit registers reg0..reg9 that a match or actions read or write.
+
+    ``ignore_clears`` leaves out ``field = 0;``: a flow that only zeroes bits
+    cannot disturb a cursor that must be zero when its hook starts and is read
+    by nobody after it (discovery's use; docs/design.md, "Discovery").
 
     Overlays are resolved as OVN lays them out (the same from 23.03 to 26.03):
     xxreg0 is reg0..reg3 with reg0 in its most significant word, xreg0 is reg0
@@ -174,7 +185,7 @@ def register_bits(tree: Tree, release: ReleaseArg = None) -> dict[str, frozenset
     rel = releases.get(release)
     table = rel.symbols
     refs = (
-        [ref for ref, _ in _action_refs(tree, rel)]
+        [ref for ref, _ in _action_refs(tree, rel, ignore_clears)]
         if isinstance(tree, Actions)
         else list(_match_fields(tree))
     )

@@ -223,6 +223,7 @@ class Daemon:
                 self.placements,
                 self._topology,
                 self._services,
+                self._attachments,
                 self.flows.release,
                 self._budgets,
             )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY
 from ovn_inject.errors import SandboxError
+from ovn_inject.sandbox import features, release
 from ovn_inject.sandbox.sandbox import Sandbox
 
 
@@ -20,6 +21,7 @@ class Vm:
     mac: str
     ip: str
     chassis: int  # 1-based; folded onto the chassis that exist
+    tenant: str | None = None  # a port of another tenant than its switch's (a shared switch)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Switch:
     vms: tuple[Vm, ...]
     router: str | None = None
     router_port: RouterPort | None = None
+    localnet: str | None = None  # a localnet port's name (network "physnet1", no bridge mapping)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Topology:
     name: str
     switches: tuple[Switch, ...] = ()
     routers: dict[str, str] = field(default_factory=dict)  # router name -> tenant
+    #: Turn on every optional northd feature the release has (ovn_inject.sandbox.features).
+    features: bool = False
 
     def vm(self, name: str) -> Vm:
         for switch in self.switches:
@@ -85,9 +90,56 @@ DEMO = Topology(
     routers={"lr-a": "tenant-a"},
 )
 
+#: The demo plus an external network behind a distributed gateway port, and every optional northd
+#: feature that uses registers turned on (so that free register bits are measured, not guessed).
+FULL = Topology(
+    name="full",
+    switches=(
+        *DEMO.switches,
+        Switch(
+            "ls-ext",
+            "tenant-a",
+            (),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ext", "02:00:00:00:ff:01", "172.16.0.1/24"),
+        ),
+    ),
+    routers=DEMO.routers,
+    features=True,
+)
+
+#: The demo with a shared switch: tenant-b's vm6 on tenant-a's ls-a (on the other chassis
+#: than vm1), and tenant-a's router lr-a serving both tenants (ls-b is joined to it too).
+SHARED = Topology(
+    name="shared",
+    switches=(
+        Switch(
+            "ls-a",
+            "tenant-a",
+            (
+                _vm(1, 1, 1),
+                _vm(2, 1, 2),
+                _vm(3, 1, 1),
+                Vm("vm6", "02:00:00:00:01:06", "10.0.1.16", 2, tenant="tenant-b"),
+            ),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ls-a", "02:00:00:00:01:ff", "10.0.1.1/24"),
+            localnet="ln-a",
+        ),
+        Switch(
+            "ls-b",
+            "tenant-b",
+            (_vm(4, 2, 1), _vm(5, 2, 2)),
+            router="lr-a",
+            router_port=RouterPort("lrp-a-ls-b", "02:00:00:00:02:ff", "10.0.2.1/24"),
+        ),
+    ),
+    routers={"lr-a": "tenant-a"},
+)
+
 NONE = Topology(name="none")
 
-TOPOLOGIES = {"demo": DEMO, "none": NONE}
+TOPOLOGIES = {"demo": DEMO, "full": FULL, "shared": SHARED, "none": NONE}
 
 
 def nb_commands(topology: Topology, tenant_key: str = DEFAULT_TENANT_KEY) -> list[list[str]]:
@@ -105,14 +157,30 @@ def nb_commands(topology: Topology, tenant_key: str = DEFAULT_TENANT_KEY) -> lis
                 ["lsp-add", switch.name, vm.name],
                 ["lsp-set-addresses", vm.name, f"{vm.mac} {vm.ip}"],
                 ["lsp-set-port-security", vm.name, f"{vm.mac} {vm.ip}"],
-                ["set", "logical_switch_port", vm.name, tenancy],
+                [
+                    "set",
+                    "logical_switch_port",
+                    vm.name,
+                    f'external_ids:"{tenant_key}"="{vm.tenant or switch.tenant}"',
+                ],
+            ]
+        if switch.localnet:
+            commands += [
+                ["lsp-add", switch.name, switch.localnet],
+                ["lsp-set-type", switch.localnet, "localnet"],
+                ["lsp-set-addresses", switch.localnet, "unknown"],
+                ["lsp-set-options", switch.localnet, "network_name=physnet1"],
+                ["set", "logical_switch_port", switch.localnet, tenancy],
             ]
         if switch.router and switch.router_port:
             rp = switch.router_port
             peer = f"{switch.name}-{switch.router}"
+            router_tenancy = (
+                f'external_ids:"{tenant_key}"="{topology.routers.get(switch.router, switch.tenant)}"'
+            )
             commands += [
                 ["lrp-add", switch.router, rp.name, rp.mac, rp.cidr],
-                ["set", "logical_router_port", rp.name, tenancy],
+                ["set", "logical_router_port", rp.name, router_tenancy],
                 ["lsp-add", switch.name, peer],
                 ["lsp-set-type", peer, "router"],
                 ["lsp-set-addresses", peer, "router"],
@@ -134,6 +202,15 @@ def build(sandbox: Sandbox, topology: Topology, wait: bool = True) -> None:
     for vm in topology.vms:
         sandbox.bind_port(vm.name, chassis[(vm.chassis - 1) % len(chassis)])
     sandbox.state.extra["topology"] = topology.name
+    if topology.features:
+        on, off = features.supported(release.nb_schema())
+        for feature in on:
+            feature_args: list[str] = []
+            for step in feature.commands:
+                feature_args += ["--", *step]
+            sandbox.nbctl(*feature_args[1:])
+        sandbox.state.extra["features"] = [feature.name for feature in on]
+        sandbox.state.extra["features_skipped"] = [feature.name for feature in off]
     sandbox.save()
     if wait:
         sandbox.wait_ports_up(vm.name for vm in topology.vms)
@@ -148,23 +225,24 @@ def by_name(name: str) -> Topology:
 
 
 def clear(sandbox: Sandbox) -> None:
-    """Remove every logical switch, router, port group and address set, and unbind all ports."""
+    """Remove every root NB row a topology may have made (the features' too) and unbind all ports."""
     for lport in list(sandbox.state.bindings):
         sandbox.unbind_port(lport)
-    args: list[str] = []
-    for table in (
-        "logical_switch",
-        "logical_router",
-        "port_group",
-        "address_set",
-        "load_balancer",
-        "acl",
-        "mirror",
+    # Two transactions: a Sample_Collector stays referenced by its Sample rows until the ACLs that
+    # hold those are gone.
+    schema = release.nb_schema()
+    for tables in (
+        ("logical_switch", "logical_router", "port_group", "address_set", "load_balancer", "acl", "mirror"),
+        tuple(table for table in features.ROOT_TABLES if release.schema_has(schema, table)),
     ):
-        uuids = sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split()
-        for uuid in uuids:
-            args += ["--", "--if-exists", "destroy", table, uuid]
-    if args:
-        sandbox.nbctl(*args[1:])
+        args: list[str] = []
+        for table in tables:
+            for uuid in sandbox.nbctl("--bare", "--columns=_uuid", "list", table).split():
+                args += ["--", "--if-exists", "destroy", table, uuid]
+        if args:
+            sandbox.nbctl(*args[1:])
+    sandbox.nbctl("remove", "nb_global", ".", "options", *features.NB_GLOBAL_OPTIONS)
     sandbox.state.extra.pop("topology", None)
+    sandbox.state.extra.pop("features", None)
+    sandbox.state.extra.pop("features_skipped", None)
     sandbox.save()

@@ -11,7 +11,7 @@ import json
 import time
 
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import Sandbox, release
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox.probe import send_and_capture
 from ovn_inject.sandbox.topology import DEMO
@@ -91,6 +91,20 @@ def wait_gone(sandbox: Sandbox, uuid: str, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def northd_deletes_foreign_row(sandbox: Sandbox, uuid: str) -> bool:
+    """Whether northd deletes the Logical_Flow row ``uuid`` it did not create (a gate's control row).
+
+    23.03's northd reconciles the whole table on every change, so the row goes at once; from 23.09 it
+    deletes foreign rows only on a full recompute (26.03 even syncs by row uuid), so one is forced there.
+    """
+    if release.installed() >= release.LAZY_FOREIGN_DELETE:
+        # Once northd has answered a sync, its SB replica holds the row (SB sends updates in order),
+        # so the recompute cannot run before the row reached northd.
+        sandbox.nbctl("--wait=sb", "sync")
+        sandbox.northd_appctl("inc-engine/recompute")
+    return wait_gone(sandbox, uuid)
 
 
 def vm1_reaches_vm3(sandbox: Sandbox) -> bool:

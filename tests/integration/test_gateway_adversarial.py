@@ -79,6 +79,10 @@ REFUSED: list[tuple[str, str, int, str]] = [
     (HUGE_SET, "drop;", 400, "characters long"),
     ("1", "ct.est = 1; next;", 400, "ct.est"),
     ("1", "drop", 400, "column"),
+    # rewrites toward another tenant, or of addresses from the packet (docs/application.md)
+    ("tcp", "eth.src <-> eth.dst; next;", 403, "exchanged"),
+    ("udp", f"ip4.dst = {vm5.ip}; next;", 403, "ip4.dst"),
+    ("icmp4.type == 13", f"eth.dst = {vm5.mac}; next;", 403, "eth.dst"),
 ]
 #: Entries whose refusal is not about match/actions: (changes to a plain flow, status, words).
 REFUSED_FIELDS: list[tuple[dict[str, Any], int, str]] = [
@@ -94,9 +98,9 @@ ACCEPTED: list[tuple[str, str]] = [
     (f"ip4.src == {vm4.ip}", "drop;"),
     (f"ip4.dst == {vm5.ip} && icmp4", "drop;"),
     ('tcp.dst == 26 /* "vm4" */', "drop;"),
-    ("tcp", "eth.src <-> eth.dst; next;"),
-    ("udp", f"ip4.dst = {vm5.ip}; next;"),
-    ("icmp4.type == 13", "eth.dst = 02:00:00:00:02:05; next;"),
+    ("tcp", f"eth.src = {vm3.mac}; next;"),
+    ("udp", f"ip4.dst = {vm3.ip}; next;"),
+    ("icmp4.type == 13", f"eth.dst = {vm2.mac}; next;"),
     ("tcp.dst == 23", 'outport = "vm3"; output;'),
     ("tcp.dst == 24", 'clone { outport = "vm3"; output; }; next;'),
     ("ip4 && ip.ttl == 9", "ip.ttl = 1; next;"),

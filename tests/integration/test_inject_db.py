@@ -72,8 +72,10 @@ def run(topo: Sandbox) -> Iterator[Run]:
             assert len(lines) == 1 and lines[0].startswith("ovn-inject: "), result.stderr
         return result
 
-    for name in json.loads(invoke("service-list", "-f", "json").stdout):
-        invoke("service-del", name["name"])
+    for service in json.loads(invoke("service-list", "-f", "json").stdout):
+        invoke("service-del", f"{service['tenant']}/{service['name']}")
+    for credential in json.loads(invoke("tenant-token-list", "-f", "json").stdout):
+        invoke("tenant-token-revoke", credential["public_id"])
     yield invoke
 
 
@@ -105,10 +107,6 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
     err = run("service-add", "ips", "--tenant", "tenant-a", ok=False).stderr
     assert "already exists" in err
     run("service-add", "ips", "--tenant", "tenant-a", "--may-exist")
-    assert (
-        "tenant 'tenant-a', not 'tenant-b'"
-        in run("service-add", "ips", "--tenant", "tenant-b", "--may-exist", ok=False).stderr
-    )
     run("flow-add", "ips", "--priority", "1", "--match", "ip4", "--actions", "drop;")
     run("flow-add", "ips", "--priority", "2", "--match", "ip6", "--actions", "drop;")
     assert "at most 1 flows" in run("service-set", "ips", "--max-flows", "1", ok=False).stderr
@@ -138,6 +136,45 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
     assert "not found" in run("service-del", "ips", ok=False).stderr
     run("service-del", "ips", "--if-exists")
     assert rows(run, "Service") == []
+
+
+def test_service_names_are_per_tenant(run: Run) -> None:
+    run("service-add", "ips", "--tenant", "tenant-a", "--description", "a's")
+    run("service-add", "ips", "--tenant", "tenant-b", "--description", "b's")
+    run("service-add", "dpi", "--tenant", "tenant-a")
+    assert "exists for tenants tenant-a, tenant-b" in run("service-show", "ips", ok=False).stderr
+    assert "TENANT/ips" in run("attach-add", "ips", "ls:ls-b", "--hook", "ls-in-port", ok=False).stderr
+    assert json.loads(run("service-show", "tenant-b/ips", "-f", "json").stdout)["description"] == "b's"
+    run("attach-add", "tenant-b/ips", "ls:ls-b", "--hook", "ls-in-port")
+    run("attach-add", "dpi", "lsp:vm1", "--hook", "ls-in-port")  # unique: the bare name will do
+    b_uuid = json.loads(run("service-show", "tenant-b/ips", "-f", "json").stdout)["_uuid"]
+    assert json.loads(run("service-show", b_uuid[:8], "-f", "json").stdout)["tenant"] == "tenant-b"
+    assert [a["target"] for a in json.loads(run("attach-list", b_uuid, "-f", "json").stdout)] == ["ls:ls-b"]
+    assert "'/'" in run("service-add", "a/b", "--tenant", "tenant-a", ok=False).stderr
+    run("service-del", "tenant-a/ips")
+    assert json.loads(run("service-show", "ips", "-f", "json").stdout)["tenant"] == "tenant-b"
+    run("service-del", "ips")
+    assert {(s["tenant"], s["name"]) for s in rows(run, "Service")} == {("tenant-a", "dpi")}
+
+
+def test_tenant_credentials_are_stored_as_hashes_and_revoked(run: Run) -> None:
+    created = run(
+        "tenant-token-create", "tenant-a", "--expires", "3600", "--max-services", "2", "--max-flows", "50"
+    ).stdout
+    token = created.strip().splitlines()[-1]
+    public_id, secret = token.split(".")
+    run("tenant-token-create", "tenant-b", "--expires", "1h")
+    [stored] = [r for r in rows(run, "Tenant_Token") if r["public_id"] == public_id]
+    assert secret not in json.dumps(stored)
+    assert str(stored["secret_hash"]).startswith("sha256:")
+    assert (stored["tenant"], stored["max_services"], stored["max_flows"]) == ("tenant-a", 2, 50)
+    listed = json.loads(run("tenant-token-list", "tenant-a", "-f", "json").stdout)
+    assert [(t["public_id"], t["expired"], t["max_services"]) for t in listed] == [(public_id, False, 2)]
+    assert len(json.loads(run("tenant-token-list", "-f", "json").stdout)) == 2
+    run("tenant-token-revoke", public_id)
+    assert "not found" in run("tenant-token-revoke", public_id, ok=False).stderr
+    run("tenant-token-revoke", public_id, "--if-exists")
+    assert json.loads(run("tenant-token-list", "tenant-a", "-f", "json").stdout) == []
 
 
 def test_attach_add_checks_target_tenant_and_hook(run: Run) -> None:
@@ -464,7 +501,7 @@ def test_cli_process_exit_code_and_json_for_other_tools(topo: Sandbox) -> None:
     )
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines() == [
-        "ovn-inject: service 'proc' already exists (use --may-exist to ignore this)"
+        "ovn-inject: service 'proc' of tenant 'tenant-a' already exists (use --may-exist to ignore this)"
     ]
     subprocess.run([*cli, "service-del", "proc"], env=env, check=True)
 

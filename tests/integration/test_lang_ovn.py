@@ -17,18 +17,31 @@ from pathlib import Path
 
 import pytest
 
-from ovn_inject.lang import Context, LanguageError, format_actions, format_match, parse_actions, parse_match
+from ovn_inject.lang import (
+    Context,
+    LanguageError,
+    format_actions,
+    format_match,
+    parse_actions,
+    parse_match,
+    parse_release,
+)
 from ovn_inject.sandbox import Sandbox, processes
+from ovn_inject.sandbox.release import installed
 
 pytestmark = pytest.mark.integration
 
 GOLDEN = Path(__file__).parent.parent / "unit" / "lang" / "golden"
+#: The installed OVN's language: the sandbox runs it, so its verdicts are that release's.
+RELEASE = parse_release(installed().series)
 CONTEXT = Context(
     ports={"vm1", "vm2", "vm3", "lrp-a-ls-a", 'lrp-a"x', 'tab\tquote"back\\slash'},
     address_sets={"as1"},
     port_groups={"pg1"},
+    release=RELEASE,
 )
-#: Our reasons to refuse what OVN compiles into something else (DESIGN.md section 4).
+IN_RELEASE = Context(release=RELEASE)
+#: Our reasons to refuse what OVN compiles into something else (docs/design.md, "What a flow may do").
 STRICTER = (
     "does not fit in",
     "cannot be masked",
@@ -145,11 +158,11 @@ def test_every_northd_lflow_parses(rich: Sandbox) -> None:
             (actions, parse_actions, format_actions),
         ):
             try:
-                tree = parse(text)
+                tree = parse(text, IN_RELEASE)
             except LanguageError as exc:
                 failures.append(f"{text!r}: {exc}")
                 continue
-            assert parse(fmt(tree)) == tree, text  # type: ignore[arg-type]
+            assert parse(fmt(tree), IN_RELEASE) == tree, text  # type: ignore[arg-type]
             if parse is parse_actions:
                 from ovn_inject.lang import action_kinds
 
@@ -229,10 +242,10 @@ def test_corpus_verdicts_equal_ovn_controller(rich: Sandbox) -> None:
     canonical: list[tuple[str, str]] = []
     for text in matches:
         if _ours("match", text) is None:
-            canonical.append((format_match(parse_match(text)), "next;"))
+            canonical.append((format_match(parse_match(text, IN_RELEASE)), "next;"))
     for text in actions:
         if _ours("actions", text) is None:
-            canonical.append(("1", format_actions(parse_actions(text))))
+            canonical.append(("1", format_actions(parse_actions(text, IN_RELEASE))))
     unsafe = [m for m in matches if any(r in (_ours("match", m) or "") for r in UNSAFE_FOR_OVN)]
     unsafe_actions = [a for a in actions if any(r in (_ours("actions", a) or "") for r in UNSAFE_FOR_OVN)]
     assert unsafe and unsafe_actions, "the corpus should show that we refuse what stalls ovn-controller"

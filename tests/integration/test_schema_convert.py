@@ -1,6 +1,6 @@
-"""An OVN_Inject database of schema 1.0.0 converts online to the current one (``ovsdb-client convert``).
+"""An OVN_Inject database of schema 1.1.0 converts online to the current one (``ovsdb-client convert``).
 
-1.1.0 added Service_Flow.openflow_flows; a flow stored before has 0 there
+1.2.0 added Service_Flow.openflow_flows; a flow stored before has 0 there
 (its cost is not known until it is written again), and nothing else changes.
 """
 
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def _old_schema() -> dict[str, object]:
-    """The schema as it was at 1.0.0: the current one without the columns 1.1.0 added."""
+    """The schema as it was at 1.1.0: the current one without the column 1.2.0 added."""
     schema = json.loads(schema_path().read_text())
-    schema["version"] = "1.0.0"
+    schema["version"] = "1.1.0"
     del schema["tables"]["Service_Flow"]["columns"]["openflow_flows"]
     return schema
 
@@ -30,7 +30,7 @@ def _run(*argv: str) -> str:
     return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30).stdout
 
 
-def test_a_1_0_0_database_converts_online(tmp_path: Path) -> None:
+def test_a_1_1_0_database_converts_online(tmp_path: Path) -> None:
     old = tmp_path / "old.ovsschema"
     old.write_text(json.dumps(_old_schema()))
     db = tmp_path / "inject.db"

@@ -242,7 +242,7 @@ def test_discovery_fails_closed_on_a_northd_flow_it_cannot_read() -> None:
         row("ls_in_l2_lkup", "ingress", 25, "eth.mcast"),
         row("ls_out_pre_acl", "egress", 1, "ip"),
         row("ls_out_check_port_sec", "egress", 8, "1"),
-        row("lr_in_ip_routing_pre", "ingress", 11, "1", "reg9[0..6] = 0; next;"),
+        row("lr_in_ip_routing_pre", "ingress", 11, "1", "reg9[0..6] = 5; next;"),
         row("lr_in_arp_resolve", "ingress", 17, "ip4"),
         row("lr_out_snat", "egress", 3, "ip"),
         row("lr_out_delivery", "egress", 6, "1"),
@@ -262,3 +262,20 @@ def test_discovery_fails_closed_on_a_northd_flow_it_cannot_read() -> None:
     assert found.unreadable[(DatapathKind.SWITCH, Pipeline.INGRESS)][0].stage == "ls_in_acl"
     trusted = discover(rows, trust_unreadable=True)
     assert all(isinstance(p, Placement) for p in trusted.placements.values())
+
+
+def test_discovery_leaves_out_registers_northd_only_clears() -> None:
+    """``reg0 = 0;`` keeps a cursor at zero and makes nobody read ours: those bits stay free."""
+    from ovn_inject.core.discovery import register_usage
+
+    rows = [
+        {
+            "external_ids": {"stage-name": "lr_out_snat"},
+            "pipeline": "egress",
+            "match": "ip",
+            "actions": "reg0 = 0; xxreg1 = 0; reg9[4] = 1; next;",
+        }
+    ]
+    used, unreadable = register_usage(rows)
+    assert not unreadable
+    assert used[(DatapathKind.ROUTER, Pipeline.EGRESS)] == {"reg9": frozenset({4})}

@@ -4,6 +4,7 @@ A case reads::
 
     ## what the case shows
     switch ls-a tenant-a: vm1 vm2 vm3@tenant-b   (a port's own tenant after @)
+    switch ls-a tenant-a: vm1=MAC,IP rp~router>lrp-a   (addresses after =, type after ~, peer after >)
     router lr-a tenant-a: lrp-a
     group pg-a tenant-a: vm1 vm2
     service ips tenant-a [disabled]
@@ -27,7 +28,7 @@ from ovn_inject.core import compiler as c
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
 from ovn_inject.core.hooks import DatapathKind, Pipeline, TargetKind
 from ovn_inject.core.placement import StageInfo, place_hooks
-from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
+from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology, ip_text, mac_text
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -90,8 +91,7 @@ def _parse_given(case: Case) -> None:
             kind = DatapathKind.SWITCH if word == "switch" else DatapathKind.ROUTER
             case.datapaths.append(Datapath(name, kind, tenant, f"dp-{name}"))
             for member in members.split():
-                port, _, own = member.partition("@")
-                case.ports.append(Port(port, name, own or tenant))
+                case.ports.append(_port(member, name, tenant))
         elif word == "group":
             head, _, members = rest.partition(":")
             name, tenant = head.split()
@@ -121,6 +121,18 @@ def _parse_given(case: Case) -> None:
             case.flows.append(flow)
         else:
             raise ValueError(f"{case.title}: cannot read {line!r}")
+
+
+def _port(member: str, datapath: str, tenant: str) -> Port:
+    """``NAME[@TENANT][~TYPE[>PEER]][=ADDRESS,...]``."""
+    head, _, addresses = member.partition("=")
+    head, _, kind = head.partition("~")
+    name, _, own = head.partition("@")
+    kind, _, peer = kind.partition(">")
+    words = [w for w in addresses.split(",") if w]
+    macs = frozenset(m for m in map(mac_text, words) if m)
+    ips = frozenset(i for i in map(ip_text, words) if i and not mac_text(i))
+    return Port(name, datapath, own or tenant, kind, macs, ips, peer or None)
 
 
 def render(compiled: c.Compiled) -> list[str]:

@@ -8,6 +8,7 @@ from ovn_inject.core import compiler as c
 from ovn_inject.core.diff import diff
 from ovn_inject.core.hooks import DatapathKind, Pipeline, TargetKind
 from ovn_inject.core.placement import Placement, StageInfo, Unusable, cursor_widths, place_hooks
+from ovn_inject.core.reach import Write
 from ovn_inject.core.status import AttachmentState, FlowState, Status
 from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
 from tests.unit.core.compiler_cases import PLACEMENTS, STAGES
@@ -22,6 +23,7 @@ class Flow:
     actions: str
     ports: frozenset[str] = frozenset()
     attachment: str | None = None
+    writes: tuple[Write, ...] = ()
 
     def problem(self, pipeline: object) -> str | None:
         return None

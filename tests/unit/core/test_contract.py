@@ -35,7 +35,7 @@ def test_every_golden_row_passes(path) -> None:  # type: ignore[no-untyped-def]
         for lflow in before.values():
             assert check_row(lflow, PLACEMENTS).problem is None, (case.title, lflow)
         contract = Contract()
-        contract.apply(compiled, PLACEMENTS, topology, services)
+        contract.apply(compiled, PLACEMENTS, topology, services, attachments)
         assert compiled.lflows == before, case.title
         assert contract.refused == 0
 
@@ -134,11 +134,11 @@ def test_broken_row(title: str, row: c.LogicalFlow, words: str) -> None:
 
 def test_a_broken_flow_row_is_held_back_and_its_flow_is_invalid() -> None:
     compiled, cont, flow = _one()
-    topology, services, *_ = ALL_CASES[FIRST].inputs()
+    topology, services, attachments, _ = ALL_CASES[FIRST].inputs()
     bad = dataclasses.replace(flow, priority=_placement(flow).band[1] + 1)
     del compiled.lflows[flow.uuid]
     compiled.lflows[bad.uuid] = bad
-    Contract().apply(compiled, PLACEMENTS, topology, services)
+    Contract().apply(compiled, PLACEMENTS, topology, services, attachments)
     assert set(compiled.lflows) == {cont.uuid}
     status = compiled.flow_status["f1"]
     assert status.state == FlowState.INVALID and "output contract: priority" in status.reason
@@ -146,11 +146,11 @@ def test_a_broken_flow_row_is_held_back_and_its_flow_is_invalid() -> None:
 
 def test_a_broken_continuation_invalidates_its_attachment_and_rows() -> None:
     compiled, cont, _ = _one()
-    topology, services, *_ = ALL_CASES[FIRST].inputs()
+    topology, services, attachments, _ = ALL_CASES[FIRST].inputs()
     bad = dataclasses.replace(cont, actions="drop;")
     del compiled.lflows[cont.uuid]
     compiled.lflows[bad.uuid] = bad
-    Contract().apply(compiled, PLACEMENTS, topology, services)
+    Contract().apply(compiled, PLACEMENTS, topology, services, attachments)
     assert compiled.lflows == {}
     assert compiled.attachment_status["a1"].state == AttachmentState.INVALID
     assert compiled.flow_status["f1"].state == FlowState.INVALID
@@ -158,9 +158,9 @@ def test_a_broken_continuation_invalidates_its_attachment_and_rows() -> None:
 
 def test_another_tenants_port_in_the_scope_is_refused() -> None:
     compiled, _, _ = _one()
-    topology, services, *_ = ALL_CASES[FIRST].inputs()
+    topology, services, attachments, _ = ALL_CASES[FIRST].inputs()
     other = [dataclasses.replace(s, tenant="tenant-b") for s in services]
-    Contract().apply(compiled, PLACEMENTS, topology, other)
+    Contract().apply(compiled, PLACEMENTS, topology, other, attachments)
     assert "not a port of tenant 'tenant-b'" in compiled.flow_status["f1"].reason
     assert compiled.lflows == {}
 
@@ -175,7 +175,7 @@ def test_an_explosive_flow_written_by_hand_is_invalid_and_kept_out() -> None:
         ServiceFlow("fine", services[0].uuid, None, 11, cache.check("tcp.dst == 22", "drop;")),
     ]
     compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
-    Contract().apply(compiled, PLACEMENTS, topology, services)
+    Contract().apply(compiled, PLACEMENTS, topology, services, attachments)
     status = compiled.flow_status["boom"]
     assert status.state == FlowState.INVALID and "OpenFlow flows" in status.reason
     assert "ip4.src != {" in status.reason
@@ -188,7 +188,7 @@ def test_verdicts_are_remembered_by_row() -> None:
     contract = Contract()
     for expected in (2, 0):
         compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
-        contract.apply(compiled, PLACEMENTS, topology, services)
+        contract.apply(compiled, PLACEMENTS, topology, services, attachments)
         assert contract.checked == expected
 
 
@@ -221,7 +221,7 @@ def test_a_scattered_cursor_passes_run_by_run_and_each_run_is_checked() -> None:
     wrong_part = dataclasses.replace(cont, actions=cont.actions.replace(f"{second} = 0;", f"{second} = 1;"))
     assert "register is written" in (check_row(wrong_part, placements).problem or "")
     contract = Contract()
-    contract.apply(compiled, placements, topology, services)
+    contract.apply(compiled, placements, topology, services, attachments)
     assert contract.refused == 0
 
 
@@ -240,7 +240,7 @@ def test_flows_past_their_services_budget_are_invalid_cheapest_kept() -> None:
         for i, (key, m) in enumerate(matches.items())
     ]
     compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
-    Contract().apply(compiled, PLACEMENTS, topology, services, budgets={services[0].name: 40})
+    Contract().apply(compiled, PLACEMENTS, topology, services, attachments, budgets={services[0].uuid: 40})
     states = {key: compiled.flow_status[key].state for key in matches}
     assert states == {"cheap": FlowState.INSTALLED, "mid": FlowState.INSTALLED, "dear": FlowState.INVALID}
     assert "OpenFlow budget" in compiled.flow_status["dear"].reason
