@@ -17,7 +17,7 @@ from ovn_inject.cli.db_options import (
     ssl_ready,
 )
 from ovn_inject.cli.output import render
-from ovn_inject.core.bound import scope_sizes
+from ovn_inject.core.bound import compiled_scopes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import (
     FlowRequest,
@@ -216,8 +216,10 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         view,
         allowed_ports=allowed,
         reach=reach,
-        scope_sizes=scope_sizes(
-            topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
+        scopes=compiled_scopes(
+            topology,
+            ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+            view.tenant,
         ),
         release=release,
     )

@@ -15,12 +15,15 @@ it applies to (a chassis may host every one of their datapaths).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
-from ovn_inject.core.hooks import TargetKind
+from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.core.reach import scope_match
 from ovn_inject.core.topology import TargetError, Topology
 from ovn_inject.lang import Expr, Release
 from ovn_inject.lang import expansion as ex
+from ovn_inject.lang.match_parser import parse_match_tree
 
 #: Most OpenFlow flows one service flow may make ovn-controller install on a chassis.
 DEFAULT_FLOW_LIMIT = 1_000
@@ -48,46 +51,57 @@ def expansion_release(release: Release | str | None) -> ex.Release:
 
 def flow_cost(
     match: Expr,
-    scopes: Iterable[tuple[int, str]],
+    scopes: Sequence[tuple[int, str] | Expr],
     release: Release | str | None = None,
     limit: int | None = None,
 ) -> ex.Cost:
-    """The OpenFlow cost of ``match`` compiled at each scope ``(ports, scope field)``, summed.
+    """The OpenFlow cost of ``match`` compiled at each scope, summed.
 
-    With no scope (unknown) the match is priced alone, as with one port.
-    Naming the costly term costs more than counting, so it is done only once
-    the total is over ``limit`` (always when ``limit`` is None), for the most
-    expensive scope.
+    A scope is ``(ports, scope field)`` or the compiled scope's parsed match
+    (:func:`compiled_scopes`). With no scope (unknown) the match is priced
+    alone, as with one port. Naming the costly term (of the service's match:
+    the scope is not the service's doing) costs more than counting, so it is
+    done only once the total is over ``limit`` (always when ``limit`` is None).
     """
     normaliser = expansion_release(release)
-    priced = [(ports, field) for ports, field in scopes if ports > 0] or [(1, "inport")]
+    priced = [s for s in scopes if not isinstance(s, tuple) or s[0] > 0] or [(1, "inport")]
     costs = ex.scope_costs(match, priced, release=normaliser)
     flows = _sat(sum(c.flows for c in costs))
     conjunctions = _sat(sum(c.conjunctions for c in costs))
     capped = flows >= ex.CAP or any(c.capped for c in costs)
     term = ""
     if limit is None or flows > limit:
-        ports, field = max(zip(priced, costs, strict=True), key=lambda pc: pc[1].flows)[0]
-        term = ex.compiled_cost(match, ports, field, release=normaliser).worst_term
+        term = ex.estimate(match, release=normaliser).worst_term
     return ex.Cost(flows, conjunctions, term, capped)
 
 
-def scope_sizes(
-    topology: Topology, attachments: Iterable[tuple[str, str, str]], tenant: str
-) -> dict[str, tuple[int, ...]]:
-    """Attachment uuid -> how many ports its scope has on each datapath (one lflow per datapath).
+def compiled_scopes(
+    topology: Topology, attachments: Iterable[tuple[str, str, str, str]], tenant: str
+) -> dict[str, tuple[Expr, ...]]:
+    """Attachment uuid -> its compiled scope on each datapath, parsed (one lflow per datapath).
 
-    ``attachments`` are ``(uuid, target kind, target name)``; a target that
+    ``attachments`` are ``(uuid, target kind, target name, hook)``; the scope
+    is the compiler's own (core/reach.py ``scope_match``), so a shared port
+    tied to the tenant's addresses is priced as it is compiled. A target that
     does not resolve has no scope (yet).
     """
-    sizes: dict[str, tuple[int, ...]] = {}
-    for key, kind, name in attachments:
+    found: dict[str, tuple[Expr, ...]] = {}
+    for key, kind, name, hook_name in attachments:
+        hook = HOOKS_BY_NAME.get(hook_name)
         try:
-            scope = topology.scope(TargetKind(kind), name, tenant)
+            scope = topology.scope(TargetKind(kind), name, tenant) if hook is not None else {}
         except (TargetError, ValueError):
             scope = {}
-        sizes[key] = tuple(len(ports) for _, ports in sorted(scope.items()))
-    return sizes
+        texts = [
+            scope_match(topology, hook, dp, ports, tenant) for dp, ports in sorted(scope.items()) if hook
+        ]
+        found[key] = tuple(_parsed(text) for text in texts if text is not None)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Expr:
+    return parse_match_tree(text)
 
 
 def _sat(n: int) -> int:

@@ -19,7 +19,7 @@ from ovn_inject.core.policy import CheckedFlow, PolicyError, check_flow, check_p
 from ovn_inject.core.reach import rewrite_problem
 from ovn_inject.core.topology import Reach
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import LanguageError, Release
+from ovn_inject.lang import Expr, LanguageError, Release
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -141,8 +141,8 @@ class ServiceView:
     reach: Mapping[str, Reach] | None = None
     #: the OVN release whose language the flows must be in (None: the default, 23.03)
     release: Release | None = None
-    #: attachment uuid -> ports its scope has on each datapath (bound.scope_sizes); None: not known
-    scope_sizes: Mapping[str, tuple[int, ...]] | None = None
+    #: attachment uuid -> its compiled scope on each datapath (bound.compiled_scopes); None: not known
+    scopes: Mapping[str, tuple[Expr, ...]] | None = None
     #: the service's OpenFlow budget (Service.options:max_openflow_flows)
     max_openflow_flows: int = bound.DEFAULT_SERVICE_BUDGET
     #: what its stored flows cost now (0 when the caller leaves the check to the write transaction)
@@ -246,17 +246,17 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
     )
 
 
-def _scopes(applicable: Sequence[AttachmentView], service: ServiceView) -> list[tuple[int, str]]:
-    """(ports in scope, scope field) of each lflow a flow compiles to: per attachment and datapath.
+def _scopes(applicable: Sequence[AttachmentView], service: ServiceView) -> list[tuple[int, str] | Expr]:
+    """The scope of each lflow a flow compiles to: per attachment and datapath.
 
-    Without the scopes, the tenant's ports each attachment may name stand for
-    one scope; [] when neither is known (the flow is then priced alone).
+    Without the compiled scopes, the tenant's ports each attachment may name
+    stand for one scope; [] when neither is known (the flow is priced alone).
     """
-    hooks = [(a, HOOKS_BY_NAME[a.hook]) for a in applicable if a.hook in HOOKS_BY_NAME]
-    if service.scope_sizes is not None:
-        return [(n, h.scope_field) for a, h in hooks for n in service.scope_sizes.get(a.uuid, ())]
+    if service.scopes is not None:
+        return [scope for a in applicable for scope in service.scopes.get(a.uuid, ())]
     if service.allowed_ports is None:
         return []
+    hooks = [(a, HOOKS_BY_NAME[a.hook]) for a in applicable if a.hook in HOOKS_BY_NAME]
     return [(len(service.allowed_ports.get(a.uuid, ())), h.scope_field) for a, h in hooks]
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
-from ovn_inject.core.bound import scope_sizes
+from ovn_inject.core.bound import compiled_scopes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.placement import Placement, Unusable
 from ovn_inject.core.tokens import TokenError, check_token, split_token
@@ -196,8 +196,10 @@ class GatewayState:
             view,
             allowed_ports=allowed,
             reach=reach,
-            scope_sizes=scope_sizes(
-                topology, ((a.uuid, a.target_kind, a.target_name) for a in view.attachments), view.tenant
+            scopes=compiled_scopes(
+                topology,
+                ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+                view.tenant,
             ),
             release=self.release(),
         )

@@ -580,33 +580,39 @@ def compiled_cost(
 
 def scope_costs(
     app: Expr,
-    scopes: Sequence[tuple[int, str]],
+    scopes: Sequence[tuple[int, str] | Expr],
     release: str | Release = DEFAULT_RELEASE,
     set_sizes: Mapping[str, int] | None = None,
 ) -> list[Cost]:
     """:func:`compiled_cost` (flows and conjunctions, no costly term) at several scopes at once.
 
-    ``scopes`` are ``(ports in scope, scope field)``. The app is lowered once
-    and ANDed with each scope, as the normaliser does with ``scope && (app)``:
-    for a flow at several attachments that is one lowering instead of one
-    per attachment.
+    A scope is ``(ports in scope, scope field)`` (``field == {ports}``) or the
+    scope's own parsed match (a compiled scope may tie a shared port to
+    addresses). The app is lowered once and ANDed with each scope, as the
+    normaliser does with ``scope && (app)``: for a flow at several
+    attachments that is one lowering instead of one per attachment.
     """
     rel = _release(release)
     sizes = set_sizes or {}
     app_dnf: Dnf | None = None
     out: list[Cost] = []
-    for ports, field_name in scopes:
-        if ports <= 0:
-            out.append(Cost(0, 0))
-            continue
-        if _unique_name(app) == field_name:  # the app's own scope-field terms crush with the scope's
-            out.append(compiled_cost(app, ports, field_name, release=rel, set_sizes=sizes, name_worst=False))
-            continue
-        if app_dnf is None:
-            app_dnf = _Lowering(rel, sizes).expr(app, False, True)
+    for scope in scopes:
+        if isinstance(scope, tuple):
+            ports, field_name = scope
+            if ports <= 0:
+                out.append(Cost(0, 0))
+                continue
+            names = tuple(String(f"\0scope{i}") for i in range(ports))
+            scope_expr: Expr = Comparison(FieldRef(field_name), "==", names, in_set=True)
+        else:
+            scope_expr = scope
         lowering = _Lowering(rel, sizes)
-        names = tuple(String(f"\0scope{i}") for i in range(ports))
-        scope = Comparison(FieldRef(field_name), "==", names, in_set=True)
-        flows, conjunctions = count(lowering.and_(lowering.expr(scope, False, True), app_dnf))
+        if _unique_name(app) in ("inport", "outport"):  # the app's port terms crush with the scope's
+            dnf = lowering.expr(And((scope_expr, app)), False, True)
+        else:
+            if app_dnf is None:
+                app_dnf = _Lowering(rel, sizes).expr(app, False, True)
+            dnf = lowering.and_(lowering.expr(scope_expr, False, True), app_dnf)
+        flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
     return out

@@ -117,6 +117,20 @@ def test_daemon_refuses_a_priority_above_the_band(priority: int) -> None:
     assert errors[str(row.uuid)] == Status(FlowState.INVALID, f"priority: {priority} is outside 0..999")
 
 
+def _two_switches():  # type: ignore[no-untyped-def]
+    from ovn_inject.core.hooks import DatapathKind
+    from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
+
+    return Topology.build(
+        [
+            Datapath("ls-a", DatapathKind.SWITCH, "tenant-a", "dp-a"),
+            Datapath("ls-c", DatapathKind.SWITCH, "tenant-a", "dp-c"),
+        ],
+        [Port("vm1", "ls-a", "tenant-a"), Port("vm2", "ls-a", "tenant-a"), Port("vm7", "ls-c", "tenant-a")],
+        [PortGroup("pg-a", "tenant-a", ("vm1", "vm2", "vm7"))],
+    )
+
+
 def test_a_flow_is_priced_per_datapath_of_its_attachment() -> None:
     from ovn_inject.lang import expansion as ex
     from ovn_inject.lang import parse_match
@@ -124,7 +138,8 @@ def test_a_flow_is_priced_per_datapath_of_its_attachment() -> None:
     group = AttachmentView("33333333-0000-0000-0000-000000000000", "pg", "pg-a", "ls-in-port")
     ports = frozenset({"vm1", "vm2", "vm7"})
     union = ServiceView("ips", "tenant-a", None, (group,), 0, {group.uuid: ports})
-    split = ServiceView(**{**union.__dict__, "scope_sizes": {group.uuid: (2, 1)}})
+    scopes = bound.compiled_scopes(_two_switches(), [(group.uuid, "pg", "pg-a", "ls-in-port")], "tenant-a")
+    split = ServiceView(**{**union.__dict__, "scopes": scopes})
     match = "ip4.src == {10.0.0.1, 10.0.0.2, 10.0.0.3} && tcp"
     tree = parse_match(match)
     per_datapath = sum(ex.compiled_cost(tree, n).flows for n in (2, 1))
@@ -135,19 +150,18 @@ def test_a_flow_is_priced_per_datapath_of_its_attachment() -> None:
     assert per_datapath > ex.compiled_cost(tree, 3).flows  # two lflows pay the app's clause twice
 
 
-def test_scope_sizes_from_the_topology() -> None:
-    from ovn_inject.core.hooks import DatapathKind
-    from ovn_inject.core.topology import Datapath, Port, PortGroup, Topology
+def test_compiled_scopes_are_the_compilers() -> None:
+    from ovn_inject.lang.printer import format_match
 
-    topology = Topology.build(
+    scopes = bound.compiled_scopes(
+        _two_switches(),
         [
-            Datapath("ls-a", DatapathKind.SWITCH, "tenant-a", "dp-a"),
-            Datapath("ls-c", DatapathKind.SWITCH, "tenant-a", "dp-c"),
+            ("g", "pg", "pg-a", "ls-in-port"),
+            ("s", "ls", "ls-a", "ls-out-deliver"),
+            ("x", "lsp", "nope", "ls-in-port"),
         ],
-        [Port("vm1", "ls-a", "tenant-a"), Port("vm2", "ls-a", "tenant-a"), Port("vm7", "ls-c", "tenant-a")],
-        [PortGroup("pg-a", "tenant-a", ("vm1", "vm2", "vm7"))],
+        "tenant-a",
     )
-    sizes = bound.scope_sizes(
-        topology, [("g", "pg", "pg-a"), ("s", "ls", "ls-a"), ("x", "lsp", "nope")], "tenant-a"
-    )
-    assert sizes == {"g": (2, 1), "s": (2,), "x": ()}
+    assert [format_match(e) for e in scopes["g"]] == ['inport == {"vm1", "vm2"}', 'inport == "vm7"']
+    assert [format_match(e) for e in scopes["s"]] == ['outport == {"vm1", "vm2"}']
+    assert scopes["x"] == ()
