@@ -20,6 +20,7 @@ from typing import Any
 
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
 from ovn_inject.core.compiler import compile_hooks
+from ovn_inject.core.contract import FLOW_ID, Contract
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
@@ -34,7 +35,7 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db import records
-from ovn_inject.db.rows import set_uuids
+from ovn_inject.db.rows import row_cost, set_uuids
 from ovn_inject.gateway import models
 from ovn_inject.gateway.errors import ApiError, bad_request, not_found
 from ovn_inject.gateway.state import Caller, GatewayState
@@ -159,6 +160,7 @@ def written(state: GatewayState, done: Committed) -> list[models.Flow]:
                     cookie=flow.cookie,
                     hard_timeout=flow.hard_timeout,
                     attachment=flow.attachment,
+                    openflow_flows=flow.openflow_flows,
                     status=FlowState.PENDING,
                 )
             )
@@ -178,6 +180,7 @@ def flow_record(row: Any) -> models.Flow:
         cookie=cookie_from_db(int(row.cookie)),
         hard_timeout=int(row.hard_timeout),
         attachment=str(attachment.uuid) if attachment is not None else None,
+        openflow_flows=row_cost(row),
         status=row.status,
         reason=row.reason,
     )
@@ -303,6 +306,8 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
         enabled=enabled,
         max_flows=view.max_flows,
         flow_count=view.flow_count,
+        max_openflow_flows=view.max_openflow_flows,
+        openflow_flows=state.flow_keys.cost(state.api, set_uuids(row, "flows")),
         attachments=attachments,
         ovn_release=view.release.name if view.release is not None else None,
     )
@@ -339,6 +344,12 @@ def dry_run(
         tables = state.api.tables
         services, attachments = records.service_specs(tables), records.attachment_specs(tables)
     compiled = compile_hooks(topology, placements, services, attachments, app_flows)
+    # The contract as the daemon applies it, on the rows of these flows only (not every attachment's).
+    dry = {f.uuid for f in app_flows}
+    compiled.lflows = {
+        key: row for key, row in compiled.lflows.items() if dict(row.external_ids).get(FLOW_ID) in dry
+    }
+    Contract().apply(compiled, placements, topology, services, attachments, state.release())
     lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
     for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):
         ids = dict(lflow.external_ids)
@@ -366,6 +377,7 @@ def dry_run(
                 cookie=flow.cookie,
                 hard_timeout=flow.hard_timeout,
                 attachment=flow.attachment,
+                openflow_flows=flow.openflow_flows,
                 status=status.state if status is not None else FlowState.PENDING,
                 reason=status.reason if status is not None else "",
                 lflows=lflows[app_flow.uuid],

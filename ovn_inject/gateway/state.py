@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
+from ovn_inject.core.bound import compiled_scopes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.placement import Placement, Unusable
 from ovn_inject.core.tokens import TokenError, check_token, split_token
@@ -243,7 +244,17 @@ class GatewayState:
             a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
-        return dataclasses.replace(view, allowed_ports=allowed, reach=reach, release=self.release())
+        return dataclasses.replace(
+            view,
+            allowed_ports=allowed,
+            reach=reach,
+            scopes=compiled_scopes(
+                topology,
+                ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+                view.tenant,
+            ),
+            release=self.release(),
+        )
 
     def release(self) -> Release | None:
         """The OVN release flows are checked in: what the compiler daemon learnt from SB."""

@@ -45,6 +45,7 @@ from ovn_inject.core.compiler import (
     Status,
     compile_hooks,
 )
+from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
 from ovn_inject.core.discovery import Discovery, place
 from ovn_inject.core.hooks import DatapathKind
@@ -113,12 +114,14 @@ class Daemon:
         self.sb.set_lock(LOCK_NAME)
         self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
         self.flows = FlowCache(options.release)
+        self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
         self._discovery: Discovery | None = None
         self.stats = Stats()
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
         self._topology: Topology | None = None
         self._services: list[ServiceSpec] = []
+        self._budgets: dict[str, int] = {}
         self._attachments: list[AttachmentSpec] = []
         self._memo = ChainMemo()
         self._compiled: Compiled | None = None
@@ -241,6 +244,7 @@ class Daemon:
             self._compiled = None
         if inject.touched("Service"):
             self._services = records.service_specs(tables)
+            self._budgets = records.service_budgets(tables)
             self._compiled = None
         if inject.touched("Attachment"):
             self._attachments = records.attachment_specs(tables)
@@ -255,6 +259,18 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
+            # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
+            self.contract.apply(
+                self._compiled,
+                self.placements,
+                self._topology,
+                self._services,
+                self._attachments,
+                self.flows.release,
+                self._budgets,
+            )
+            if self.contract.refused:
+                LOG.warning("output contract: %d rows held back", self.contract.refused)
         compiled = self._compiled
         for table in ("Service_Flow", "Attachment"):
             changed = inject.of(table)
