@@ -37,6 +37,7 @@ def _register() -> None:
         flow_cmd,
         gateway_cmd,
         northd_cmd,
+        ofswitch_cmd,
         parse_cmd,
         sandbox_cmd,
         sbgate_cmd,
@@ -53,8 +54,9 @@ def _register() -> None:
     main.add_command(northd_cmd.northd)
     main.add_command(units_cmd.systemd_units)
     main.add_command(gateway_cmd.gateway)
+    main.add_command(ofswitch_cmd.ofswitch)
     install_on_group(main)
-    for family in (service_cmd, flow_cmd, token_cmd, dbctl_cmd):
+    for family in (service_cmd, ofswitch_cmd, flow_cmd, token_cmd, dbctl_cmd):
         for command in family.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,69 @@
+"""``ovn-inject ofswitch`` (each service as an OpenFlow 1.3 switch) and ``service-set-openflow``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ovn_inject import daemonize
+from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api
+from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+
+
+@click.command()
+@click.option(
+    "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (default ${INJECT_DB_ENV})."
+)
+@click.option("--nb", envvar="OVN_NB_DB", required=True, help="OVN_Northbound remote (default $OVN_NB_DB).")
+@click.option(
+    "--tenant-key",
+    default=DEFAULT_TENANT_KEY,
+    show_default=True,
+    help="external_ids key of NB rows that names their tenant.",
+)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@daemonize.options
+def ofswitch(
+    inject_db: str,
+    nb: str,
+    tenant_key: str,
+    timeout: float,
+    pidfile: Path | None,
+    log_file: Path | None,
+    detach: bool,
+    verbose: bool,
+) -> None:
+    """Serve each service with OpenFlow targets as a virtual OpenFlow 1.3 switch (table 0 = its hook)."""
+    from ovn_inject.gateway.state import Options
+    from ovn_inject.ofswitch.daemon import serve
+
+    options = Options(inject_db, nb, None, tenant_key, timeout)
+
+    async def service(ready: Callable[[], None]) -> None:
+        await serve(options, ready)
+
+    daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
+
+
+@click.command("service-set-openflow")
+@click.argument("service")
+@click.argument("targets", nargs=-1, metavar="[TARGET]...")
+@db_options
+def service_set_openflow(service: str, targets: tuple[str, ...]) -> None:
+    """Set SERVICE's OpenFlow endpoints; no TARGET: the service is no switch.
+
+    TARGET: ptcp:PORT[:IP] or pssl:PORT[:IP] (we listen; on 127.0.0.1 unless
+    an IP is given), tcp:IP:PORT or ssl:IP:PORT (we dial the controller).
+    """
+    from ovn_inject.ofswitch.store import SetTargetsCommand
+    from ovn_inject.ofswitch.targets import parse_target
+
+    for target in targets:
+        parse_target(target)  # a syntax error before any connection
+    with inject_api() as api:
+        commit_and_wait(api, SetTargetsCommand(api, service, targets))
+
+
+COMMANDS = [service_set_openflow]

@@ -1,0 +1,291 @@
+"""``ovn-inject ofswitch``: the asyncio shell that serves each service's switch on its targets.
+
+It watches OVN_Inject (the gateway's own connections: the same IDL, NB
+topology and validation), opens a listener per passive target and a dialer
+per active one, and runs a :class:`~ovn_inject.ofswitch.session.Session` on
+every connection. Consecutive flow_mods are committed together (one
+transaction per batch); a BARRIER or any other message first waits for them.
+Each connection is its own task: whatever one peer sends ends at most that
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from os_ken.ofproto import ofproto_v1_3 as ofp
+
+from ovn_inject.core.validate import FlowRequest, ServiceView, ValidFlow, validate_flow
+from ovn_inject.gateway.state import Caller, GatewayState, Options
+from ovn_inject.ofswitch import table, wire
+from ovn_inject.ofswitch.errors import OfError
+from ovn_inject.ofswitch.identity import datapath_id, port_numbers
+from ovn_inject.ofswitch.session import Session, error_reply
+from ovn_inject.ofswitch.store import TARGETS_COLUMN, FlowModCommand, service_flows
+from ovn_inject.ofswitch.targets import Target, TargetSyntaxError, parse_target
+
+LOG = logging.getLogger("ovn_inject.ofswitch")
+POLL_INTERVAL = 0.1
+#: At most this many flow_mods go into one transaction.
+BATCH_MAX = 1000
+RECONNECT_MIN, RECONNECT_MAX = 0.5, 8.0
+READ_SIZE = 1 << 16
+
+
+class ServiceSwitch:
+    """A service as a session sees it, read from the daemon's IDL copies."""
+
+    def __init__(self, state: GatewayState, name: str, service_uuid: str) -> None:
+        self.state = state
+        self.name = name
+        self.service_uuid = service_uuid
+        self.datapath_id = datapath_id(name)
+        self._ports_key: frozenset[str] | None = None
+        self._ports: dict[str, int] = {}
+
+    def view(self) -> ServiceView:
+        return self.state.service_view(Caller(self.name, self.service_uuid, ""))
+
+    def ports(self) -> dict[str, int]:
+        allowed = self.view().allowed_ports or {}
+        names = frozenset().union(*allowed.values()) if allowed else frozenset()
+        if names != self._ports_key:
+            self._ports_key, self._ports = names, port_numbers(names)
+        return self._ports
+
+    def flows(self) -> list[table.StoredFlow]:
+        row = self.state.service_row(self.service_uuid)
+        return service_flows(row) if row is not None else []
+
+
+@dataclass(eq=False)
+class Connection:
+    session: Session
+    writer: asyncio.StreamWriter
+
+    def send(self, messages: list[bytes]) -> None:
+        for data in messages:
+            self.writer.write(data)
+
+
+@dataclass
+class Endpoint:
+    service: str
+    target: Target
+    task: asyncio.Task[None] | None = None
+    server: asyncio.AbstractServer | None = None
+    connections: set[Connection] = field(default_factory=set)
+
+
+class OfSwitchDaemon:
+    def __init__(self, options: Options) -> None:
+        self.state = GatewayState(options)
+        self.endpoints: dict[tuple[str, str], Endpoint] = {}
+        self.switches: dict[str, ServiceSwitch] = {}
+        self._seqno = -1
+        self._removal_watch: dict[str, dict[str, table.StoredFlow]] = {}
+
+    # ---- configuration ---------------------------------------------------------------------
+
+    def _wanted(self) -> dict[tuple[str, str], tuple[str, Target]]:
+        wanted: dict[tuple[str, str], tuple[str, Target]] = {}
+        taken: dict[tuple[str, int], str] = {}
+        with self.state.lock:
+            rows = sorted(self.state.api.tables["Service"].rows.values(), key=lambda r: r.name)
+            for row in rows:
+                self.switches.setdefault(row.name, ServiceSwitch(self.state, row.name, str(row.uuid)))
+                self.switches[row.name].service_uuid = str(row.uuid)
+                for text in getattr(row, TARGETS_COLUMN, []):
+                    try:
+                        target = parse_target(text)
+                    except TargetSyntaxError as exc:
+                        LOG.warning("service %s: %s", row.name, exc)
+                        continue
+                    if target.passive:
+                        owner = taken.setdefault(target.endpoint, row.name)
+                        if owner != row.name:
+                            LOG.warning("%s is %s's endpoint; not also %s's", text, owner, row.name)
+                            continue
+                    wanted[(row.name, text)] = (str(row.uuid), target)
+        return wanted
+
+    async def reconcile(self) -> None:
+        wanted = self._wanted()
+        for key in [k for k in self.endpoints if k not in wanted]:
+            await self._stop(self.endpoints.pop(key))
+        for key, (_, target) in wanted.items():
+            if key not in self.endpoints:
+                endpoint = Endpoint(key[0], target)
+                self.endpoints[key] = endpoint
+                await self._start(endpoint)
+
+    async def _start(self, endpoint: Endpoint) -> None:
+        target = endpoint.target
+        if target.ssl:
+            LOG.warning("%s: %s: SSL targets are not supported yet; ignored", endpoint.service, target.text)
+            return
+        if target.passive:
+            try:
+                endpoint.server = await asyncio.start_server(
+                    lambda r, w: self._serve(endpoint, r, w), target.host, target.port, reuse_address=True
+                )
+            except OSError as exc:
+                LOG.error("%s: cannot listen on %s: %s", endpoint.service, target.text, exc)
+                return
+            LOG.info("%s: listening on %s", endpoint.service, target.text)
+        else:
+            endpoint.task = asyncio.create_task(self._dial(endpoint))
+
+    async def _stop(self, endpoint: Endpoint) -> None:
+        if endpoint.server is not None:
+            endpoint.server.close()
+        if endpoint.task is not None:
+            endpoint.task.cancel()
+        for connection in list(endpoint.connections):
+            connection.writer.close()
+        LOG.info("%s: stopped %s", endpoint.service, endpoint.target.text)
+
+    async def _dial(self, endpoint: Endpoint) -> None:
+        delay = RECONNECT_MIN
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(*endpoint.target.endpoint)
+            except OSError as exc:
+                LOG.debug("%s: %s: %s", endpoint.service, endpoint.target.text, exc)
+            else:
+                LOG.info("%s: connected to %s", endpoint.service, endpoint.target.text)
+                delay = RECONNECT_MIN
+                await self._serve(endpoint, reader, writer)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
+
+    # ---- one connection ------------------------------------------------------------------
+
+    async def _serve(
+        self, endpoint: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        peer = str(writer.get_extra_info("peername"))
+        switch = self.switches[endpoint.service]
+        connection = Connection(Session(switch, peer), writer)
+        endpoint.connections.add(connection)
+        try:
+            await self._converse(switch, connection, reader)
+        except (ConnectionError, wire.FramingError) as exc:
+            LOG.info("%s: %s: connection ends: %s", endpoint.service, peer, exc)
+        except Exception:
+            LOG.exception("%s: %s: connection failed", endpoint.service, peer)
+        finally:
+            endpoint.connections.discard(connection)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _converse(
+        self, switch: ServiceSwitch, connection: Connection, reader: asyncio.StreamReader
+    ) -> None:
+        session, framer = connection.session, wire.Framer()
+        connection.send([session.greeting()])
+        pending: list[table.FlowMod] = []
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                return
+            for raw in framer.feed(data):
+                step = session.receive(raw)
+                if step.mod is not None:
+                    pending.append(step.mod)
+                    if len(pending) >= BATCH_MAX:
+                        await self._flush(switch, connection, pending)
+                    continue
+                await self._flush(switch, connection, pending)
+                connection.send(step.replies)
+                if step.barrier is not None:
+                    connection.send([wire.barrier_reply(step.barrier)])
+                if step.close:
+                    await connection.writer.drain()
+                    return
+            await self._flush(switch, connection, pending)
+            await connection.writer.drain()
+
+    async def _flush(
+        self, switch: ServiceSwitch, connection: Connection, pending: list[table.FlowMod]
+    ) -> None:
+        if not pending:
+            return
+        mods = list(pending)
+        pending.clear()
+        view = switch.view()
+
+        def validate(request: FlowRequest) -> ValidFlow:
+            return validate_flow(request, view)
+
+        command = FlowModCommand(self.state.api, switch.name, mods, validate)
+        try:
+            [results] = await asyncio.to_thread(self.state.api.commit, command)
+        except Exception as exc:
+            LOG.warning("%s: %d flow_mods not committed: %s", switch.name, len(mods), exc)
+            failure = OfError(ofp.OFPET_FLOW_MOD_FAILED, ofp.OFPFMFC_UNKNOWN, str(exc))
+            results = [failure] * len(mods)
+        for mod, result in zip(mods, results, strict=True):
+            if result is not None:
+                LOG.info("%s: flow_mod xid %d refused: %s", switch.name, mod.xid, result.reason)
+                connection.send([error_reply(mod.raw, result)])
+
+    # ---- FLOW_REMOVED ----------------------------------------------------------------------
+
+    def _flow_removals(self) -> None:
+        """Flows with OFPFF_SEND_FLOW_REM that vanished (deleted, expired): tell the service's controllers."""
+        now = time.time()
+        for name, switch in self.switches.items():
+            connections = [c for e in self.endpoints.values() if e.service == name for c in e.connections]
+            flows = {f.id: f for f in switch.flows() if f.flags & ofp.OFPFF_SEND_FLOW_REM}
+            before = self._removal_watch.get(name, {})
+            self._removal_watch[name] = flows
+            for flow_id in before.keys() - flows.keys():
+                flow = before[flow_id]
+                expired = flow.hard_timeout and now >= flow.created_ms / 1000 + flow.hard_timeout - 1
+                reason = ofp.OFPRR_HARD_TIMEOUT if expired else ofp.OFPRR_DELETE
+                message = wire.flow_removed(
+                    flow.cookie,
+                    flow.priority,
+                    reason,
+                    now - flow.created_ms / 1000,
+                    flow.idle_timeout,
+                    flow.hard_timeout,
+                    flow.match_bytes,
+                )
+                for connection in connections:
+                    if connection.session.negotiated:
+                        connection.send([message])
+
+    # ---- main loop ---------------------------------------------------------------------------
+
+    async def run(self, ready: Callable[[], None]) -> None:
+        idl = self.state.api.ovsdb_connection.idl
+        await self.reconcile()
+        ready()
+        while True:
+            seqno = idl.change_seqno
+            if seqno != self._seqno:
+                self._seqno = seqno
+                await self.reconcile()
+                self._flow_removals()
+            await asyncio.sleep(POLL_INTERVAL)
+
+    def close(self) -> None:
+        self.state.close()
+
+
+async def serve(options: Options, ready: Callable[[], None]) -> None:
+    daemon = await asyncio.to_thread(OfSwitchDaemon, options)
+    try:
+        await daemon.run(ready)
+    finally:
+        for endpoint in daemon.endpoints.values():
+            await daemon._stop(endpoint)
+        daemon.close()
