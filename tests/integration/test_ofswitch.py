@@ -1,0 +1,223 @@
+"""Each service as an OpenFlow 1.3 switch: unmodified ovs-ofctl on a passive endpoint, proven with packets."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from os_ken.ofproto import ofproto_v1_3 as ofp
+from os_ken.ofproto import ofproto_v1_3_parser as parser
+from os_ken.ofproto.ofproto_protocol import ProtocolDesc
+
+from ovn_inject.ofswitch import wire
+from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox.processes import free_tcp_port
+from ovn_inject.sandbox.topology import DEMO
+from tests.integration.test_northd import cli, delivered, icmp
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+vm1, vm2, vm3 = (DEMO.vm(f"vm{n}") for n in range(1, 4))
+
+
+def ofctl(target: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ovs-ofctl -O OpenFlow13 [--OPTIONS] COMMAND TARGET [ARGS]`` from (options, command, rest)."""
+    options = [a for a in args if a.startswith("-")]
+    command, *rest = [a for a in args if not a.startswith("-")]
+    return subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", *options, command, target, *rest],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def flows(box: Sandbox, service: str) -> list[dict[str, object]]:
+    return json.loads(cli(box, "flow-list", service, "--format", "json").stdout)
+
+
+def switch(box: Sandbox, service: str, hook: str = "ls-in-port") -> str:
+    """A service of tenant-a on ls-a, served on a fresh loopback port; its ovs-ofctl target."""
+    port = free_tcp_port()
+    cli(box, "service-add", service, "--tenant", "tenant-a")
+    cli(box, "attach-add", service, "ls:ls-a", "--hook", hook)
+    cli(box, "service-set-openflow", service, f"ptcp:{port}")
+    target = f"tcp:127.0.0.1:{port}"
+    wait_until(lambda: ofctl(target, "show").returncode == 0, f"{service}'s switch answers on {target}")
+    return target
+
+
+@pytest.fixture
+def stack(demo: Sandbox) -> Iterator[Sandbox]:
+    for row in json.loads(cli(demo, "service-list", "--format", "json").stdout):
+        cli(demo, "service-del", str(row["name"]))
+    yield demo
+
+
+def test_quarantine_written_with_ovs_ofctl_stops_vm1(stack: Sandbox) -> None:
+    box = stack
+    target = switch(box, "ips")
+    shown = ofctl(target, "show").stdout
+    assert "(vm1)" in shown and "(vm2)" in shown and "(vm4)" not in shown, shown
+    assert delivered(box, "vm1", icmp(vm1, vm2), "vm2")
+
+    added = ofctl(target, "add-flow", "priority=10,ip,nw_src=10.0.1.11,actions=drop")
+    assert added.returncode == 0, added.stderr
+    cli(box, "--wait=hv", "sync")
+    assert not delivered(box, "vm1", icmp(vm1, vm2), "vm2"), "vm1 is quarantined"
+    assert delivered(box, "vm3", icmp(vm3, vm2), "vm2"), "vm3 is not"
+    assert "priority=10,ip,nw_src=10.0.1.11 actions=drop" in ofctl(target, "dump-flows").stdout
+    [stored] = flows(box, "ips")
+    assert stored["match"] == "eth.type == 0x800 && ip4.src == 10.0.1.11" and stored["actions"] == "drop;"
+
+    assert ofctl(target, "del-flows").returncode == 0
+    cli(box, "--wait=hv", "sync")
+    assert delivered(box, "vm1", icmp(vm1, vm2), "vm2"), "the quarantine is lifted"
+
+
+def test_ovs_ofctl_add_flows_mod_flows_del_flows(stack: Sandbox, tmp_path: Path) -> None:
+    box = stack
+    target = switch(box, "dpi")
+    batch = tmp_path / "flows.txt"
+    batch.write_text(
+        "priority=20,cookie=0x11,ip,nw_dst=10.0.1.12,actions=drop\n"
+        "priority=21,cookie=0x12,ip,nw_dst=10.0.1.13,actions=drop\n"
+        "priority=22,cookie=0x21,tcp,in_port=vm1,tp_dst=443,actions=set_field:46->ip_dscp,output:vm2\n"
+    )
+    result = ofctl(target, "add-flows", str(batch))
+    assert result.returncode == 0, result.stderr
+    assert len(flows(box, "dpi")) == 3
+    assert ofctl(target, "mod-flows", "ip,nw_dst=10.0.1.12,actions=normal").returncode == 0
+    dumped = ofctl(target, "--names", "dump-flows").stdout
+    assert "priority=20,ip,nw_dst=10.0.1.12 actions=NORMAL" in dumped
+    assert "in_port=vm1" in dumped and "output:vm2" in dumped, dumped
+    by_priority = {f["priority"]: f for f in flows(box, "dpi")}
+    assert by_priority[20]["actions"] == "next;"
+    assert by_priority[22]["actions"] == 'ip.dscp = 46; outport = "vm2"; output;'
+
+    assert ofctl(target, "del-flows", "cookie=0x10/0xf0").returncode == 0  # 0x11 and 0x12
+    assert sorted(f["priority"] for f in flows(box, "dpi")) == [22]
+    assert ofctl(target, "--strict", "del-flows", "priority=21,tcp").returncode == 0  # no such flow
+    assert len(flows(box, "dpi")) == 1
+    strict = ofctl(target, "--strict", "del-flows", "priority=22,tcp,in_port=vm1,tp_dst=443")
+    assert strict.returncode == 0, strict.stderr
+    assert flows(box, "dpi") == []
+
+
+@pytest.mark.parametrize(
+    ("flow", "error"),
+    [
+        ("priority=10,in_port=999,actions=drop", "OFPBMC_BAD_VALUE"),
+        ("priority=10,ip,actions=output:999", "OFPBAC_BAD_OUT_PORT"),
+        ("ip,actions=drop", "OFPFMFC_EPERM"),  # ovs-ofctl's default priority 32768 is above 999
+        ("priority=10,ip,actions=mod_nw_ttl:3", "OFPBAC_BAD_TYPE"),
+        ("priority=10,ip,actions=output:vm2", "OFPFMFC_EPERM"),  # the policy: no output in egress hooks
+    ],
+)
+def test_refusals_are_openflow_errors_and_store_nothing(stack: Sandbox, flow: str, error: str) -> None:
+    box = stack
+    target = switch(box, "app", hook="ls-out-port")
+    result = ofctl(target, "--names", "add-flow", flow)
+    assert result.returncode != 0 and error in result.stderr, result.stderr
+    assert flows(box, "app") == []
+
+
+def test_quota_is_table_full(stack: Sandbox) -> None:
+    box = stack
+    target = switch(box, "small")
+    cli(box, "service-set", "small", "--max-flows", "1")
+    assert ofctl(target, "add-flow", "priority=1,ip,nw_src=10.0.1.11,actions=drop").returncode == 0
+    result = ofctl(target, "add-flow", "priority=2,ip,nw_src=10.0.1.13,actions=drop")
+    assert "OFPFMFC_TABLE_FULL" in result.stderr
+    assert len(flows(box, "small")) == 1
+
+
+# ---- fuzz ---------------------------------------------------------------------------------
+
+
+def _recv_message(sock: socket.socket) -> bytes:
+    header = b""
+    while len(header) < 8:
+        chunk = sock.recv(8 - len(header))
+        assert chunk, "the switch closed the connection"
+        header += chunk
+    length = struct.unpack_from("!H", header, 2)[0]
+    body = b""
+    while len(body) < length - 8:
+        chunk = sock.recv(length - 8 - len(body))
+        assert chunk
+        body += chunk
+    return header + body
+
+
+def _connect(target: str) -> socket.socket:
+    _, host, port = target.split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(wire.hello())
+    assert _recv_message(sock)[1] == 0  # HELLO
+    return sock
+
+
+def _echo(sock: socket.socket, xid: int) -> bool:
+    sock.sendall(struct.pack("!BBHI", 4, 2, 8, xid))
+    while True:
+        reply = _recv_message(sock)
+        if reply[1] == 3 and struct.unpack_from("!I", reply, 4)[0] == xid:
+            return True  # replies to the fuzzer's own echo requests are skipped
+
+
+def _fuzz_messages(rng: random.Random) -> Iterator[bytes]:
+    datapath = ProtocolDesc(ofp.OFP_VERSION)
+    mod = parser.OFPFlowMod(datapath, priority=10, match=parser.OFPMatch(eth_type=0x800), instructions=[])
+    mod.serialize()
+    valid = bytes(mod.buf)
+    for _ in range(400):
+        kind = rng.choice(["truncate", "flip", "type", "huge", "length"])
+        if kind == "truncate":
+            cut = valid[: rng.randrange(8, len(valid))]
+            yield struct.pack("!BBHI", 4, 14, len(cut), 1) + cut[8:]
+        elif kind == "flip":
+            data = bytearray(valid)
+            for _ in range(rng.randrange(1, 8)):
+                data[rng.randrange(8, len(data))] = rng.randrange(256)
+            yield bytes(data)
+        elif kind == "type":
+            body = rng.randbytes(rng.randrange(0, 64))
+            yield struct.pack("!BBHI", 4, rng.randrange(256), 8 + len(body), 2) + body
+        elif kind == "huge":
+            body = rng.randbytes(0xFFFF - 8)
+            yield struct.pack("!BBHI", 4, rng.choice([14, 18, 0, 2]), 0xFFFF, 3) + body
+        else:
+            inner = rng.randbytes(rng.randrange(8, 200))
+            yield struct.pack("!BBHI", 4, rng.choice([14, 18]), 8 + len(inner), 4) + inner
+
+
+def test_fuzz_never_crashes_the_daemon_nor_another_connection(stack: Sandbox) -> None:
+    box = stack
+    target = switch(box, "victim")
+    other = _connect(switch(box, "bystander"))
+    rng = random.Random(16)
+    sock = _connect(target)
+    for index, message in enumerate(_fuzz_messages(rng)):
+        sock.sendall(message)
+        if index % 50 == 0:
+            assert _echo(sock, index), "the fuzzed connection still answers"
+            assert _echo(other, index), "another service's connection still answers"
+    # A length below the header's own cannot be framed: that connection (only) closes.
+    sock.sendall(struct.pack("!BBHI", 4, 2, 4, 9))
+    sock.settimeout(10)
+    while sock.recv(65536):
+        pass
+    assert _echo(other, 99999)
+    assert ofctl(target, "show").returncode == 0
+    pid = box.state.pids["ofswitch"]
+    os.kill(pid, 0)
+    assert flows(box, "bystander") == []
