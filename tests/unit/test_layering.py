@@ -31,7 +31,7 @@ IO_MODULES = {
     "urllib",
     "uvicorn",
 }
-PROCESS_PACKAGES = {"cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "sandbox", "units"}
+PROCESS_PACKAGES = {"cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units"}
 PURE_PACKAGES = ("core", "lang")
 
 
