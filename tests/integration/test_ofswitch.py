@@ -8,6 +8,7 @@ import random
 import socket
 import struct
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,3 +222,41 @@ def test_fuzz_never_crashes_the_daemon_nor_another_connection(stack: Sandbox) ->
     pid = box.state.pids["ofswitch"]
     os.kill(pid, 0)
     assert flows(box, "bystander") == []
+
+
+# ---- an unmodified os-ken application through an active endpoint ----------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "osken_quarantine.py"
+
+
+def _osken(port: int, log: Path) -> subprocess.Popen[bytes]:
+    manager = Path(sys.executable).parent / "osken-manager"
+    argv = [str(manager), "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(port), str(EXAMPLE)]
+    return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def test_osken_app_on_an_active_endpoint_survives_restarts(stack: Sandbox, tmp_path: Path) -> None:
+    box = stack
+    port = free_tcp_port()
+    cli(box, "service-add", "ryu", "--tenant", "tenant-a")
+    cli(box, "attach-add", "ryu", "ls:ls-a", "--hook", "ls-in-port")
+    cli(box, "service-set-openflow", "ryu", f"tcp:127.0.0.1:{port}")
+    log = tmp_path / "osken.log"
+    for round_ in range(2):  # the second run: the app restarted, its flow neither lost nor doubled
+        app = _osken(port, log)
+        try:
+            wait_until(
+                lambda r=round_: log.read_text().count("dropped on switch") > r, "the app sees the switch"
+            )
+            wait_until(lambda: len(flows(box, "ryu")) == 1, "the app's flow is stored once")
+            cli(box, "--wait=hv", "sync")
+            assert not delivered(box, "vm1", icmp(vm1, vm2), "vm2"), "the app's drop acts on packets"
+            assert delivered(box, "vm3", icmp(vm3, vm2), "vm2")
+            if round_ == 1:
+                cli(box, "flow-del", "ryu", "--cookie", "0x51")
+                wait_until(
+                    lambda: "flow removed: cookie=0x51" in log.read_text(), "FLOW_REMOVED reaches the app"
+                )
+        finally:
+            app.terminate()
+            app.wait(timeout=10)
