@@ -47,4 +47,6 @@ class Quarantine(app_manager.OSKenApp):  # type: ignore[misc]
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)  # type: ignore[misc]
     def flow_removed(self, ev: Any) -> None:
         msg = ev.msg
-        self.logger.info("flow removed: cookie=%#x priority=%d reason=%d", msg.cookie, msg.priority, msg.reason)
+        self.logger.info(
+            "flow removed: cookie=%#x priority=%d reason=%d", msg.cookie, msg.priority, msg.reason
+        )

@@ -31,7 +31,9 @@ IO_MODULES = {
     "urllib",
     "uvicorn",
 }
-PROCESS_PACKAGES = {"cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units"}
+PROCESS_PACKAGES = {
+    "cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units",
+}  # fmt: skip
 PURE_PACKAGES = ("core", "lang")
 
 
