@@ -15,18 +15,21 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
 from ovn_inject.core.validate import FlowRequest, ServiceView, ValidFlow, validate_flow
+from ovn_inject.db.rows import set_uuids
 from ovn_inject.gateway.state import Caller, GatewayState, Options
 from ovn_inject.ofswitch import table, wire
 from ovn_inject.ofswitch.errors import OfError
 from ovn_inject.ofswitch.identity import datapath_id, port_numbers
 from ovn_inject.ofswitch.session import Session, error_reply
-from ovn_inject.ofswitch.store import TARGETS_COLUMN, FlowModCommand, service_flows
+from ovn_inject.ofswitch.store import TARGETS_COLUMN, FlowModCommand, cached_flow, service_flows
 from ovn_inject.ofswitch.targets import Target, TargetSyntaxError, parse_target
 
 LOG = logging.getLogger("ovn_inject.ofswitch")
@@ -35,6 +38,23 @@ POLL_INTERVAL = 0.1
 BATCH_MAX = 1000
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 8.0
 READ_SIZE = 1 << 16
+
+
+T = TypeVar("T")
+
+
+def unlocked(read: Callable[[], T], attempts: int = 100) -> T:
+    """Read IDL tables without their lock, again if the IDL's thread changed them meanwhile.
+
+    ovsdbapp holds that lock for the whole round trip of every commit: taking it
+    here would stall every connection of the event loop behind another's commit.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return read()
 
 
 class ServiceSwitch:
@@ -60,7 +80,8 @@ class ServiceSwitch:
 
     def flows(self) -> list[table.StoredFlow]:
         row = self.state.service_row(self.service_uuid)
-        return service_flows(row) if row is not None else []
+        rows = self.state.api.tables["Service_Flow"].rows
+        return unlocked(lambda: service_flows(row, rows)) if row is not None else []
 
 
 @dataclass(eq=False)
@@ -88,30 +109,30 @@ class OfSwitchDaemon:
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self.switches: dict[str, ServiceSwitch] = {}
         self._seqno = -1
-        self._removal_watch: dict[str, dict[str, table.StoredFlow]] = {}
+        self._removal_watch: dict[str, dict[uuid.UUID, table.StoredFlow | None]] = {}
 
     # ---- configuration ---------------------------------------------------------------------
 
     def _wanted(self) -> dict[tuple[str, str], tuple[str, Target]]:
         wanted: dict[tuple[str, str], tuple[str, Target]] = {}
         taken: dict[tuple[str, int], str] = {}
-        with self.state.lock:
-            rows = sorted(self.state.api.tables["Service"].rows.values(), key=lambda r: r.name)
-            for row in rows:
-                self.switches.setdefault(row.name, ServiceSwitch(self.state, row.name, str(row.uuid)))
-                self.switches[row.name].service_uuid = str(row.uuid)
-                for text in getattr(row, TARGETS_COLUMN, []):
-                    try:
-                        target = parse_target(text)
-                    except TargetSyntaxError as exc:
-                        LOG.warning("service %s: %s", row.name, exc)
+        services = self.state.api.tables["Service"].rows
+        rows = sorted(unlocked(lambda: list(services.values())), key=lambda r: r.name)
+        for row in rows:
+            self.switches.setdefault(row.name, ServiceSwitch(self.state, row.name, str(row.uuid)))
+            self.switches[row.name].service_uuid = str(row.uuid)
+            for text in getattr(row, TARGETS_COLUMN, []):
+                try:
+                    target = parse_target(text)
+                except TargetSyntaxError as exc:
+                    LOG.warning("service %s: %s", row.name, exc)
+                    continue
+                if target.passive:
+                    owner = taken.setdefault(target.endpoint, row.name)
+                    if owner != row.name:
+                        LOG.warning("%s is %s's endpoint; not also %s's", text, owner, row.name)
                         continue
-                    if target.passive:
-                        owner = taken.setdefault(target.endpoint, row.name)
-                        if owner != row.name:
-                            LOG.warning("%s is %s's endpoint; not also %s's", text, owner, row.name)
-                            continue
-                    wanted[(row.name, text)] = (str(row.uuid), target)
+                wanted[(row.name, text)] = (str(row.uuid), target)
         return wanted
 
     async def reconcile(self) -> None:
@@ -239,15 +260,30 @@ class OfSwitchDaemon:
     # ---- FLOW_REMOVED ----------------------------------------------------------------------
 
     def _flow_removals(self) -> None:
-        """Flows with OFPFF_SEND_FLOW_REM that vanished (deleted, expired): tell the service's controllers."""
+        """Flows with OFPFF_SEND_FLOW_REM that vanished (deleted, expired): tell the service's controllers.
+
+        Only new rows are read (once): a service's flows change a few at a time.
+        """
         now = time.time()
+        unlocked(lambda: self._scan_removals(now))
+
+    def _scan_removals(self, now: float) -> None:
         for name, switch in self.switches.items():
+            row = self.state.service_row(switch.service_uuid)
+            current = set(set_uuids(row, "flows")) if row is not None else set()
+            before = self._removal_watch.setdefault(name, {})
+            rows = self.state.api.tables["Service_Flow"].rows
+            for flow_uuid in current - before.keys():
+                flow_row = rows.get(flow_uuid)
+                flow = cached_flow(flow_row) if flow_row is not None else None
+                before[flow_uuid] = (
+                    flow if flow is not None and flow.flags & ofp.OFPFF_SEND_FLOW_REM else None
+                )
+            gone = [before.pop(u) for u in list(before.keys() - current)]
             connections = [c for e in self.endpoints.values() if e.service == name for c in e.connections]
-            flows = {f.id: f for f in switch.flows() if f.flags & ofp.OFPFF_SEND_FLOW_REM}
-            before = self._removal_watch.get(name, {})
-            self._removal_watch[name] = flows
-            for flow_id in before.keys() - flows.keys():
-                flow = before[flow_id]
+            for flow in gone:
+                if flow is None or not connections:
+                    continue
                 expired = flow.hard_timeout and now >= flow.created_ms / 1000 + flow.hard_timeout - 1
                 reason = ofp.OFPRR_HARD_TIMEOUT if expired else ofp.OFPRR_DELETE
                 message = wire.flow_removed(
@@ -273,8 +309,12 @@ class OfSwitchDaemon:
             seqno = idl.change_seqno
             if seqno != self._seqno:
                 self._seqno = seqno
-                await self.reconcile()
-                self._flow_removals()
+                try:
+                    await self.reconcile()
+                    self._flow_removals()
+                except Exception:  # the next change tries again; the connections go on meanwhile
+                    LOG.exception("cannot follow OVN_Inject's change")
+                    self._seqno = -1
             await asyncio.sleep(POLL_INTERVAL)
 
     def close(self) -> None:

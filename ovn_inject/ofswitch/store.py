@@ -10,13 +10,15 @@ State lives only there: a restarted daemon or controller finds it again.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ovn_inject.core.status import FlowState
 from ovn_inject.core.validate import cookie_from_db, cookie_to_db
 from ovn_inject.db.commands import Command, max_flows, now_ms, service_row
 from ovn_inject.db.records import single
+from ovn_inject.db.rows import set_uuids
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.ofswitch import oxm, table
 from ovn_inject.ofswitch.errors import OfError
@@ -64,8 +66,55 @@ def stored_flow(row: Any) -> table.StoredFlow:
         return table.StoredFlow(**common)  # edited by hand into nonsense: show it as a non-OpenFlow flow
 
 
-def service_flows(service: Any) -> list[table.StoredFlow]:
-    return [stored_flow(row) for row in service.flows]
+#: row uuid -> its StoredFlow. A Service_Flow row changes in place only through a MODIFY of
+#: ours (which drops its entry) or in columns table 0 does not show (status), so a batch
+#: reads only the rows it has not seen: it stays linear in the flow_mods, not in the flows.
+_CACHE: dict[uuid.UUID, table.StoredFlow] = {}
+CACHE_MAX = 1_000_000
+
+
+def cached_flow(row: Any) -> table.StoredFlow:
+    flow = _CACHE.get(row.uuid)
+    if flow is None:
+        if len(_CACHE) >= CACHE_MAX:
+            _CACHE.clear()
+        flow = _CACHE[row.uuid] = stored_flow(row)
+    return flow
+
+
+def service_flows(service: Any, rows: Mapping[uuid.UUID, Any]) -> list[table.StoredFlow]:
+    """The service's flows as committed (``rows``: the IDL's Service_Flow rows)."""
+    out = []
+    for flow_uuid in set_uuids(service, "flows"):
+        flow = _CACHE.get(flow_uuid)
+        if flow is None:
+            row = rows.get(flow_uuid)
+            if row is None:
+                continue
+            flow = cached_flow(row)
+        out.append(flow)
+    return out
+
+
+#: service uuid -> its flows' index and the row uuids it holds, between transactions.
+_INDEXES: dict[uuid.UUID, tuple[table.Index, set[uuid.UUID]]] = {}
+
+
+def synced_index(service: Any, rows: Mapping[uuid.UUID, Any]) -> table.Index:
+    """The service's index, brought up to its committed flows by the difference of their uuids."""
+    index, known = _INDEXES.setdefault(service.uuid, (table.Index(), set()))
+    current = set(set_uuids(service, "flows"))
+    for gone in known - current:
+        flow = index.flows.get(str(gone))
+        if flow is not None:
+            index.remove(flow)
+    for new in current - known:
+        row = rows.get(new)
+        if row is not None:
+            index.put(cached_flow(row))
+    known.clear()
+    known.update(current)
+    return index
 
 
 def _external_ids(flow: table.StoredFlow) -> dict[str, str]:
@@ -93,16 +142,22 @@ class FlowModCommand(Command):
 
     def run_idl(self, txn: Any) -> None:
         service = service_row(self.api, self.service)
-        service.verify("flows")  # a concurrent writer (the gateway) makes this transaction retry
-        rows = {str(row.uuid): row for row in service.flows}
-        flows = [stored_flow(row) for row in rows.values()]
-        results, changes = table.apply(flows, self.mods, max_flows(service), self.validate)
+        limit = max_flows(service)
+        if limit is not None:
+            # As the gateway does: with a quota, a concurrent writer makes this transaction retry.
+            # Without, no verify: it sends the whole set of flow uuids with every transaction.
+            service.verify("flows")
+        rows = self.api.tables["Service_Flow"].rows
+        index = synced_index(service, rows)
+        results, changes = table.apply(index, self.mods, limit, self.validate)
         for flow in changes.deletes:
-            row = rows[flow.id]
+            row = rows[uuid.UUID(flow.id)]
             service.delvalue("flows", row)
             row.delete()
         for flow in changes.updates.values():
-            row = rows[flow.id]
+            row = rows[uuid.UUID(flow.id)]
+            _CACHE.pop(row.uuid, None)
+            _INDEXES.pop(service.uuid, None)  # the row keeps its uuid: rebuild the index next time
             row.actions = flow.ovn_actions
             row.external_ids = {**row.external_ids, **_external_ids(flow)}
             row.status = FlowState.PENDING.value

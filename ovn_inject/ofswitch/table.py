@@ -10,8 +10,10 @@ its accepted flow_mods at once, while each refused one changes nothing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
 
@@ -49,6 +51,13 @@ class StoredFlow:
     instructions: bytes = b""
     out_port: int | None = None
     from_openflow: bool = False
+
+    @functools.cached_property
+    def keys(self) -> tuple[Any, Any]:
+        """What an ADD of the same flow shares: (priority, OXM match), (priority, OVN match)."""
+        of_key = (self.priority, frozenset(self.match.items())) if self.from_openflow else None
+        ovn_key = (self.priority, self.ovn_match) if self.attachment is None else None
+        return of_key, ovn_key
 
 
 @dataclass(frozen=True)
@@ -95,34 +104,88 @@ def selects(mod: FlowMod, flow: StoredFlow) -> bool:
     return oxm.covers(mod.match, flow.match)
 
 
-def _same_flow(mod: FlowMod, flow: StoredFlow) -> bool:
-    """The flow an ADD replaces: same priority and match (to OpenFlow, or to OVN at no attachment)."""
-    if flow.priority != mod.priority:
-        return False
-    if flow.from_openflow and oxm.same(flow.match, mod.match):
-        return True
-    return mod.valid is not None and flow.attachment is None and flow.ovn_match == mod.valid.match
+class Index:
+    """A service's flows indexed by what an ADD replaces, kept between batches (so a batch is linear).
+
+    :func:`apply` changes it as the batch goes and then undoes every change:
+    whether the transaction commits or not, the store re-syncs the index to the
+    committed rows (by their uuids) before the next batch.
+    """
+
+    def __init__(self, flows: Sequence[StoredFlow] = ()) -> None:
+        self.flows: dict[str, StoredFlow] = {}
+        self.by_match: dict[tuple[int, frozenset[tuple[int, tuple[int, int]]]], set[str]] = {}
+        self.by_ovn: dict[tuple[int, str], set[str]] = {}
+        self._undo: list[tuple[bool, StoredFlow]] | None = None
+        for flow in flows:
+            self.put(flow)
+
+    def put(self, flow: StoredFlow) -> None:
+        old = self.flows.get(flow.id)
+        if old is not None:
+            self.remove(old)
+        self.flows[flow.id] = flow
+        of_key, ovn_key = flow.keys
+        if of_key is not None:
+            self.by_match.setdefault(of_key, set()).add(flow.id)
+        if ovn_key is not None:
+            self.by_ovn.setdefault(ovn_key, set()).add(flow.id)
+        if self._undo is not None:
+            self._undo.append((True, flow))
+
+    def remove(self, flow: StoredFlow) -> None:
+        del self.flows[flow.id]
+        of_key, ovn_key = flow.keys
+        if of_key is not None:
+            self.by_match[of_key].discard(flow.id)
+        if ovn_key is not None:
+            self.by_ovn[ovn_key].discard(flow.id)
+        if self._undo is not None:
+            self._undo.append((False, flow))
+
+    def same_as(self, mod: FlowMod) -> list[StoredFlow]:
+        """The flows an ADD replaces: same priority and match (OpenFlow's, or OVN's at no attachment)."""
+        ids = set(self.by_match.get((mod.priority, frozenset(mod.match.items())), ()))
+        if mod.valid is not None:
+            ids |= self.by_ovn.get((mod.priority, mod.valid.match), set())
+        return [self.flows[i] for i in sorted(ids)]
+
+    def record(self) -> None:
+        self._undo = []
+
+    def rollback(self) -> None:
+        undo, self._undo = self._undo or [], None
+        for was_put, flow in reversed(undo):
+            if was_put:
+                self.remove(flow)
+            else:
+                self.put(flow)
 
 
 def apply(
-    flows: Sequence[StoredFlow], mods: Sequence[FlowMod], max_flows: int | None, validate: Validator
+    flows: Sequence[StoredFlow] | Index, mods: Sequence[FlowMod], max_flows: int | None, validate: Validator
 ) -> tuple[list[OfError | None], Changes]:
-    table = {f.id: f for f in flows}
+    """Apply ``mods`` in order; an Index given is left as it was."""
+    table = flows if isinstance(flows, Index) else Index(flows)
     changes = Changes()
     results: list[OfError | None] = []
-    for index, mod in enumerate(mods):
-        try:
-            if mod.command == ADD:
-                _add(table, changes, mod, max_flows, f"new-{index}")
-            elif mod.command in (MODIFY, MODIFY_STRICT):
-                _modify(table, changes, mod, validate)
-            else:
-                for flow in [f for f in table.values() if selects(mod, f)]:
-                    del table[flow.id]
-                    _forget(changes, flow)
-            results.append(None)
-        except OfError as exc:
-            results.append(exc)
+    table.record()
+    try:
+        for index, mod in enumerate(mods):
+            try:
+                if mod.command == ADD:
+                    _add(table, changes, mod, max_flows, f"new-{index}")
+                elif mod.command in (MODIFY, MODIFY_STRICT):
+                    _modify(table, changes, mod, validate)
+                else:
+                    for flow in [f for f in table.flows.values() if selects(mod, f)]:
+                        table.remove(flow)
+                        _forget(changes, flow)
+                results.append(None)
+            except OfError as exc:
+                results.append(exc)
+    finally:
+        table.rollback()
     return results, changes
 
 
@@ -134,27 +197,25 @@ def _forget(changes: Changes, flow: StoredFlow) -> None:
         changes.deletes.append(flow)
 
 
-def _add(
-    table: dict[str, StoredFlow], changes: Changes, mod: FlowMod, max_flows: int | None, new_id: str
-) -> None:
+def _add(table: Index, changes: Changes, mod: FlowMod, max_flows: int | None, new_id: str) -> None:
     assert mod.valid is not None
-    same = [f for f in table.values() if _same_flow(mod, f)]
+    same = table.same_as(mod)
     if mod.flags & ofp.OFPFF_CHECK_OVERLAP:
-        for flow in table.values():
+        for flow in table.flows.values():
             if flow.priority == mod.priority and flow not in same and oxm.overlaps(flow.match, mod.match):
                 raise OfError(
                     ofp.OFPET_FLOW_MOD_FAILED,
                     ofp.OFPFMFC_OVERLAP,
                     f"overlaps a flow of the same priority (cookie {flow.cookie:#x})",
                 )
-    if max_flows is not None and len(table) - len(same) + 1 > max_flows:
+    if max_flows is not None and len(table.flows) - len(same) + 1 > max_flows:
         raise OfError(
             ofp.OFPET_FLOW_MOD_FAILED,
             ofp.OFPFMFC_TABLE_FULL,
             f"the service may have at most {max_flows} flows",
         )
     for flow in same:
-        del table[flow.id]
+        table.remove(flow)
         _forget(changes, flow)
     flow = StoredFlow(
         id=new_id,
@@ -171,12 +232,12 @@ def _add(
         out_port=mod.output,
         from_openflow=True,
     )
-    table[new_id] = flow
+    table.put(flow)
     changes.inserts.append(flow)
 
 
-def _modify(table: dict[str, StoredFlow], changes: Changes, mod: FlowMod, validate: Validator) -> None:
-    chosen = [f for f in table.values() if selects(mod, f)]
+def _modify(table: Index, changes: Changes, mod: FlowMod, validate: Validator) -> None:
+    chosen = [f for f in table.flows.values() if selects(mod, f)]
     updated = []
     for flow in chosen:
         request = FlowRequest(flow.priority, flow.ovn_match, mod.actions, flow.cookie, flow.attachment)
@@ -190,7 +251,7 @@ def _modify(table: dict[str, StoredFlow], changes: Changes, mod: FlowMod, valida
             )
         )
     for flow in updated:
-        table[flow.id] = flow
+        table.put(flow)
         if flow.id.startswith("new-"):
             changes.inserts = [flow if f.id == flow.id else f for f in changes.inserts]
         else:
