@@ -50,8 +50,13 @@ def ofswitch(
 @click.command("service-set-openflow")
 @click.argument("service")
 @click.argument("targets", nargs=-1, metavar="[TARGET]...")
+@click.option(
+    "--barrier-wait",
+    type=click.Choice(["none", "sb", "hv"]),
+    help="What a BARRIER waits for besides OVN_Inject: SB, or every chassis (kept if not given).",
+)
 @db_options
-def service_set_openflow(service: str, targets: tuple[str, ...]) -> None:
+def service_set_openflow(service: str, targets: tuple[str, ...], barrier_wait: str | None) -> None:
     """Set SERVICE's OpenFlow endpoints; no TARGET: the service is no switch.
 
     TARGET: ptcp:PORT[:IP] or pssl:PORT[:IP] (we listen; on 127.0.0.1 unless
@@ -63,7 +68,7 @@ def service_set_openflow(service: str, targets: tuple[str, ...]) -> None:
     for target in targets:
         parse_target(target)  # a syntax error before any connection
     with inject_api() as api:
-        commit_and_wait(api, SetTargetsCommand(api, service, targets))
+        commit_and_wait(api, SetTargetsCommand(api, service, targets, barrier_wait))
 
 
 COMMANDS = [service_set_openflow]

@@ -29,7 +29,13 @@ from ovn_inject.ofswitch import table, wire
 from ovn_inject.ofswitch.errors import OfError
 from ovn_inject.ofswitch.identity import datapath_id, port_numbers
 from ovn_inject.ofswitch.session import Session, error_reply
-from ovn_inject.ofswitch.store import TARGETS_COLUMN, FlowModCommand, cached_flow, service_flows
+from ovn_inject.ofswitch.store import (
+    BARRIER_WAIT_OPTION,
+    TARGETS_COLUMN,
+    FlowModCommand,
+    cached_flow,
+    service_flows,
+)
 from ovn_inject.ofswitch.targets import Target, TargetSyntaxError, parse_target
 
 LOG = logging.getLogger("ovn_inject.ofswitch")
@@ -38,6 +44,9 @@ POLL_INTERVAL = 0.1
 BATCH_MAX = 1000
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 8.0
 READ_SIZE = 1 << 16
+#: An idle connection gets an ECHO_REQUEST after this long, and is closed after twice as long.
+ECHO_INTERVAL = 15.0
+WAIT_COLUMNS = {"sb": "sb_cfg", "hv": "hv_cfg"}
 
 
 T = TypeVar("T")
@@ -212,8 +221,18 @@ class OfSwitchDaemon:
         session, framer = connection.session, wire.Framer()
         connection.send([session.greeting()])
         pending: list[table.FlowMod] = []
+        idle = 0
         while True:
-            data = await reader.read(READ_SIZE)
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), ECHO_INTERVAL)
+            except TimeoutError:
+                idle += 1
+                if idle > 1:
+                    raise ConnectionError(f"no answer to an echo request in {ECHO_INTERVAL:g} s") from None
+                connection.send([wire.message(ofp.OFPT_ECHO_REQUEST, 0)])
+                await connection.writer.drain()
+                continue
+            idle = 0
             if not data:
                 return
             for raw in framer.feed(data):
@@ -226,6 +245,7 @@ class OfSwitchDaemon:
                 await self._flush(switch, connection, pending)
                 connection.send(step.replies)
                 if step.barrier is not None:
+                    await self._barrier_wait(switch)
                     connection.send([wire.barrier_reply(step.barrier)])
                 if step.close:
                     await connection.writer.drain()
@@ -256,6 +276,25 @@ class OfSwitchDaemon:
             if result is not None:
                 LOG.info("%s: flow_mod xid %d refused: %s", switch.name, mod.xid, result.reason)
                 connection.send([error_reply(mod.raw, result)])
+
+    async def _barrier_wait(self, switch: ServiceSwitch) -> None:
+        """With the service's openflow_barrier_wait option, a barrier also waits for SB or the chassis."""
+        row = self.state.service_row(switch.service_uuid)
+        column = WAIT_COLUMNS.get(row.options.get(BARRIER_WAIT_OPTION, "")) if row is not None else None
+        if column is None:
+            return
+        api, timeout = self.state.api, self.state.options.timeout
+
+        def wait() -> bool:
+            [cfg] = api.commit(api.bump_cfg())
+            return bool(api.wait_cfg(column, cfg, timeout))
+
+        if not await asyncio.to_thread(wait):
+            LOG.warning(
+                "%s: barrier answered before %s caught up (is 'ovn-inject northd' running?)",
+                switch.name,
+                column,
+            )
 
     # ---- FLOW_REMOVED ----------------------------------------------------------------------
 

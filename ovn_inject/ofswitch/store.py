@@ -25,6 +25,8 @@ from ovn_inject.ofswitch.errors import OfError
 from ovn_inject.ofswitch.targets import Target, parse_target
 
 TARGETS_COLUMN = "openflow_targets"
+#: Service.options key: "sb" or "hv" makes a BARRIER wait until the flows are in SB / on every chassis.
+BARRIER_WAIT_OPTION = "openflow_barrier_wait"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -180,10 +182,13 @@ class FlowModCommand(Command):
 class SetTargetsCommand(Command):
     """Set a service's OpenFlow targets; a passive endpoint may belong to one service only."""
 
-    def __init__(self, api: Any, service: str, targets: Sequence[str]) -> None:
+    def __init__(
+        self, api: Any, service: str, targets: Sequence[str], barrier_wait: str | None = None
+    ) -> None:
         super().__init__(api)
         self.service = service
         self.targets = [parse_target(t) for t in targets]
+        self.barrier_wait = barrier_wait  # None: unchanged; "none", "sb" or "hv"
 
     def run_idl(self, txn: Any) -> None:
         service = service_row(self.api, self.service)
@@ -201,6 +206,10 @@ class SetTargetsCommand(Command):
                             "a passive endpoint belongs to one service"
                         )
         setattr(service, TARGETS_COLUMN, [t.text for t in self.targets])
+        if self.barrier_wait == "none":
+            service.delkey("options", BARRIER_WAIT_OPTION)
+        elif self.barrier_wait is not None:
+            service.setkey("options", BARRIER_WAIT_OPTION, self.barrier_wait)
 
 
 def clash(a: Target, b: Target) -> bool:
