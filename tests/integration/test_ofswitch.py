@@ -258,3 +258,42 @@ def test_osken_app_on_an_active_endpoint_survives_restarts(stack: Sandbox, tmp_p
         finally:
             app.terminate()
             app.wait(timeout=10)
+
+
+def test_check_overlap_and_a_hard_timeout_that_sends_flow_removed(stack: Sandbox) -> None:
+    box = stack
+    target = switch(box, "timer")
+    assert ofctl(target, "add-flow", "priority=5,ip,actions=drop").returncode == 0
+    overlap = ofctl(target, "add-flow", "check_overlap,priority=5,ip,nw_src=10.0.1.13,actions=drop")
+    assert "OFPFMFC_OVERLAP" in overlap.stderr, overlap.stderr
+    assert ofctl(target, "del-flows").returncode == 0
+
+    sock = _connect(target)
+    datapath = ProtocolDesc(ofp.OFP_VERSION)
+    mod = parser.OFPFlowMod(
+        datapath,
+        cookie=0x77,
+        priority=5,
+        hard_timeout=1,
+        flags=ofp.OFPFF_SEND_FLOW_REM,
+        match=parser.OFPMatch(eth_type=0x800, ipv4_src="10.0.1.11"),
+        instructions=[],
+    )
+    mod.serialize()
+    sock.sendall(bytes(mod.buf) + struct.pack("!BBHI", 4, ofp.OFPT_BARRIER_REQUEST, 8, 5))
+    removed: list[bytes] = []
+
+    def flow_removed() -> bool:
+        message = _recv_message(sock)
+        assert message[1] != ofp.OFPT_ERROR, message.hex()
+        if message[1] == ofp.OFPT_ECHO_REQUEST:
+            sock.sendall(wire.echo_reply(message))
+        if message[1] == ofp.OFPT_FLOW_REMOVED:
+            removed.append(message)
+        return bool(removed)
+
+    sock.settimeout(60)
+    wait_until(flow_removed, "FLOW_REMOVED once the compiler daemon expires the flow")
+    cookie, _, reason = struct.unpack_from("!QHB", removed[0], 8)
+    assert (cookie, reason) == (0x77, ofp.OFPRR_HARD_TIMEOUT)
+    assert flows(box, "timer") == []
