@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from os_ken.ofproto import ofproto_v1_3 as ofp
@@ -31,6 +33,7 @@ from ovn_inject.ofswitch.identity import datapath_id, port_numbers
 from ovn_inject.ofswitch.session import Session, error_reply
 from ovn_inject.ofswitch.store import (
     BARRIER_WAIT_OPTION,
+    PEER_CN_OPTION,
     TARGETS_COLUMN,
     FlowModCommand,
     cached_flow,
@@ -112,9 +115,39 @@ class Endpoint:
     connections: set[Connection] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Tls:
+    """Our key and certificate, and the CA that peers' certificates must chain to (OVS's -p/-c/-C)."""
+
+    private_key: Path
+    certificate: Path
+    ca_cert: Path
+
+    def context(self, server: bool) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+        context.load_cert_chain(self.certificate, self.private_key)
+        context.load_verify_locations(self.ca_cert)
+        context.check_hostname = False  # as OVS: the chain is checked, then who the peer is, below
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def peer_name(writer: asyncio.StreamWriter) -> str | None:
+    """The common name of the peer's certificate (None without TLS)."""
+    cert = writer.get_extra_info("peercert")
+    if not cert:
+        return None
+    for entry in cert.get("subject", ()):
+        for key, value in entry:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
 class OfSwitchDaemon:
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, tls: Tls | None = None) -> None:
         self.state = GatewayState(options)
+        self.tls = tls
         self.endpoints: dict[tuple[str, str], Endpoint] = {}
         self.switches: dict[str, ServiceSwitch] = {}
         self._seqno = -1
@@ -156,13 +189,22 @@ class OfSwitchDaemon:
 
     async def _start(self, endpoint: Endpoint) -> None:
         target = endpoint.target
-        if target.ssl:
-            LOG.warning("%s: %s: SSL targets are not supported yet; ignored", endpoint.service, target.text)
+        if target.ssl and self.tls is None:
+            LOG.error(
+                "%s: %s needs --private-key, --certificate and --ca-cert; ignored",
+                endpoint.service,
+                target.text,
+            )
             return
         if target.passive:
+            context = self.tls.context(server=True) if target.ssl and self.tls else None
             try:
                 endpoint.server = await asyncio.start_server(
-                    lambda r, w: self._serve(endpoint, r, w), target.host, target.port, reuse_address=True
+                    lambda r, w: self._serve(endpoint, r, w),
+                    target.host,
+                    target.port,
+                    reuse_address=True,
+                    ssl=context,
                 )
             except OSError as exc:
                 LOG.error("%s: cannot listen on %s: %s", endpoint.service, target.text, exc)
@@ -183,9 +225,10 @@ class OfSwitchDaemon:
     async def _dial(self, endpoint: Endpoint) -> None:
         delay = RECONNECT_MIN
         while True:
+            context = self.tls.context(server=False) if endpoint.target.ssl and self.tls else None
             try:
-                reader, writer = await asyncio.open_connection(*endpoint.target.endpoint)
-            except OSError as exc:
+                reader, writer = await asyncio.open_connection(*endpoint.target.endpoint, ssl=context)
+            except (OSError, ssl.SSLError) as exc:
                 LOG.debug("%s: %s: %s", endpoint.service, endpoint.target.text, exc)
             else:
                 LOG.info("%s: connected to %s", endpoint.service, endpoint.target.text)
@@ -201,6 +244,15 @@ class OfSwitchDaemon:
     ) -> None:
         peer = str(writer.get_extra_info("peername"))
         switch = self.switches[endpoint.service]
+        if endpoint.target.ssl and endpoint.target.passive:
+            wanted = self._peer_for(switch)
+            got = peer_name(writer)
+            if got != wanted:
+                LOG.warning(
+                    "%s: %s: certificate of '%s', not '%s': refused", endpoint.service, peer, got, wanted
+                )
+                writer.close()
+                return
         connection = Connection(Session(switch, peer), writer)
         endpoint.connections.add(connection)
         try:
@@ -276,6 +328,11 @@ class OfSwitchDaemon:
             if result is not None:
                 LOG.info("%s: flow_mod xid %d refused: %s", switch.name, mod.xid, result.reason)
                 connection.send([error_reply(mod.raw, result)])
+
+    def _peer_for(self, switch: ServiceSwitch) -> str:
+        """Whose certificate a pssl endpoint accepts: options:openflow_peer_cn, else the service name."""
+        row = self.state.service_row(switch.service_uuid)
+        return str(row.options.get(PEER_CN_OPTION, switch.name)) if row is not None else switch.name
 
     async def _barrier_wait(self, switch: ServiceSwitch) -> None:
         """With the service's openflow_barrier_wait option, a barrier also waits for SB or the chassis."""
@@ -360,8 +417,8 @@ class OfSwitchDaemon:
         self.state.close()
 
 
-async def serve(options: Options, ready: Callable[[], None]) -> None:
-    daemon = await asyncio.to_thread(OfSwitchDaemon, options)
+async def serve(options: Options, ready: Callable[[], None], tls: Tls | None = None) -> None:
+    daemon = await asyncio.to_thread(OfSwitchDaemon, options, tls)
     try:
         await daemon.run(ready)
     finally:

@@ -27,6 +27,8 @@ from ovn_inject.ofswitch.targets import Target, parse_target
 TARGETS_COLUMN = "openflow_targets"
 #: Service.options key: "sb" or "hv" makes a BARRIER wait until the flows are in SB / on every chassis.
 BARRIER_WAIT_OPTION = "openflow_barrier_wait"
+#: Service.options key: the common name a pssl client's certificate must have (default: the service name).
+PEER_CN_OPTION = "openflow_peer_cn"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -183,9 +185,15 @@ class SetTargetsCommand(Command):
     """Set a service's OpenFlow targets; a passive endpoint may belong to one service only."""
 
     def __init__(
-        self, api: Any, service: str, targets: Sequence[str], barrier_wait: str | None = None
+        self,
+        api: Any,
+        service: str,
+        targets: Sequence[str],
+        barrier_wait: str | None = None,
+        peer_cn: str | None = None,
     ) -> None:
         super().__init__(api)
+        self.peer_cn = peer_cn
         self.service = service
         self.targets = [parse_target(t) for t in targets]
         self.barrier_wait = barrier_wait  # None: unchanged; "none", "sb" or "hv"
@@ -210,6 +218,8 @@ class SetTargetsCommand(Command):
             service.delkey("options", BARRIER_WAIT_OPTION)
         elif self.barrier_wait is not None:
             service.setkey("options", BARRIER_WAIT_OPTION, self.barrier_wait)
+        if self.peer_cn:
+            service.setkey("options", PEER_CN_OPTION, self.peer_cn)
 
 
 def clash(a: Target, b: Target) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -297,3 +299,89 @@ def test_check_overlap_and_a_hard_timeout_that_sends_flow_removed(stack: Sandbox
     cookie, _, reason = struct.unpack_from("!QHB", removed[0], 8)
     assert (cookie, reason) == (0x77, ofp.OFPRR_HARD_TIMEOUT)
     assert flows(box, "timer") == []
+
+
+# ---- pssl: the client certificate names the service ------------------------------------------
+
+
+def _pki(directory: Path) -> dict[str, tuple[Path, Path]]:
+    """A CA and certificates for the daemon and two clients: {name: (key, cert)}."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    ca_key, ca = directory / "ca.key", directory / "ca.pem"
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+            "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    out = {"ca": (ca_key, ca)}
+    for name in ("ofswitch", "secure", "intruder"):
+        key, csr, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "pem"))
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key),
+                "-out", str(csr))  # fmt: skip
+        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+                "-days", "1", "-out", str(cert))  # fmt: skip
+        out[name] = (key, cert)
+    return out
+
+
+def test_pssl_accepts_only_the_service_certificate(stack: Sandbox, tmp_path: Path) -> None:
+    box = stack
+    pki = _pki(tmp_path)
+    pidfile = tmp_path / "ofswitch-ssl.pid"
+    key, cert = pki["ofswitch"]
+    subprocess.run(
+        [sys.executable, "-m", "ovn_inject", "ofswitch", f"--inject-db={box.inject_remote}",
+         f"--nb={box.nb_remote}", f"--private-key={key}", f"--certificate={cert}",
+         f"--ca-cert={pki['ca'][1]}", "--detach", f"--pidfile={pidfile}",
+         f"--log-file={tmp_path / 'ofswitch-ssl.log'}"],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    pid = int(pidfile.read_text())
+    try:
+        port = free_tcp_port()
+        cli(box, "service-add", "secure", "--tenant", "tenant-a")
+        cli(box, "attach-add", "secure", "ls:ls-a", "--hook", "ls-in-port")
+        cli(box, "service-set-openflow", "secure", f"pssl:{port}")
+
+        def session(who: str) -> bytes:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.load_verify_locations(pki["ca"][1])
+            context.load_cert_chain(pki[who][1], pki[who][0])
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+                context.wrap_socket(raw) as sock,
+            ):
+                sock.sendall(wire.hello() + struct.pack("!BBHI", 4, ofp.OFPT_FEATURES_REQUEST, 8, 3))
+                data = b""
+                while len(data) < 8 + 32:
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data
+
+        def answers() -> bool:
+            try:
+                return len(session("secure")) >= 8 + 32
+            except OSError:
+                return False
+
+        wait_until(answers, "the pssl endpoint answers the service's certificate")
+        try:
+            refused = session("intruder")
+        except OSError:
+            refused = b""
+        assert len(refused) < 8 + 32, "another certificate gets no switch"
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(gone, "the SSL ofswitch daemon stops")
