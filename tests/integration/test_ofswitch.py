@@ -23,6 +23,7 @@ from ovn_inject.ofswitch import wire
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox.processes import free_tcp_port
 from ovn_inject.sandbox.topology import DEMO
+from tests.integration.pki import make_pki
 from tests.integration.test_northd import cli, delivered, icmp
 from tests.waiting import wait_until
 
@@ -306,22 +307,7 @@ def test_check_overlap_and_a_hard_timeout_that_sends_flow_removed(stack: Sandbox
 
 def _pki(directory: Path) -> dict[str, tuple[Path, Path]]:
     """A CA and certificates for the daemon and two clients: {name: (key, cert)}."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-
-    ca_key, ca = directory / "ca.key", directory / "ca.pem"
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-            "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
-    out = {"ca": (ca_key, ca)}
-    for name in ("ofswitch", "secure", "intruder"):
-        key, csr, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "pem"))
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(key),
-                "-out", str(csr))  # fmt: skip
-        openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-                "-days", "1", "-out", str(cert))  # fmt: skip
-        out[name] = (key, cert)
-    return out
+    return make_pki(directory, {"ofswitch": "ofswitch", "secure": "secure", "intruder": "intruder"})
 
 
 def test_pssl_accepts_only_the_service_certificate(stack: Sandbox, tmp_path: Path) -> None:
