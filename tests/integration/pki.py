@@ -29,4 +29,5 @@ def make_pki(directory: Path, leaves: dict[str, str]) -> dict[str, tuple[Path, P
                  "-keyout", str(key), "-out", str(csr))  # fmt: skip
         _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
                  "-days", "1", "-copy_extensions", "copy", "-out", str(cert))  # fmt: skip
+        out[name] = (key, cert)
     return out
