@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ovn_inject.cli.db_options import (
     commit_and_wait,
     db_options,
     emit,
+    format_option,
+    if_exists,
     inject_api,
+    may_exist,
+    read,
     settings,
     ssl_ready,
+    wait_option,
 )
-from ovn_inject.cli.output import render
-from ovn_inject.core.hooks import hook as hook_point
-from ovn_inject.core.targets import check_attachment, parse_target
-from ovn_inject.db.readers import NbReader
-from ovn_inject.db.records import service_name, to_record
+from ovn_inject.cli.output import max_flows_value, render
+from ovn_inject.db import wire
+from ovn_inject.db.errors import RowNotFoundError
 from ovn_inject.errors import OvnInjectError
 
 SERVICE_COLUMNS = ["name", "tenant", "enabled", "attachments", "flows", "tokens", "max_flows", "description"]
-ATTACHMENT_COLUMNS = ["_uuid", "service", "target", "hook", "order", "status", "reason"]
+ATTACHMENT_COLUMNS = ["_uuid", "service", "attachment", "order", "status", "reason"]
+Record = dict[str, Any]
 
 
-def service_summary(row: object) -> dict[str, object]:
-    record = to_record(row)
+def service_summary(record: Record) -> Record:
     return {
         "_uuid": record["_uuid"],
         "name": record["name"],
@@ -34,17 +39,18 @@ def service_summary(row: object) -> dict[str, object]:
         "attachments": len(record["attachments"]),
         "flows": len(record["flows"]),
         "tokens": len(record["tokens"]),
-        "max_flows": int(record["options"]["max_flows"]) if "max_flows" in record["options"] else None,
+        "max_flows": max_flows_value(record["options"].get("max_flows")),
         "options": record["options"],
         "external_ids": record["external_ids"],
     }
 
 
-def attachment_summary(row: object) -> dict[str, object]:
-    record = to_record(row)
+def attachment_summary(record: Record, services: dict[str, Record]) -> Record:
+    service = services.get(record["service"] or "")
     return {
         "_uuid": record["_uuid"],
-        "service": service_name(row),
+        "service": service["name"] if service else "",
+        "attachment": wire.attachment_name(record),
         "target": f"{record['target_kind']}:{record['target_name']}",
         "target_kind": record["target_kind"],
         "target_name": record["target_name"],
@@ -55,29 +61,42 @@ def attachment_summary(row: object) -> dict[str, object]:
     }
 
 
+def _attachments_of(found: dict[str, list[Record]], service: str | None) -> list[Record]:
+    services = {s["_uuid"]: s for s in found["Service"]}
+    rows = found["Attachment"]
+    if service is not None:
+        chosen = wire.find_service(found["Service"], service)
+        rows = [a for a in rows if a["service"] == chosen["_uuid"]]
+    summaries = [attachment_summary(a, services) for a in rows]
+    summaries.sort(key=lambda a: (a["service"], a["target"], a["hook"], a["order"]))
+    return summaries
+
+
 @click.command("service-add")
 @click.argument("name")
 @click.option("--tenant", required=True, help="The tenant whose elements the service may attach to.")
 @click.option("--description", default="", help="Free text.")
 @click.option("--max-flows", type=click.IntRange(min=0), help="Most flows the service may install.")
-@click.option("--may-exist", is_flag=True, help="Do nothing if the service exists (same tenant).")
+@click.option("--may-exist", "exist_ok", is_flag=True, help="Do nothing if the service exists (same tenant).")
+@wait_option
 @db_options
-def service_add(name: str, tenant: str, description: str, max_flows: int | None, may_exist: bool) -> None:
+def service_add(name: str, tenant: str, description: str, max_flows: int | None, exist_ok: bool) -> None:
     """Register a network service for one tenant."""
     if not name.strip() or not tenant.strip():
         raise OvnInjectError("service-add: the service name and --tenant must not be empty")
     with inject_api() as api:
-        commit_and_wait(api, api.service_add(name, tenant, description, max_flows, may_exist))
+        commit_and_wait(api, api.service_add(name, tenant, description, max_flows, may_exist(exist_ok)))
 
 
 @click.command("service-del")
 @click.argument("name")
-@click.option("--if-exists", is_flag=True, help="Do nothing if there is no such service.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such service.")
+@wait_option
 @db_options
-def service_del(name: str, if_exists: bool) -> None:
+def service_del(name: str, missing_ok: bool) -> None:
     """Delete a service with all its attachments, flows and tokens."""
     with inject_api() as api:
-        commit_and_wait(api, api.service_del(name, if_exists))
+        commit_and_wait(api, api.service_del(name, if_exists(missing_ok)))
 
 
 @click.command("service-set")
@@ -88,37 +107,56 @@ def service_del(name: str, if_exists: bool) -> None:
 )
 @click.option("--max-flows", type=click.IntRange(min=0), help="Most flows the service may install.")
 @click.option("--no-max-flows", is_flag=True, help="Remove the flow quota.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such service.")
+@wait_option
 @db_options
 def service_set(
-    name: str, description: str | None, enabled: bool | None, max_flows: int | None, no_max_flows: bool
+    name: str,
+    description: str | None,
+    enabled: bool | None,
+    max_flows: int | None,
+    no_max_flows: bool,
+    missing_ok: bool,
 ) -> None:
     """Change a service's description, enabled flag or flow quota."""
     if max_flows is not None and no_max_flows:
         raise OvnInjectError("service-set: --max-flows and --no-max-flows exclude each other")
     quota = -1 if no_max_flows else max_flows
     with inject_api() as api:
+        if if_exists(missing_ok):
+            from ovn_inject.db.services import find_service
+
+            if find_service(api, name) is None:
+                return
         commit_and_wait(api, api.service_set(name, description, enabled, quota))
 
 
 @click.command("service-list")
+@format_option
 @db_options
 def service_list() -> None:
     """List the services."""
-    with inject_api() as api:
-        rows = api.service_list().execute()
-        records = [service_summary(r) for r in rows]
+    found = read("Service")["Service"]
+    records = sorted((service_summary(r) for r in found), key=lambda r: (r["name"], r["tenant"]))
     emit(render(records, SERVICE_COLUMNS, settings().output))
 
 
 @click.command("service-show")
 @click.argument("name")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Print nothing if there is no such service.")
+@format_option
 @db_options
-def service_show(name: str) -> None:
+def service_show(name: str, missing_ok: bool) -> None:
     """Show one service with its attachments."""
-    with inject_api() as api:
-        row = api.service_get(name).execute()
-        summary = service_summary(row)
-        attachments = [attachment_summary(a) for a in api.attach_list(name).execute()]
+    found = read("Service", "Attachment")
+    try:
+        row = wire.find_service(found["Service"], name)
+    except RowNotFoundError:
+        if if_exists(missing_ok):
+            return
+        raise
+    summary = service_summary(row)
+    attachments = _attachments_of(found, row["_uuid"])
     fmt = settings().output
     if fmt == "json":
         summary["attachments"] = attachments
@@ -139,10 +177,15 @@ def service_show(name: str) -> None:
 @click.option(
     "--order", type=click.IntRange(0, 65535), help="Run position among services on this element and hook."
 )
-@click.option("--may-exist", is_flag=True, help="Do nothing if the attachment exists.")
+@click.option("--may-exist", "exist_ok", is_flag=True, help="Do nothing if the attachment exists.")
+@wait_option
 @db_options
-def attach_add(service: str, target: str, hook_name: str, order: int | None, may_exist: bool) -> None:
-    """Attach SERVICE to KIND:NAME (lsp, ls, lr, lrp, pg) at a hook point."""
+def attach_add(service: str, target: str, hook_name: str, order: int | None, exist_ok: bool) -> None:
+    """Attach SERVICE to KIND:NAME (lsp, ls, lr, lrp, pg) at a hook point; prints KIND:NAME@HOOK."""
+    from ovn_inject.core.hooks import hook as hook_point
+    from ovn_inject.core.targets import check_attachment, parse_target
+    from ovn_inject.db.readers import NbReader
+
     parsed = parse_target(target)
     hook = hook_point(hook_name)
     config = settings()
@@ -153,32 +196,41 @@ def attach_add(service: str, target: str, hook_name: str, order: int | None, may
             row = nb.target_row(parsed)
         check_attachment(parsed, row, hook, tenant, config.tenant)
         [created] = commit_and_wait(
-            api, api.attach_add(service, parsed.kind.value, parsed.name, hook.name, order, may_exist)
+            api,
+            api.attach_add(service, parsed.kind.value, parsed.name, hook.name, order, may_exist(exist_ok)),
         )
-    click.echo(created.uuid)
+    click.echo(f"{created.target_kind}:{created.target_name}@{created.hook}")
 
 
 @click.command("attach-del")
 @click.argument("service")
 @click.argument("target", metavar="KIND:NAME")
 @click.option("--hook", "hook_name", help="Only the attachment at this hook (default: every hook).")
-@click.option("--if-exists", is_flag=True, help="Do nothing if there is no such attachment.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such attachment.")
+@wait_option
 @db_options
-def attach_del(service: str, target: str, hook_name: str | None, if_exists: bool) -> None:
-    """Detach SERVICE from KIND:NAME; the flows bound to that attachment go with it."""
+def attach_del(service: str, target: str, hook_name: str | None, missing_ok: bool) -> None:
+    """Detach SERVICE from KIND:NAME (or KIND:NAME@HOOK); the flows bound to that attachment go with it."""
+    from ovn_inject.core.hooks import hook as hook_point
+    from ovn_inject.core.targets import parse_target
+
+    if "@" in target and hook_name is None:
+        target, _, hook_name = target.partition("@")
     parsed = parse_target(target)
     hook = hook_point(hook_name).name if hook_name else None
     with inject_api() as api:
-        commit_and_wait(api, api.attach_del(service, parsed.kind.value, parsed.name, hook, if_exists))
+        commit_and_wait(
+            api, api.attach_del(service, parsed.kind.value, parsed.name, hook, if_exists(missing_ok))
+        )
 
 
 @click.command("attach-list")
 @click.argument("service", required=False)
+@format_option
 @db_options
 def attach_list(service: str | None) -> None:
     """List the attachments of SERVICE (or of every service)."""
-    with inject_api() as api:
-        records = [attachment_summary(a) for a in api.attach_list(service).execute()]
+    records = _attachments_of(read("Service", "Attachment"), service)
     emit(render(records, ATTACHMENT_COLUMNS, settings().output))
 
 

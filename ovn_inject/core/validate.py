@@ -168,16 +168,22 @@ def cookie_from_db(stored: int) -> int:
 
 
 def resolve_attachment(reference: str, service: ServiceView) -> AttachmentView:
-    """The service's attachment named by uuid, unique uuid prefix or ``KIND:NAME`` (if unique)."""
+    """The service's attachment named by uuid, unique uuid prefix, ``KIND:NAME@HOOK`` or ``KIND:NAME``."""
     wanted = reference.strip().lower()
-    found = [a for a in service.attachments if a.uuid.startswith(wanted) or a.target == reference.strip()]
+    named = reference.strip()
+    found = [
+        a
+        for a in service.attachments
+        if a.uuid.startswith(wanted) or named in (a.target, f"{a.target}@{a.hook}")
+    ]
     if len(found) == 1:
         return found[0]
     if not found:
         raise FlowValidationError("attachment", f"service '{service.name}' has no attachment '{reference}'")
     raise FlowValidationError(
         "attachment",
-        f"'{reference}' names {len(found)} attachments of service '{service.name}'; give its uuid",
+        f"'{reference}' names {len(found)} attachments of service '{service.name}' "
+        f"({', '.join(f'{a.target}@{a.hook}' for a in found)}); add its hook: KIND:NAME@HOOK",
     )
 
 
