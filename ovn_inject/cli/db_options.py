@@ -292,3 +292,15 @@ def read(*tables: str, where: dict[str, list[Any]] | None = None) -> dict[str, l
     config = settings()
     ssl_ready(config.inject_remote)
     return wire.select(config.inject_remote, config.db_timeout, tables, where)
+
+
+class Renamed(click.Option):
+    """An option whose first spelling is its name; the others (old names) still work, unlisted in --help."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        spellings = self.opts
+        self.opts = spellings[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = spellings

@@ -10,6 +10,7 @@ import click
 
 from ovn_inject.cli.db_options import emit, settings, ssl_ready
 from ovn_inject.core.validate import ServiceView, ValidFlow
+from ovn_inject.errors import OvnInjectError
 
 
 def show_preview(api: Any, view: ServiceView, flows: list[ValidFlow]) -> None:
@@ -29,11 +30,13 @@ def show_preview(api: Any, view: ServiceView, flows: list[ValidFlow]) -> None:
     placements = discover(config.sb_remote, config.db_timeout, None, widths, release=view.release).placements
     topology = read_topology(config.nb_remote, config.db_timeout, config.tenant)
     service = find_service(api, f"{view.tenant}/{view.name}")
+    if service is None:
+        raise OvnInjectError(f"service '{view.tenant}/{view.name}' was deleted meanwhile")
     previews = preview_flows(
         topology, placements, services, attachments, str(service.uuid), flows, view.release
     )
     names = {a.uuid: f"{a.target}@{a.hook}" for a in view.attachments}
-    shown = [
+    shown: list[dict[str, Any]] = [
         {
             "priority": p.flow.priority,
             "match": p.flow.match,

@@ -41,14 +41,14 @@ def picture(found: dict[str, list[Record]]) -> list[Record]:
         )
     chains: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     for attachment in found["Attachment"]:
-        service = services.get(attachment["service"] or "")
-        if service is None:
+        owner = services.get(attachment["service"] or "")
+        if owner is None:
             continue
         element = f"{attachment['target_kind']}:{attachment['target_name']}"
-        chains[(service["tenant"], element, attachment["hook"])].append(
+        chains[(owner["tenant"], element, attachment["hook"])].append(
             {
                 "order": attachment["order"],
-                "service": service["name"],
+                "service": owner["name"],
                 "status": attachment["status"],
                 "reason": attachment["reason"],
             }
