@@ -242,7 +242,11 @@ def if_exists(local: bool) -> bool:
 
 def ssl_ready(*remotes: str) -> None:
     """Hand the SSL options to python-ovs before connecting to ``remotes`` (a clear error if unusable)."""
-    settings().ssl().apply(remotes, settings().db_timeout)
+    config = settings()
+    files = (config.private_key, config.certificate, config.ca_cert, config.bootstrap_ca_cert)
+    if all(f is None for f in files) and not any("ssl:" in r for r in remotes):
+        return  # nothing to check: spare the import of ssl and python-ovs's SSL setup
+    config.ssl().apply(remotes, config.db_timeout)
 
 
 @contextmanager

@@ -21,11 +21,11 @@ from ovn_inject.cli.db_options import (
     wait_option,
 )
 from ovn_inject.cli.output import render, terminal_caps
-from ovn_inject.core.validate import FlowRequest, FlowValidationError, ServiceView, parse_cookie
 from ovn_inject.db import wire
 from ovn_inject.errors import OvnInjectError
 
 if TYPE_CHECKING:
+    from ovn_inject.core.validate import FlowRequest, ServiceView
     from ovn_inject.lang import Release
 
 FLOW_COLUMNS = [
@@ -65,6 +65,8 @@ def flow_summary(
 
 
 def _cookie(value: Any, where: str) -> int:
+    from ovn_inject.core.validate import FlowValidationError, parse_cookie
+
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FlowValidationError("cookie", f"{where}: expected a number or a 0x-hex string")
     text = str(value)
@@ -76,6 +78,8 @@ def _cookie(value: Any, where: str) -> int:
 
 def request_from_json(item: Any, index: int) -> FlowRequest:
     """One entry of a flow-replace file; unknown keys are refused, not ignored."""
+    from ovn_inject.core.validate import FlowRequest
+
     where = f"entry {index + 1}"
     if not isinstance(item, dict):
         raise OvnInjectError(f"{where}: expected a JSON object with priority, match and actions")
@@ -167,7 +171,7 @@ def flow_add(
     dry_run: bool,
 ) -> None:
     """Add one flow to SERVICE at one attachment (or --all-attachments); prints it."""
-    from ovn_inject.core.validate import validate_flows
+    from ovn_inject.core.validate import FlowRequest, validate_flows
     from ovn_inject.db.records import ovn_release, service_view
 
     if attachment is not None and hook_name is not None:
@@ -242,6 +246,8 @@ def flow_del(service: str, flow_id: str | None, cookie: str | None, missing_ok: 
         raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK], not both")
     if flow_id is None and cookie is None:
         raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK] (which flows to delete)")
+    from ovn_inject.core.validate import parse_cookie
+
     value, mask = parse_cookie(cookie) if cookie is not None else (None, None)
     with inject_api() as api:
         commit_and_wait(api, api.flow_del(service, flow_id, value, mask, if_exists(missing_ok)))

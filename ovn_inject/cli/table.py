@@ -168,7 +168,7 @@ COMMANDS: tuple[Entry, ...] = (
         "dbctl_cmd",
         "find",
         DATABASE,
-        "List rows of TABLE that satisfy every CONDITION (COLUMN[:KEY]{=,!=,<,>,<=,>=,{=},{<=}...}VALUE).",
+        "Rows of TABLE meeting every CONDITION: COLUMN[:KEY] OP VALUE (OP as in ovn-nbctl: = < {<=} ...).",
     ),
     Entry(
         "get", "dbctl_cmd", "get", DATABASE, "Print the value of each COLUMN (or COLUMN:KEY) of RECORD.", _IF

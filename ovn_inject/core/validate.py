@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
-from ovn_inject.core.policy import PolicyError, check_flow, check_ports
-from ovn_inject.core.reach import rewrite_problem
-from ovn_inject.core.topology import Reach
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import LanguageError, Release
+
+if TYPE_CHECKING:  # the language is imported where a flow is checked: a CLI write without flows skips it
+    from ovn_inject.core.topology import Reach
+    from ovn_inject.lang import Release
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -221,6 +222,11 @@ def _check_language_and_policy(
     match: str, actions: str, applicable: Sequence[AttachmentView], service: ServiceView, index: int | None
 ) -> tuple[str, str]:
     """The canonical text of a flow the service may install at every hook it applies to."""
+    from ovn_inject.core.policy import PolicyError, check_flow, check_ports
+    from ovn_inject.core.reach import rewrite_problem
+    from ovn_inject.core.topology import Reach
+    from ovn_inject.lang import LanguageError
+
     hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
     pipelines = {h.pipeline for h in hooks} or set(Pipeline)
     try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import AttachmentView, ServiceView, cookie_from_db
-from ovn_inject.lang import LanguageError, Release, parse_release
+
+if TYPE_CHECKING:
+    from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
+    from ovn_inject.lang import Release
 
 Record = dict[str, Any]
 
@@ -87,6 +89,8 @@ RELEASE_OPTION = "ovn_release"
 
 def ovn_release(tables: Mapping[str, Any]) -> Release | None:
     """The release the daemon learnt from SB (Inject_Global.options:ovn_release), if it said."""
+    from ovn_inject.lang import LanguageError, parse_release
+
     for row in tables["Inject_Global"].rows.values():
         name = row.options.get(RELEASE_OPTION)
         if name:
@@ -104,6 +108,8 @@ def single(value: Any) -> Any:
 
 def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
     """The compiler's view of every Service row of an OVN_Inject IDL."""
+    from ovn_inject.core.compiler import ServiceSpec
+
     return [
         ServiceSpec(str(row.uuid), row.name, row.tenant, bool(row.enabled))
         for row in tables["Service"].rows.values()
@@ -112,6 +118,8 @@ def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
 
 def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:
     """The compiler's view of every Attachment row that still has its service."""
+    from ovn_inject.core.compiler import AttachmentSpec
+
     out = []
     for row in tables["Attachment"].rows.values():
         service = single(row.service)
