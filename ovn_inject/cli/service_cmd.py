@@ -26,6 +26,8 @@ from ovn_inject.errors import OvnInjectError
 
 SERVICE_COLUMNS = ["name", "tenant", "enabled", "attachments", "flows", "tokens", "max_flows", "description"]
 ATTACHMENT_COLUMNS = ["_uuid", "service", "attachment", "order", "status", "reason"]
+#: JSON and CSV also give the parts of the name, for scripts.
+ATTACHMENT_FIELDS = ["_uuid", "service", "attachment", "target", "hook", "order", "status", "reason"]
 Record = dict[str, Any]
 
 
@@ -231,7 +233,8 @@ def attach_del(service: str, target: str, hook_name: str | None, missing_ok: boo
 def attach_list(service: str | None) -> None:
     """List the attachments of SERVICE (or of every service)."""
     records = _attachments_of(read("Service", "Attachment"), service)
-    emit(render(records, ATTACHMENT_COLUMNS, settings().output))
+    fmt = settings().output
+    emit(render(records, ATTACHMENT_COLUMNS if fmt == "table" else ATTACHMENT_FIELDS, fmt))
 
 
 COMMANDS = [

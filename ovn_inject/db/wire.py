@@ -85,13 +85,22 @@ def select(
     names = list(tables)
     conditions = where or {}
     ops = [{"op": "select", "table": t, "where": conditions.get(t, [])} for t in names]
+    from ovn_inject.db.errors import InjectDbError
+    from ovn_inject.db.rpc import RpcError
+
     with Rpc(remote, timeout, INJECT_DB_NAME) as rpc:
-        results = rpc.request("transact", [INJECT_DB_NAME, *ops])
+        try:
+            results = rpc.request("transact", [INJECT_DB_NAME, *ops])
+        except RpcError as exc:
+            if "unknown database" not in str(exc.error):
+                raise
+            raise InjectDbError(
+                f"cannot reach {INJECT_DB_NAME}: {rpc.remote} has no database {INJECT_DB_NAME} "
+                "(is it served there? 'ovsdb-server/add-db' adds a database)"
+            ) from None
     out = {}
     for table, result in zip(names, results, strict=False):
         if "error" in result:
-            from ovn_inject.db.errors import InjectDbError
-
             raise InjectDbError(f"{INJECT_DB_NAME}: select on {table} failed: {result['error']}")
         out[table] = [decode_row(table, row) for row in result["rows"]]
     return out
