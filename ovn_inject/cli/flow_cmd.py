@@ -20,7 +20,7 @@ from ovn_inject.cli.db_options import (
     ssl_ready,
     wait_option,
 )
-from ovn_inject.cli.output import render, terminal_caps
+from ovn_inject.cli.output import fit_to_terminal, render
 from ovn_inject.db import wire
 from ovn_inject.errors import OvnInjectError
 
@@ -255,7 +255,7 @@ def flow_del(service: str, flow_id: str | None, cookie: str | None, missing_ok: 
 
 @click.command("flow-list")
 @click.argument("service", required=False)
-@click.option("--no-trunc", is_flag=True, help="Print long matches and actions on one line, unwrapped.")
+@click.option("--no-trunc", is_flag=True, help="Whole uuids, and long matches and actions on one line each.")
 @format_option
 @db_options
 def flow_list(service: str | None, no_trunc: bool) -> None:
@@ -268,11 +268,14 @@ def flow_list(service: str | None, no_trunc: bool) -> None:
         chosen = wire.find_service(found["Service"], service)["_uuid"]
         rows = [f for f in rows if f["service"] == chosen]
     records = [flow_summary(f, services, attachments) for f in rows]
-    records.sort(key=lambda r: (r["service"], -int(r["priority"]), r["match"], r["_uuid"]))  # type: ignore[call-overload]
+    records.sort(
+        key=lambda r: (str(r["service"]), -int(str(r["priority"])), str(r["match"]), str(r["_uuid"]))
+    )
     caps = {}
     if settings().output == "table" and not no_trunc:
-        fixed = sum(max([len(c), *(len(str(r[c])) for r in records)]) for c in FLOW_COLUMNS if c not in WIDE)
-        caps = terminal_caps(FLOW_COLUMNS, WIDE, fixed)
+        for record in records:
+            record["_uuid"] = str(record["_uuid"])[:8]  # enough to name it in flow-del; whole with --no-trunc
+        caps = fit_to_terminal(records, FLOW_COLUMNS, WIDE)
     emit(render(records, FLOW_COLUMNS, settings().output, widths=caps))
 
 

@@ -119,10 +119,24 @@ def _table(records: Sequence[dict[str, Any]], columns: Sequence[str], caps: dict
     return "\n".join(lines) + "\n"
 
 
-def terminal_caps(columns: Sequence[str], wide: Sequence[str], fixed: int = 0) -> dict[str, int]:
-    """Caps for the ``wide`` text columns so a table fits the terminal (at least 20 characters each)."""
+def fit_to_terminal(
+    records: Sequence[dict[str, Any]], columns: Sequence[str], wide: Sequence[str], minimum: int = 10
+) -> dict[str, int]:
+    """Caps for the ``wide`` text columns so that the table fits the terminal's width.
+
+    Narrow wide columns keep their width; the room left is shared by the others,
+    each at least ``minimum`` characters (a very narrow terminal still wraps).
+    """
     import shutil
 
     total = shutil.get_terminal_size((120, 24)).columns
-    room = max(total - fixed - 2 * len(columns), 20 * len(wide))
-    return {c: max(room // len(wide), 20) for c in wide} if wide else {}
+    natural = {c: max([len(c), *(len(_cell(r.get(c))) for r in records)]) for c in columns}
+    room = total - sum(natural[c] for c in columns if c not in wide) - 2 * (len(columns) - 1)
+    remaining = sorted(wide, key=lambda c: natural[c])
+    while remaining:
+        share = room // len(remaining)
+        if natural[remaining[0]] <= share:
+            room -= natural[remaining.pop(0)]
+            continue
+        return {c: max(share, minimum) for c in remaining}
+    return {}

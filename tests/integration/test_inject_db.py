@@ -25,6 +25,17 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 Run = Callable[..., Result]
+ALL_IP4_DROP = [
+    "flow-add",
+    "ips",
+    "--all-attachments",
+    "--priority",
+    "1",
+    "--match",
+    "ip4",
+    "--actions",
+    "drop;",
+]
 
 
 #: No compiler daemon here: these tests see the database as the CLI leaves it (statuses
@@ -474,18 +485,7 @@ def test_wait_times_out_without_a_daemon_then_follows_sb_cfg(run: Run, topo: San
 
     for command, column in (
         (
-            [
-                "flow-add",
-                "ips",
-                "--all-attachments",
-                "--priority",
-                "1",
-                "--match",
-                "ip4",
-                "--actions",
-                "drop;",
-            ]
-            + ["--wait=sb"],
+            [*ALL_IP4_DROP, "--wait=sb"],
             "sb_cfg",
         ),
         (["service-del", "ips", "--wait=hv", "--timeout", "30"], "hv_cfg"),
