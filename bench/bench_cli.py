@@ -49,9 +49,7 @@ def main() -> None:
         try:
             topologies.build(box, topologies.DEMO)
             env = {**os.environ, **box.env()}
-            subprocess.run(
-                [program, "service-add", "bench", "--tenant", "tenant-a"], env=env, check=True
-            )
+            subprocess.run([program, "service-add", "bench", "--tenant", "tenant-a"], env=env, check=True)
             subprocess.run(
                 [program, "attach-add", "bench", "ls:ls-a", "--hook", "ls-in-port"], env=env, check=True
             )
