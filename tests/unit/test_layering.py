@@ -2,8 +2,8 @@
 
 ``core`` and ``lang`` are pure: they import nothing that does I/O and no
 process's package. The daemon (``northd``) is imported by nobody but the
-command that starts it; nor the gateway, by the CLI's database commands. The code cites no design file that is not in the
-repository.
+command that starts it, and the gateway by no other CLI module. The code
+cites no design file that is not in the repository.
 """
 
 from __future__ import annotations
