@@ -38,6 +38,14 @@ class Group(click.Group):
             with formatter.section(section):
                 formatter.write_dl(rows)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Command names and their help from the table (click's own would import every module)."""
+        from click.shell_completion import CompletionItem
+
+        if incomplete.startswith("-"):
+            return list(super().shell_complete(ctx, incomplete))
+        return [CompletionItem(e.name, help=e.help) for e in COMMANDS if e.name.startswith(incomplete)]
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:

@@ -74,6 +74,17 @@ def test_help_imports_no_command_module() -> None:
     assert not [m for m in modules if m.startswith("ovn_inject.cli.") and m.endswith("_cmd")]
 
 
+def test_shell_completion_imports_no_command_module() -> None:
+    modules = _imported_after(
+        "import os\nfrom click.testing import CliRunner\nfrom ovn_inject.cli import main\n"
+        "env = {'_OVN_INJECT_COMPLETE': 'bash_complete', 'COMP_WORDS': 'ovn-inject flow',\n"
+        "       'COMP_CWORD': '1'}\n"
+        "out = CliRunner().invoke(main, [], env=env, prog_name='ovn-inject').output\n"
+        "assert 'flow-add' in out and 'flow-list' in out, out"
+    )
+    assert not [m for m in modules if m.startswith("ovn_inject.cli.") and m.endswith("_cmd")]
+
+
 @pytest.mark.parametrize("name", ["service-list", "flow-list", "attach-list", "list", "find", "get", "show"])
 def test_database_commands_import_nothing_heavy(name: str) -> None:
     modules = _imported_after(
