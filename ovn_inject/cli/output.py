@@ -89,7 +89,7 @@ def render_ovsdb(records: Sequence[dict[str, Any]], columns: Sequence[str], fmt:
 
 
 def _listed(value: Any) -> str:
-    return "" if value is None else value if isinstance(value, str) and value else format_value(value)
+    return "" if value is None else value if isinstance(value, str) else format_value(value)
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -25,7 +25,7 @@ from ovn_inject.db.errors import RowNotFoundError
 from ovn_inject.errors import OvnInjectError
 
 SERVICE_COLUMNS = ["name", "tenant", "enabled", "attachments", "flows", "tokens", "max_flows", "description"]
-ATTACHMENT_COLUMNS = ["_uuid", "service", "attachment", "order", "status", "reason"]
+ATTACHMENT_COLUMNS = ["service", "attachment", "order", "status", "reason"]
 #: JSON and CSV also give the parts of the name, for scripts.
 ATTACHMENT_FIELDS = ["_uuid", "service", "attachment", "target", "hook", "order", "status", "reason"]
 Record = dict[str, Any]
