@@ -51,7 +51,10 @@ def main() -> None:
             env = {**os.environ, **box.env()}
             subprocess.run([program, "service-add", "bench", "--tenant", "tenant-a"], env=env, check=True)
             subprocess.run(
-                [program, "attach-add", "bench", "ls:ls-a", "--hook", "ls-in-port"], env=env, check=True
+                [program, "attach-add", "bench", "ls:ls-a", "--hook", "ls-in-port"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
             pairs = [
                 ("--help", [program, "--help"], ["ovn-nbctl", "--help"]),
