@@ -11,7 +11,7 @@ RELEASES ?= trixie sid
 # sudo resets the environment: where the roots are kept must be passed explicitly.
 ROOTS_ENV := $(if $(OVN_INJECT_ROOTS),OVN_INJECT_ROOTS='$(OVN_INJECT_ROOTS)')
 
-.PHONY: deps debs venv test test-release test-releases release-roots unit run lint bench clean
+.PHONY: deps debs venv test test-release test-releases release-roots unit run lint bench clean man
 
 deps: debs venv
 
@@ -70,3 +70,7 @@ bench: deps
 clean:
 	-[ -x $(BIN)/ovn-inject ] && $(BIN)/ovn-inject sandbox down >/dev/null 2>&1
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+
+# ovn-inject(8) from the click commands (tests/unit/test_cli_table.py checks it is current).
+man: venv
+	$(BIN)/python -m ovn_inject.cli.manpage > ovn_inject/data/ovn-inject.8

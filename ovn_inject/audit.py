@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ovn_inject.constants import AUDIT_LOG_ENV as AUDIT_LOG_ENV  # where the CLI writes without --audit-log
 from ovn_inject.errors import OvnInjectError
 
-#: Where the CLI writes its audit lines when --audit-log is not given.
-AUDIT_LOG_ENV = "OVN_INJECT_AUDIT_LOG"
 FIELDS = ("time", "service", "token", "request_id", "what", "result", "status", "reason")
 
 

@@ -21,3 +21,18 @@ INJECT_DB_NAME = "OVN_Inject"
 
 #: Environment variable with the gateway's base URL, as ``ovn-inject sandbox env`` exports it.
 GATEWAY_ENV = "OVN_INJECT_GATEWAY"
+
+#: Environment variable naming the CLI's audit log (``ovn-inject --audit-log``).
+AUDIT_LOG_ENV = "OVN_INJECT_AUDIT_LOG"
+
+#: Environment variables naming the OVN databases, as OVN's own tools read them.
+NB_DB_ENV = "OVN_NB_DB"
+SB_DB_ENV = "OVN_SB_DB"
+
+#: Environment variables the CLI and the daemons read for SSL when an option is not given.
+SSL_ENV = {
+    "private_key": "OVN_INJECT_PRIVATE_KEY",
+    "certificate": "OVN_INJECT_CERTIFICATE",
+    "ca_cert": "OVN_INJECT_CA_CERT",
+    "bootstrap_ca_cert": "OVN_INJECT_BOOTSTRAP_CA_CERT",
+}

@@ -1,20 +1,61 @@
-"""The ``ovn-inject`` command: one click group, one module per command family."""
+"""The ``ovn-inject`` command: one click group, one module per command family, loaded on use.
+
+The group knows its commands from the table in :mod:`ovn_inject.cli.table` (name,
+module, section, one-line help), so ``--help`` and shell completion import no
+command module, and a database command imports neither the daemons nor the
+compiler: start-up is what an operator scripting it pays per call.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from ovn_inject import ovs_json
-from ovn_inject.audit import AUDIT_LOG_ENV
+from ovn_inject.cli.db_options import install_on_group
+from ovn_inject.cli.table import COMMANDS, SECTIONS, Entry, entry
+from ovn_inject.constants import AUDIT_LOG_ENV
 from ovn_inject.errors import OvnInjectError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
 class Group(click.Group):
-    """Turns every OvnInjectError into ``ovn-inject: <message>`` and exit status 1."""
+    """Commands from the table; every OvnInjectError becomes ``ovn-inject: <message>`` and status 1."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [e.name for e in COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = entry(cmd_name)
+        return None if found is None else _load(found)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Sections as in ovn-nbctl's usage, each command's help whole (never cut at a width)."""
+        for section in SECTIONS:
+            rows = [(e.name, e.help) for e in COMMANDS if e.section == section]
+            with formatter.section(section):
+                formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """Command names and their help from the table (click's own would import every module)."""
+        from click.shell_completion import CompletionItem
+
+        if incomplete.startswith("-"):
+            return list(super().shell_complete(ctx, incomplete))
+        return [CompletionItem(e.name, help=e.help) for e in COMMANDS if e.name.startswith(incomplete)]
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        found = entry(name or "")
+        if found is not None:
+            _check_global_flags(ctx, found)
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OvnInjectError as exc:
@@ -22,7 +63,36 @@ class Group(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=Group)
+_LOADED: dict[str, click.Command] = {}
+
+
+def _load(found: Entry) -> click.Command:
+    """Import the command's module (only now) and wrap a write in the audit trail."""
+    if found.name not in _LOADED:
+        import importlib
+
+        module = importlib.import_module(f"ovn_inject.cli.{found.module}")
+        command: click.Command = getattr(module, found.attribute)
+        if found.writes:
+            from ovn_inject.cli.audit_cmd import audited
+
+            command = audited(command)
+        command.context_settings = {**CONTEXT, **command.context_settings}
+        _LOADED[found.name] = command
+    return _LOADED[found.name]
+
+
+def _check_global_flags(ctx: click.Context, found: Entry) -> None:
+    """``--may-exist``/``--if-exists`` before a command that has no use for them: an error (ovn-nbctl)."""
+    from ovn_inject.cli.db_options import settings_of
+
+    config = settings_of(ctx)
+    for flag, given in (("may-exist", config.may_exist), ("if-exists", config.if_exists)):
+        if given and flag not in found.flags:
+            raise click.UsageError(f"'--{flag}' is not a valid option for '{found.name}'", ctx)
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(package_name="ovn-inject")
 @click.option(
     "--audit-log",
@@ -31,44 +101,16 @@ class Group(click.Group):
     help=f"Append a JSON line per write or refusal to this file (default ${AUDIT_LOG_ENV}).",
 )
 def main(audit_log: str | None) -> None:
-    """Topology Service Injection for OVN."""
+    """Topology Service Injection for OVN.
+
+    Options of the database commands may come before the command, as with ovn-nbctl
+    (ovn-inject --may-exist --wait=sb service-add ...); 'man ovn-inject' has every command.
+    """
     # Every command talks OVSDB through python-ovs; without its C extension (the index's
     # wheel has none) its JSON parser runs per character in Python.
+    from ovn_inject import ovs_json
+
     ovs_json.install()
 
 
-def _register() -> None:
-    from ovn_inject.cli import (
-        audit_cmd,
-        dbctl_cmd,
-        demo_cmd,
-        flow_cmd,
-        gateway_cmd,
-        northd_cmd,
-        ofswitch_cmd,
-        parse_cmd,
-        sandbox_cmd,
-        sbgate_cmd,
-        service_cmd,
-        tenant_cmd,
-        token_cmd,
-        units_cmd,
-    )
-    from ovn_inject.cli.db_options import install_on_group
-
-    main.add_command(sandbox_cmd.sandbox)
-    main.add_command(demo_cmd.demo)
-    main.add_command(sbgate_cmd.sbgate)
-    main.add_command(parse_cmd.parse)
-    main.add_command(northd_cmd.northd)
-    for command in units_cmd.COMMANDS:
-        main.add_command(command)
-    main.add_command(gateway_cmd.gateway)
-    main.add_command(ofswitch_cmd.ofswitch)
-    install_on_group(main)
-    for family in (service_cmd, ofswitch_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
-        for command in family.COMMANDS:
-            main.add_command(audit_cmd.audited(command))
-
-
-_register()
+install_on_group(main)

@@ -11,15 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
-from ovn_inject.db.errors import InjectDbError
-from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
-from ovn_inject.db.ssl_options import ENV as SSL_ENV
-from ovn_inject.db.ssl_options import SslOptions
+from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV, SSL_ENV
+
+if TYPE_CHECKING:
+    from ovn_inject.db.impl_idl import InjectDbApiIdlImpl
+    from ovn_inject.db.ssl_options import SslOptions
 
 #: How long --wait waits when no --timeout is given (it would otherwise hang
 #: forever while no compiler daemon runs).
@@ -46,8 +46,12 @@ class Settings:
     certificate: Path | None = None
     ca_cert: Path | None = None
     bootstrap_ca_cert: Path | None = None
+    may_exist: bool = False
+    if_exists: bool = False
 
     def ssl(self, prefix: str = "--") -> SslOptions:
+        from ovn_inject.db.ssl_options import SslOptions
+
         return SslOptions(self.private_key, self.certificate, self.ca_cert, self.bootstrap_ca_cert, prefix)
 
     @property
@@ -57,11 +61,11 @@ class Settings:
 
     @property
     def nb_remote(self) -> str:
-        return self.nb_db or _default_remote("OVN_NB_DB", "ovnnb_db.sock")
+        return self.nb_db or _default_remote(NB_DB_ENV, "ovnnb_db.sock")
 
     @property
     def sb_remote(self) -> str:
-        return self.sb_db or _default_remote("OVN_SB_DB", "ovnsb_db.sock")
+        return self.sb_db or _default_remote(SB_DB_ENV, "ovnsb_db.sock")
 
     @property
     def db_timeout(self) -> float:
@@ -131,7 +135,7 @@ def ssl_options(prefix: str = "--", short: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-def _options() -> list[click.Option]:
+def _connection_options() -> list[click.Option]:
     option = _option
     return [
         option(
@@ -141,21 +145,15 @@ def _options() -> list[click.Option]:
             metavar="REMOTE",
             help=f"OVN_Inject database (default: ${INJECT_DB_ENV}, else NB's socket).",
         ),
-        option("--nb-db", field="nb_db", metavar="REMOTE", help="OVN NB (default: $OVN_NB_DB)."),
-        option("--sb-db", field="sb_db", metavar="REMOTE", help="OVN SB (default: $OVN_SB_DB)."),
+        option("--nb-db", field="nb_db", metavar="REMOTE", help=f"OVN NB (default: ${NB_DB_ENV})."),
+        option("--sb-db", field="sb_db", metavar="REMOTE", help=f"OVN SB (default: ${SB_DB_ENV})."),
         option(
             "--timeout",
+            "-t",
             field="timeout",
             type=click.FloatRange(min=0),
             metavar="SECS",
             help=f"Give up after SECS (0: default; --wait defaults to {DEFAULT_WAIT_TIMEOUT:g} s).",
-        ),
-        option("--format", "-f", field="format", type=click.Choice(["table", "json", "csv"])),
-        option(
-            "--wait",
-            field="wait",
-            type=click.Choice(["none", "sb", "hv"]),
-            help="Return once the change is in SB (sb) or installed on every chassis (hv).",
         ),
         option(
             "--tenant-key",
@@ -167,33 +165,95 @@ def _options() -> list[click.Option]:
     ]
 
 
+def _format_option() -> click.Option:
+    return _option(
+        "--format", "-f", field="format", type=click.Choice(["table", "json", "csv"]), help="Output format."
+    )
+
+
+def _wait_option() -> click.Option:
+    return _option(
+        "--wait",
+        field="wait",
+        type=click.Choice(["none", "sb", "hv"]),
+        help="Return once the change is in SB (sb) or installed on every chassis (hv).",
+    )
+
+
+def _flag(name: str, field: str, text: str) -> click.Option:
+    return _option(name, field=field, is_flag=True, flag_value=True, help=text)
+
+
 def install_on_group(group: click.Group) -> None:
-    """Accept the options before the command too (``ovn-inject --db X service-list``)."""
+    """Accept the options before the command too (``ovn-inject --may-exist --db X service-add ...``)."""
     known = {opt for param in group.params for opt in param.opts}
-    for option in _options():
+    every = [
+        *_connection_options(),
+        _format_option(),
+        _wait_option(),
+        _flag("--may-exist", "may_exist", "With an -add command: do nothing if it exists."),
+        _flag(
+            "--if-exists", "if_exists", "With a -del, set, get, list command: do nothing if it is missing."
+        ),
+    ]
+    for option in every:
         if not known.intersection(option.opts):
             group.params.append(option)
 
 
-def db_options(function: F) -> F:
-    """Add the common options to one command."""
+def _add(function: F, options: list[click.Option]) -> F:
     command_params = getattr(function, "__click_params__", [])
-    command_params.extend(reversed(_options()))
+    command_params.extend(reversed(options))
     function.__click_params__ = command_params  # type: ignore[attr-defined]
     return function
 
 
+def db_options(function: F) -> F:
+    """The connection options (remotes, timeout, tenant key, SSL) on one command."""
+    return _add(function, _connection_options())
+
+
+def format_option(function: F) -> F:
+    """``-f table|json|csv`` on a command that prints records."""
+    return _add(function, [_format_option()])
+
+
+def wait_option(function: F) -> F:
+    """``--wait=none|sb|hv`` on a command that writes."""
+    return _add(function, [_wait_option()])
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(Settings)
+
+
 def settings() -> Settings:
-    return click.get_current_context().ensure_object(Settings)
+    return settings_of(click.get_current_context())
+
+
+def may_exist(local: bool) -> bool:
+    """The command's own --may-exist, or the one given before the command."""
+    return local or settings().may_exist
+
+
+def if_exists(local: bool) -> bool:
+    return local or settings().if_exists
 
 
 def ssl_ready(*remotes: str) -> None:
     """Hand the SSL options to python-ovs before connecting to ``remotes`` (a clear error if unusable)."""
-    settings().ssl().apply(remotes, settings().db_timeout)
+    config = settings()
+    files = (config.private_key, config.certificate, config.ca_cert, config.bootstrap_ca_cert)
+    if all(f is None for f in files) and not any("ssl:" in r for r in remotes):
+        return  # nothing to check: spare the import of ssl and python-ovs's SSL setup
+    config.ssl().apply(remotes, config.db_timeout)
 
 
 @contextmanager
 def inject_api() -> Iterator[InjectDbApiIdlImpl]:
+    """An IDL on OVN_Inject for a write (reads use one-shot selects: :mod:`ovn_inject.db.wire`)."""
+    from ovn_inject.db.impl_idl import connect
+
     config = settings()
     ssl_ready(config.inject_remote)
     api = connect(config.inject_remote, config.db_timeout)
@@ -215,6 +275,8 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
     column = "sb_cfg" if wait == "sb" else "hv_cfg"
     if not api.wait_cfg(column, cfg, config.wait_timeout):
         what = "written to SB" if wait == "sb" else "installed on every chassis"
+        from ovn_inject.db.errors import InjectDbError
+
         raise InjectDbError(
             f"the change is committed but was not {what} within {config.wait_timeout:g} s "
             f"(Inject_Global.{column} = {api.current_cfg(column)} < cfg = {cfg}); "
@@ -225,3 +287,24 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
 
 def emit(text: str) -> None:
     click.echo(text, nl=False)
+
+
+def read(*tables: str, where: dict[str, list[Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Rows of OVN_Inject's ``tables`` as records, in one round trip (no IDL, no ovsdbapp)."""
+    from ovn_inject.db import wire
+
+    config = settings()
+    ssl_ready(config.inject_remote)
+    return wire.select(config.inject_remote, config.db_timeout, tables, where)
+
+
+class Renamed(click.Option):
+    """An option whose first spelling is its name; the others (old names) still work, unlisted in --help."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        spellings = self.opts
+        self.opts = spellings[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = spellings

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ovn_inject.cli.conditions import parse_condition
 from ovn_inject.cli.db_options import (
     commit_and_wait,
     db_options,
     emit,
+    format_option,
+    if_exists,
     inject_api,
+    read,
     settings,
     ssl_ready,
+    wait_option,
 )
-from ovn_inject.cli.output import format_value, render
-from ovn_inject.core.hooks import HOOK_POINTS
-from ovn_inject.core.placement import Placement, cursor_widths, pinned_registers
-from ovn_inject.db.commands import by_uuid
-from ovn_inject.db.discovery import discover
-from ovn_inject.db.errors import InjectDbError, RowNotFoundError
-from ovn_inject.db.records import Record, to_record
+from ovn_inject.cli.output import format_value, render, render_ovsdb
+from ovn_inject.db import wire
+from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowNotFoundError
 from ovn_inject.db.schema import table_names
-from ovn_inject.lang import Release, parse_release
 
+if TYPE_CHECKING:
+    from ovn_inject.lang import Release
+
+Record = dict[str, Any]
 HOOK_COLUMNS = [
     "hook",
     "datapath",
@@ -48,22 +52,32 @@ def _table(name: str) -> str:
     raise InjectDbError(f"unknown table '{name}'; OVN_Inject has {', '.join(table_names())}")
 
 
-def _rows(api: Any, table: str) -> list[Any]:
-    with api.ovsdb_connection.lock:
-        return list(api.tables[table].rows.values())
-
-
-def _record_row(api: Any, table: str, reference: str) -> Any:
-    rows = _rows(api, table)
+def _find_record(rows: list[Record], table: str, reference: str) -> Record | None:
+    """The row ``reference`` names: by name (Service: also TENANT/NAME), ``.``, uuid or uuid prefix."""
+    if table == "Service":
+        try:
+            return wire.find_service(rows, reference)
+        except RowNotFoundError:
+            return None
     name_column = NAME_COLUMNS.get(table)
     if name_column is not None:
-        named = [r for r in rows if getattr(r, name_column) == reference]
+        named = [r for r in rows if r.get(name_column) == reference]
         if named:
             return named[0]
     if table == "Inject_Global" and reference == "." and rows:
         return rows[0]
-    found = by_uuid(rows, reference, table)
-    if found is None:
+    wanted = reference.strip().lower()
+    if len(wanted) < 4:
+        raise AmbiguousRecordError(f"{table} '{reference}': give at least 4 characters of its uuid")
+    found = [r for r in rows if r["_uuid"].startswith(wanted)]
+    if len(found) > 1:
+        raise AmbiguousRecordError(f"{table} '{reference}' is ambiguous: {len(found)} rows start with it")
+    return found[0] if found else None
+
+
+def _record_row(rows: list[Record], table: str, reference: str, missing_ok: bool) -> Record | None:
+    found = _find_record(rows, table, reference)
+    if found is None and not missing_ok:
         raise RowNotFoundError(f"row '{reference}' in table {table}")
     return found
 
@@ -80,13 +94,9 @@ def _columns(table_rows_columns: list[str], wanted: str | None) -> list[str]:
     return chosen
 
 
-def _all_columns(api: Any, table: str) -> list[str]:
-    return ["_uuid", *sorted(api.tables[table].columns)]
-
-
 def _emit_records(records: list[Record], columns: list[str], bare: bool) -> None:
     fmt = settings().format or "list"
-    emit(render(records, columns, fmt, bare=bare and fmt in ("list", "table")))
+    emit(render_ovsdb(records, columns, fmt, bare=bare and fmt in ("list", "table")))
 
 
 columns_option = click.option("--columns", help="Comma-separated columns to show (default: all).")
@@ -94,6 +104,7 @@ bare_option = click.option("--bare", is_flag=True, help="Values only, no column 
 
 
 @click.command("init")
+@wait_option
 @db_options
 def init() -> None:
     """Create the Inject_Global row if it is missing (like 'ovn-nbctl init')."""
@@ -102,6 +113,7 @@ def init() -> None:
 
 
 @click.command("sync")
+@wait_option
 @db_options
 def sync() -> None:
     """With --wait=sb|hv, wait until every earlier change is in SB / on every chassis."""
@@ -114,39 +126,18 @@ def sync() -> None:
 @click.argument("records", nargs=-1)
 @columns_option
 @bare_option
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Skip RECORDS that do not exist.")
+@format_option
 @db_options
-def list_(table: str, records: tuple[str, ...], columns: str | None, bare: bool) -> None:
+def list_(table: str, records: tuple[str, ...], columns: str | None, bare: bool, missing_ok: bool) -> None:
     """List rows of TABLE (all, or the RECORDS given by uuid or name)."""
     name = _table(table)
-    with inject_api() as api:
-        chosen = _columns(_all_columns(api, name), columns)
-        rows = [_record_row(api, name, r) for r in records] if records else _rows(api, name)
-        found = [to_record(r, chosen) for r in rows]
-    _emit_records(found, chosen, bare)
-
-
-def _condition(text: str) -> tuple[str, str | None, str, bool]:
-    """``column=value``, ``column!=value`` or ``column:key=value``."""
-    negate = "!=" in text
-    left, sep, value = text.partition("!=" if negate else "=")
-    if not sep or not left:
-        raise InjectDbError(
-            f"bad condition '{text}': expected COLUMN=VALUE, COLUMN!=VALUE or COLUMN:KEY=VALUE"
-        )
-    column, _, key = left.partition(":")
-    return column, key or None, value, negate
-
-
-def _matches(record: Record, condition: tuple[str, str | None, str, bool]) -> bool:
-    column, key, value, negate = condition
-    if column not in record:
-        raise InjectDbError(f"unknown column '{column}'")
-    actual = record[column]
-    if key is not None:
-        actual = actual.get(key) if isinstance(actual, dict) else None
-    shown = actual if isinstance(actual, str) else format_value(actual)
-    equal = shown == value or format_value(actual) == value
-    return equal != negate
+    chosen = _columns(wire.columns_of(name), columns)
+    rows = read(name)[name]
+    if records:
+        picked = [_record_row(rows, name, r, if_exists(missing_ok)) for r in records]
+        rows = [r for r in picked if r is not None]
+    _emit_records([{c: r.get(c) for c in chosen} for r in rows], chosen, bare)
 
 
 @click.command("find")
@@ -154,16 +145,20 @@ def _matches(record: Record, condition: tuple[str, str | None, str, bool]) -> bo
 @click.argument("conditions", nargs=-1)
 @columns_option
 @bare_option
+@format_option
 @db_options
 def find(table: str, conditions: tuple[str, ...], columns: str | None, bare: bool) -> None:
-    """List rows of TABLE that satisfy every CONDITION (COLUMN=VALUE, COLUMN!=VALUE, COLUMN:KEY=VALUE)."""
+    """List rows of TABLE that satisfy every CONDITION.
+
+    A CONDITION is COLUMN[:KEY]OP VALUE, OP one of = != < > <= >= (scalars; = and != also
+    compare whole sets) or {=} {!=} {<} {>} {<=} {>=} (set equality, subset, superset), as
+    in ovn-nbctl: 'find Service_Flow priority>5', 'find Service_Flow status{<=}installed,pending'.
+    """
     name = _table(table)
-    parsed = [_condition(c) for c in conditions]
-    with inject_api() as api:
-        every = _all_columns(api, name)
-        chosen = _columns(every, columns)
-        records = [to_record(r, every) for r in _rows(api, name)]
-    found = [{c: r[c] for c in chosen} for r in records if all(_matches(r, p) for p in parsed)]
+    parsed = [parse_condition(c) for c in conditions]
+    chosen = _columns(wire.columns_of(name), columns)
+    records = read(name)[name]
+    found = [{c: r.get(c) for c in chosen} for r in records if all(p.matches(r) for p in parsed)]
     _emit_records(found, chosen, bare)
 
 
@@ -171,13 +166,15 @@ def find(table: str, conditions: tuple[str, ...], columns: str | None, bare: boo
 @click.argument("table")
 @click.argument("record")
 @click.argument("columns", nargs=-1, required=True)
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Print nothing if RECORD does not exist.")
+@format_option
 @db_options
-def get(table: str, record: str, columns: tuple[str, ...]) -> None:
+def get(table: str, record: str, columns: tuple[str, ...], missing_ok: bool) -> None:
     """Print the value of each COLUMN (or COLUMN:KEY) of one RECORD, one per line."""
     name = _table(table)
-    with inject_api() as api:
-        row = _record_row(api, name, record)
-        full = to_record(row, _all_columns(api, name))
+    full = _record_row(read(name)[name], name, record, if_exists(missing_ok))
+    if full is None:
+        return
     values: list[Any] = []
     for wanted in columns:
         column, _, key = wanted.partition(":")
@@ -186,13 +183,15 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
         value = full[column]
         if key:
             if not isinstance(value, dict) or key not in value:
+                if if_exists(missing_ok):
+                    continue
                 raise InjectDbError(f"{name} {record} has no key '{key}' in column {column}")
             value = value[key]
         values.append(value)
     if settings().format == "json":
         import json
 
-        emit(json.dumps(dict(zip(columns, values, strict=True)), indent=2) + "\n")
+        emit(json.dumps(dict(zip(columns, values, strict=False)), indent=2) + "\n")
         return
     for value in values:
         click.echo(format_value(value))
@@ -208,9 +207,10 @@ def get(table: str, record: str, columns: tuple[str, ...]) -> None:
 @click.option("--cursor-width", type=click.IntRange(1, 8), help="As given to 'ovn-inject northd'.")
 @click.option(
     "--ovn-release",
-    callback=lambda _ctx, _param, value: parse_release(value) if value else None,
+    callback=lambda _ctx, _param, value: _release(value),
     help="Read northd's flows in this OVN release's language (default: what SB's schema says).",
 )
+@format_option
 @db_options
 def hook_list(
     cursor_register_ls: str | None,
@@ -222,12 +222,15 @@ def hook_list(
 
     Cursors are sized as the daemon sizes them: to the attachments OVN_Inject holds at each hook.
     """
+    from ovn_inject.core.hooks import HOOK_POINTS
+    from ovn_inject.core.placement import Placement, cursor_widths, pinned_registers
+    from ovn_inject.db.discovery import discover
+
     config = settings()
     ssl_ready(config.sb_remote)
     registers = pinned_registers(cursor_register_ls, cursor_register_lr)
     if cursor_width is None:
-        with inject_api() as api:
-            attached = [row.hook for row in api.tables["Attachment"].rows.values()]
+        attached = [row["hook"] for row in read("Attachment")["Attachment"]]
         width: int | dict[str, int] = cursor_widths(attached)
     else:
         width = cursor_width
@@ -258,3 +261,9 @@ def hook_list(
 
 
 COMMANDS = [init, sync, list_, find, get, hook_list]
+
+
+def _release(value: str | None) -> Release | None:
+    from ovn_inject.lang import parse_release
+
+    return parse_release(value) if value else None

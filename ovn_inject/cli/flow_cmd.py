@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,24 +12,21 @@ from ovn_inject.cli.db_options import (
     commit_and_wait,
     db_options,
     emit,
+    format_option,
+    if_exists,
     inject_api,
+    read,
     settings,
     ssl_ready,
+    wait_option,
 )
-from ovn_inject.cli.output import render
-from ovn_inject.core.bound import compiled_scopes
-from ovn_inject.core.hooks import TargetKind
-from ovn_inject.core.validate import (
-    FlowRequest,
-    FlowValidationError,
-    ServiceView,
-    parse_cookie,
-    validate_flows,
-)
-from ovn_inject.db.readers import read_topology
-from ovn_inject.db.records import ovn_release, service_name, service_view, to_record
+from ovn_inject.cli.output import fit_to_terminal, render
+from ovn_inject.db import wire
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import Release
+
+if TYPE_CHECKING:
+    from ovn_inject.core.validate import FlowRequest, ServiceView
+    from ovn_inject.lang import Release
 
 FLOW_COLUMNS = [
     "_uuid",
@@ -39,19 +36,25 @@ FLOW_COLUMNS = [
     "match",
     "actions",
     "cookie",
+    "hard_timeout",
     "openflow_flows",
     "status",
     "reason",
 ]
+#: Free-text columns wrapped to the terminal unless --no-trunc.
+WIDE = ["match", "actions", "reason"]
 _FLOW_KEYS = {"priority", "match", "actions", "cookie", "attachment", "hard_timeout"}
 
 
-def flow_summary(row: object) -> dict[str, object]:
-    record = to_record(row)
+def flow_summary(
+    record: dict[str, Any], services: dict[str, Any], attachments: dict[str, Any]
+) -> dict[str, object]:
+    service = services.get(record["service"] or "")
+    attachment = attachments.get(record["attachment"] or "")
     return {
         "_uuid": record["_uuid"],
-        "service": service_name(row),
-        "attachment": record["attachment"] or "",
+        "service": service["name"] if service else "",
+        "attachment": wire.attachment_name(attachment) if attachment else wire.ALL_ATTACHMENTS,
         "priority": record["priority"],
         "match": record["match"],
         "actions": record["actions"],
@@ -64,6 +67,8 @@ def flow_summary(row: object) -> dict[str, object]:
 
 
 def _cookie(value: Any, where: str) -> int:
+    from ovn_inject.core.validate import FlowValidationError, parse_cookie
+
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FlowValidationError("cookie", f"{where}: expected a number or a 0x-hex string")
     text = str(value)
@@ -75,6 +80,8 @@ def _cookie(value: Any, where: str) -> int:
 
 def request_from_json(item: Any, index: int) -> FlowRequest:
     """One entry of a flow-replace file; unknown keys are refused, not ignored."""
+    from ovn_inject.core.validate import FlowRequest
+
     where = f"entry {index + 1}"
     if not isinstance(item, dict):
         raise OvnInjectError(f"{where}: expected a JSON object with priority, match and actions")
@@ -125,6 +132,14 @@ def parse_flow_file(text: str) -> list[FlowRequest]:
     return [request_from_json(item, i) for i, item in enumerate(items)]
 
 
+def _all_option(function: Any) -> Any:
+    return click.option(
+        "--all-attachments",
+        is_flag=True,
+        help="Install at every attachment of the service, including those added later.",
+    )(function)
+
+
 @click.command("flow-add")
 @click.argument("service")
 @click.option("--priority", type=int, required=True, help="0..999, higher runs first.")
@@ -133,9 +148,17 @@ def parse_flow_file(text: str) -> list[FlowRequest]:
 @click.option("--cookie", default="0", help="64-bit value of the service's own (decimal or 0x-hex).")
 @click.option(
     "--attachment",
-    help="Only at this attachment: uuid, uuid prefix or KIND:NAME (default: all of the service's).",
+    help="The attachment: KIND:NAME@HOOK, KIND:NAME (with --hook if ambiguous), or a uuid (prefix). "
+    "Needed when the service has several.",
 )
+@click.option("--hook", "hook_name", help="With --attachment KIND:NAME: the hook of the attachment.")
+@_all_option
 @click.option("--hard-timeout", type=int, default=0, help="Seconds until the flow is removed (0: never).")
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and print the lflows it would compile to; write nothing."
+)
+@format_option
+@wait_option
 @db_options
 def flow_add(
     service: str,
@@ -144,63 +167,156 @@ def flow_add(
     actions: str,
     cookie: str,
     attachment: str | None,
+    hook_name: str | None,
+    all_attachments: bool,
     hard_timeout: int,
+    dry_run: bool,
 ) -> None:
-    """Add one flow to SERVICE; prints its uuid."""
-    request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), attachment, hard_timeout)
+    """Add one flow to SERVICE at one attachment (or --all-attachments); prints it."""
+    from ovn_inject.core.validate import FlowRequest, validate_flows
+    from ovn_inject.db.records import ovn_release, service_view
+
+    if attachment is not None and hook_name is not None:
+        attachment = f"{attachment}@{hook_name}"
     with inject_api() as api:
         view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
+        chosen = _explicit(view, attachment, all_attachments, "flow-add")
+        request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), chosen, hard_timeout)
         flows = validate_flows([request], view)
+        if dry_run:
+            from ovn_inject.cli.preview import show_preview
+
+            show_preview(api, view, flows)
+            return
         [uuids] = commit_and_wait(api, api.flow_add(service, flows))
-    for uuid in uuids:
-        click.echo(uuid)
+    _print_added(view, uuids, flows)
+
+
+def _explicit(view: ServiceView, attachment: str | None, all_attachments: bool, command: str) -> str | None:
+    """A flow's attachment: the one named, the service's only one, or none with --all-attachments."""
+    if attachment is not None and all_attachments:
+        raise OvnInjectError(f"{command}: --attachment and --all-attachments exclude each other")
+    if attachment is not None or all_attachments:
+        return attachment
+    names = [f"{a.target}@{a.hook}" for a in view.attachments]
+    if len(names) == 1:
+        return view.attachments[0].uuid
+    if not names:
+        raise OvnInjectError(
+            f"{command}: service '{view.name}' has no attachment yet: attach it first "
+            "('ovn-inject attach-add') "
+            "or give --all-attachments (the flow then applies wherever it is attached later)"
+        )
+    raise OvnInjectError(
+        f"{command}: service '{view.name}' has {len(names)} attachments ({', '.join(sorted(names))}): "
+        "give --attachment KIND:NAME@HOOK, or --all-attachments"
+    )
+
+
+def _print_added(view: ServiceView, uuids: list[Any], flows: list[Any]) -> None:
+    names = {a.uuid: f"{a.target}@{a.hook}" for a in view.attachments}
+    records = [
+        {
+            "_uuid": str(uuid),
+            "service": view.name,
+            "attachment": names.get(flow.attachment or "", wire.ALL_ATTACHMENTS),
+            "priority": flow.priority,
+            "match": flow.match,
+            "actions": flow.actions,
+            "cookie": f"0x{flow.cookie:x}",
+            "hard_timeout": flow.hard_timeout,
+            "openflow_flows": flow.openflow_flows,
+        }
+        for uuid, flow in zip(uuids, flows, strict=True)
+    ]
+    if settings().format in ("json", "csv"):
+        emit(render(records, list(records[0]) if records else ["_uuid"], settings().output))
+        return
+    for record in records:
+        click.echo(record["_uuid"])
 
 
 @click.command("flow-del")
 @click.argument("service")
 @click.argument("flow_id", required=False, metavar="[ID]")
 @click.option("--cookie", help="Delete every flow whose cookie matches C or C/MASK.")
-@click.option("--if-exists", is_flag=True, help="Do nothing if there is no such flow.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such flow.")
+@wait_option
 @db_options
-def flow_del(service: str, flow_id: str | None, cookie: str | None, if_exists: bool) -> None:
+def flow_del(service: str, flow_id: str | None, cookie: str | None, missing_ok: bool) -> None:
     """Delete a flow of SERVICE by ID, or the flows matching --cookie."""
     if flow_id is not None and cookie is not None:
         raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK], not both")
     if flow_id is None and cookie is None:
         raise OvnInjectError("flow-del: give a flow ID or --cookie C[/MASK] (which flows to delete)")
+    from ovn_inject.core.validate import parse_cookie
+
     value, mask = parse_cookie(cookie) if cookie is not None else (None, None)
     with inject_api() as api:
-        commit_and_wait(api, api.flow_del(service, flow_id, value, mask, if_exists))
+        commit_and_wait(api, api.flow_del(service, flow_id, value, mask, if_exists(missing_ok)))
 
 
 @click.command("flow-list")
 @click.argument("service", required=False)
+@click.option("--no-trunc", is_flag=True, help="Whole uuids, and long matches and actions on one line each.")
+@format_option
 @db_options
-def flow_list(service: str | None) -> None:
-    """List the flows of SERVICE (or of every service)."""
-    with inject_api() as api:
-        records = [flow_summary(f) for f in api.flow_list(service).execute()]
-    columns = FLOW_COLUMNS if settings().output != "json" else [*FLOW_COLUMNS, "hard_timeout"]
-    emit(render(records, columns, settings().output))
+def flow_list(service: str | None, no_trunc: bool) -> None:
+    """List the flows of SERVICE (or of every service); long text wraps to the terminal."""
+    found = read("Service", "Attachment", "Service_Flow")
+    services = {s["_uuid"]: s for s in found["Service"]}
+    attachments = {a["_uuid"]: a for a in found["Attachment"]}
+    rows = found["Service_Flow"]
+    if service is not None:
+        chosen = wire.find_service(found["Service"], service)["_uuid"]
+        rows = [f for f in rows if f["service"] == chosen]
+    records = [flow_summary(f, services, attachments) for f in rows]
+    records.sort(
+        key=lambda r: (str(r["service"]), -int(str(r["priority"])), str(r["match"]), str(r["_uuid"]))
+    )
+    caps = {}
+    if settings().output == "table" and not no_trunc:
+        for record in records:
+            record["_uuid"] = str(record["_uuid"])[:8]  # enough to name it in flow-del; whole with --no-trunc
+        caps = fit_to_terminal(records, FLOW_COLUMNS, WIDE)
+    emit(render(records, FLOW_COLUMNS, settings().output, widths=caps))
 
 
 @click.command("flow-replace")
 @click.argument("service")
 @click.argument("file", type=click.File("r"))
+@_all_option
+@format_option
+@wait_option
 @db_options
-def flow_replace(service: str, file: Any) -> None:
-    """Replace every flow of SERVICE with those in FILE (JSON lines or a JSON array; - for stdin)."""
+def flow_replace(service: str, file: Any, all_attachments: bool) -> None:
+    """Replace every flow of SERVICE with those in FILE (JSON lines or a JSON array; - for stdin).
+
+    An entry without "attachment" binds to the service's only attachment, or, with
+    --all-attachments, to every attachment.
+    """
+    from ovn_inject.core.validate import validate_flows
+    from ovn_inject.db.records import ovn_release, service_view
+
     requests = parse_flow_file(file.read())
     with inject_api() as api:
         view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
+        if any(r.attachment is None for r in requests):
+            default = _explicit(view, None, all_attachments, "flow-replace")
+            requests = [
+                r if r.attachment is not None else dataclasses.replace(r, attachment=default)
+                for r in requests
+            ]
         flows = validate_flows(requests, view, replacing=True)
         [uuids] = commit_and_wait(api, api.flow_replace(service, flows))
-    for uuid in uuids:
-        click.echo(uuid)
+    _print_added(view, uuids, flows)
 
 
 def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
     """The view with the ports each attachment's flows may name (read from NB), in the daemon's release."""
+    from ovn_inject.core.hooks import TargetKind
+    from ovn_inject.db.readers import read_topology
+
     config = settings()
     ssl_ready(config.nb_remote)
     topology = read_topology(config.nb_remote, config.db_timeout, config.tenant)
@@ -212,17 +328,12 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
-    return dataclasses.replace(
-        view,
-        allowed_ports=allowed,
-        reach=reach,
-        scopes=compiled_scopes(
-            topology,
-            ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
-            view.tenant,
-        ),
-        release=release,
+    from ovn_inject.core.bound import compiled_scopes
+
+    scopes = compiled_scopes(
+        topology, ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments), view.tenant
     )
+    return dataclasses.replace(view, allowed_ports=allowed, reach=reach, scopes=scopes, release=release)
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

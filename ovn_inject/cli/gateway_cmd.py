@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import settings, ssl_options
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+from ovn_inject.cli.db_options import Renamed, settings, ssl_options
+from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.limits import Limits
 from ovn_inject.metrics import parse_address
@@ -20,8 +20,23 @@ from ovn_inject.metrics import parse_address
 @click.option(
     "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (default ${INJECT_DB_ENV})."
 )
-@click.option("--nb", envvar="OVN_NB_DB", required=True, help="OVN_Northbound remote (default $OVN_NB_DB).")
-@click.option("--sb", envvar="OVN_SB_DB", help="OVN_Southbound remote, for dry runs (default $OVN_SB_DB).")
+@click.option(
+    "--nb-db",
+    "--nb",
+    "nb",
+    cls=Renamed,
+    envvar=NB_DB_ENV,
+    required=True,
+    help=f"OVN_Northbound remote (${NB_DB_ENV}).",
+)
+@click.option(
+    "--sb-db",
+    "--sb",
+    "sb",
+    cls=Renamed,
+    envvar=SB_DB_ENV,
+    help=f"OVN_Southbound remote, for dry runs (${SB_DB_ENV}).",
+)
 @click.option(
     "--tenant-key",
     default=DEFAULT_TENANT_KEY,

@@ -12,8 +12,8 @@ import ovs.unixctl
 import ovs.unixctl.server
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import settings, ssl_options
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+from ovn_inject.cli.db_options import Renamed, settings, ssl_options
+from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
 from ovn_inject.core.placement import pinned_registers
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import Release, parse_release
@@ -22,8 +22,24 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 
 
 @click.command()
-@click.option("--nb", envvar="OVN_NB_DB", required=True, help="OVN_Northbound remote (default $OVN_NB_DB).")
-@click.option("--sb", envvar="OVN_SB_DB", required=True, help="OVN_Southbound remote(s), comma-separated.")
+@click.option(
+    "--nb-db",
+    "--nb",
+    "nb",
+    cls=Renamed,
+    envvar=NB_DB_ENV,
+    required=True,
+    help=f"OVN_Northbound remote (${NB_DB_ENV}).",
+)
+@click.option(
+    "--sb-db",
+    "--sb",
+    "sb",
+    cls=Renamed,
+    envvar=SB_DB_ENV,
+    required=True,
+    help=f"OVN_Southbound remote(s) (${SB_DB_ENV}).",
+)
 @click.option(
     "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (${INJECT_DB_ENV})."
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ovn_inject.errors import OvnInjectError
 from ovn_inject.sandbox import DEFAULT_DIR, Sandbox
 from ovn_inject.sandbox import topology as topologies
 
@@ -84,12 +85,11 @@ def down(directory: Path) -> None:
 @sandbox.command()
 @dir_option
 def status(directory: Path) -> None:
-    """Show the sandbox's processes and whether they run."""
+    """Show the sandbox's processes and whether they run; exit status 1 if any is stopped or none is up."""
     box = Sandbox(directory)
     rows = box.status()
     if not rows:
-        click.echo(f"no sandbox is up in {box.root}")
-        return
+        raise OvnInjectError(f"no sandbox is up in {box.root}")
     for name, pid, alive in rows:
         click.echo(f"{name:<28} pid {pid:<8} {'running' if alive else 'stopped'}")
     click.echo(f"NB: {box.nb_remote} {box.nb_tcp_remote}")
@@ -98,6 +98,9 @@ def status(directory: Path) -> None:
     click.echo(f"OVN_Inject: {box.inject_remote} (a second database of NB's ovsdb-server)")
     for lport, chassis in sorted(box.state.bindings.items()):
         click.echo(f"port {lport:<10} on {chassis}")
+    stopped = [name for name, _, alive in rows if not alive]
+    if stopped:
+        raise OvnInjectError(f"stopped: {', '.join(stopped)}")
 
 
 @sandbox.command()
@@ -105,5 +108,7 @@ def status(directory: Path) -> None:
 def env(directory: Path) -> None:
     """Print export lines for ovn-nbctl, ovn-sbctl, ovn-trace and hv1's OVS tools."""
     box = Sandbox(directory)
+    if not box.status():
+        raise OvnInjectError(f"no sandbox is up in {box.root} (start one with 'ovn-inject sandbox up')")
     for key, value in box.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")

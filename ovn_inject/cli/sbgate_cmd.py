@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ovn_inject.cli.db_options import settings, ssl_options
+from ovn_inject.cli.db_options import Renamed, settings, ssl_options
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.daemonize import run_service
 from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
@@ -20,8 +20,10 @@ from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
     help="Where ovn-northd connects: punix:PATH, ptcp:PORT[:HOST] or pssl:PORT[:HOST].",
 )
 @click.option(
+    "--sb-db",
     "--remote",
     "remotes",
+    cls=Renamed,
     required=True,
     multiple=True,
     help="The SB database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT; comma-separated for a cluster.",

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    format_option,
+    if_exists,
+    inject_api,
+    read,
+    settings,
+    wait_option,
+)
 from ovn_inject.cli.output import render
+from ovn_inject.cli.token_cmd import now_ms
 from ovn_inject.core import tokens
 from ovn_inject.core.tokens import iso_time
-from ovn_inject.db.commands import now_ms
-from ovn_inject.db.records import to_record
 from ovn_inject.errors import OvnInjectError
 
 TENANT_TOKEN_COLUMNS = [
@@ -26,8 +36,7 @@ TENANT_TOKEN_COLUMNS = [
 ]
 
 
-def tenant_token_summary(row: object, now: int) -> dict[str, object]:
-    record = to_record(row)
+def tenant_token_summary(record: dict[str, Any], now: int) -> dict[str, object]:
     expires = record["expires"]
     return {
         "_uuid": record["_uuid"],
@@ -57,6 +66,8 @@ def _lifetime(text: str) -> int:
     "--max-flows", type=click.IntRange(min=0), help="Largest flow quota a service of the tenant may have."
 )
 @click.option("--description", default="", help="Free text, e.g. who holds it.")
+@format_option
+@wait_option
 @db_options
 def tenant_token_create(
     tenant: str, expires_in: str | None, max_services: int | None, max_flows: int | None, description: str
@@ -89,23 +100,29 @@ def tenant_token_create(
 
 @click.command("tenant-token-list")
 @click.argument("tenant", required=False)
+@format_option
 @db_options
 def tenant_token_list(tenant: str | None) -> None:
     """List tenant credentials (never their secrets) of TENANT or of every tenant."""
     now = now_ms()
-    with inject_api() as api:
-        records = [tenant_token_summary(t, now) for t in api.tenant_token_list(tenant).execute()]
+    rows = read("Tenant_Token")["Tenant_Token"]
+    chosen = [t for t in rows if tenant is None or t["tenant"] == tenant]
+    records = sorted(
+        (tenant_token_summary(t, now) for t in chosen),
+        key=lambda r: (str(r["tenant"]), str(r["created"]), str(r["public_id"])),
+    )
     emit(render(records, TENANT_TOKEN_COLUMNS, settings().output))
 
 
 @click.command("tenant-token-revoke")
 @click.argument("token_id", metavar="PUBLIC_ID")
-@click.option("--if-exists", is_flag=True, help="Do nothing if there is no such credential.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such credential.")
+@wait_option
 @db_options
-def tenant_token_revoke(token_id: str, if_exists: bool) -> None:
+def tenant_token_revoke(token_id: str, missing_ok: bool) -> None:
     """Revoke a tenant credential; the services it created keep working."""
     with inject_api() as api:
-        commit_and_wait(api, api.tenant_token_revoke(token_id, if_exists))
+        commit_and_wait(api, api.tenant_token_revoke(token_id, if_exists(missing_ok)))
 
 
 COMMANDS = [tenant_token_create, tenant_token_list, tenant_token_revoke]

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from ovn_inject.cli.db_options import commit_and_wait, db_options, emit, inject_api, settings
+from ovn_inject.cli.db_options import (
+    commit_and_wait,
+    db_options,
+    emit,
+    format_option,
+    if_exists,
+    inject_api,
+    read,
+    settings,
+    wait_option,
+)
 from ovn_inject.cli.output import render
 from ovn_inject.core import tokens
-from ovn_inject.db.commands import now_ms
-from ovn_inject.db.records import service_name, to_record
+from ovn_inject.db import wire
 
 TOKEN_COLUMNS = ["public_id", "service", "created", "expires", "expired", "description"]
 
@@ -18,13 +28,19 @@ TOKEN_COLUMNS = ["public_id", "service", "created", "expires", "expired", "descr
 iso_time = tokens.iso_time
 
 
-def token_summary(row: object, now: int) -> dict[str, object]:
-    record = to_record(row)
+def now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def token_summary(record: dict[str, Any], services: dict[str, Any], now: int) -> dict[str, object]:
     expires = record["expires"]
+    service = services.get(record["service"] or "")
     return {
         "_uuid": record["_uuid"],
         "public_id": record["public_id"],
-        "service": service_name(row),
+        "service": service["name"] if service else "",
         "created": iso_time(record["created"]),
         "expires": iso_time(expires) if expires is not None else "never",
         "expired": expires is not None and expires <= now,
@@ -36,6 +52,8 @@ def token_summary(row: object, now: int) -> dict[str, object]:
 @click.argument("service")
 @click.option("--expires", "expires_in", help="Lifetime, like 30m, 1h or 7d (default: never expires).")
 @click.option("--description", default="", help="Free text, e.g. who holds it.")
+@format_option
+@wait_option
 @db_options
 def token_create(service: str, expires_in: str | None, description: str) -> None:
     """Create a token for SERVICE and print it; it is shown this once and never stored."""
@@ -61,23 +79,33 @@ def token_create(service: str, expires_in: str | None, description: str) -> None
 
 @click.command("token-list")
 @click.argument("service", required=False)
+@format_option
 @db_options
 def token_list(service: str | None) -> None:
     """List tokens (never their secrets) of SERVICE or of every service."""
     now = now_ms()
-    with inject_api() as api:
-        records = [token_summary(t, now) for t in api.token_list(service).execute()]
+    found = read("Service", "Token")
+    services = {s["_uuid"]: s for s in found["Service"]}
+    rows = found["Token"]
+    if service is not None:
+        chosen = wire.find_service(found["Service"], service)["_uuid"]
+        rows = [t for t in rows if t["service"] == chosen]
+    records = sorted(
+        (token_summary(t, services, now) for t in rows),
+        key=lambda r: (str(r["service"]), str(r["created"]), str(r["public_id"])),
+    )
     emit(render(records, TOKEN_COLUMNS, settings().output))
 
 
 @click.command("token-revoke")
 @click.argument("token_id", metavar="ID")
-@click.option("--if-exists", is_flag=True, help="Do nothing if there is no such token.")
+@click.option("--if-exists", "missing_ok", is_flag=True, help="Do nothing if there is no such token.")
+@wait_option
 @db_options
-def token_revoke(token_id: str, if_exists: bool) -> None:
+def token_revoke(token_id: str, missing_ok: bool) -> None:
     """Revoke a token by its public id (or its row's uuid)."""
     with inject_api() as api:
-        commit_and_wait(api, api.token_revoke(token_id, if_exists))
+        commit_and_wait(api, api.token_revoke(token_id, if_exists(missing_ok)))
 
 
 COMMANDS = [token_create, token_list, token_revoke]

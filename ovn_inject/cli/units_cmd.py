@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ovn_inject import units
+from ovn_inject.cli.db_options import Renamed
 from ovn_inject.constants import DEFAULT_TENANT_KEY
 from ovn_inject.errors import OvnInjectError
 
@@ -33,17 +34,29 @@ def _this_program() -> str:
     "--program",
     help="The ovn-inject program the units run (default: this one, as an absolute path).",
 )
-@click.option("--nb-remote", "nb", default="unix:/run/ovn/ovnnb_db.sock", show_default=True, help="OVN NB.")
 @click.option(
+    "--nb-db",
+    "--nb-remote",
+    "nb",
+    cls=Renamed,
+    default="unix:/run/ovn/ovnnb_db.sock",
+    show_default=True,
+    help="OVN NB.",
+)
+@click.option(
+    "--sb-db",
     "--sb-remote",
     "sb",
+    cls=Renamed,
     default="unix:/run/ovn/ovnsb_db.sock",
     show_default=True,
     help="OVN SB, comma-separated for a cluster.",
 )
 @click.option(
+    "--inject-db",
     "--inject-remote",
     "inject_db",
+    cls=Renamed,
     help="OVN_Inject, comma-separated for a cluster (default: the socket of ovn-inject-ovsdb.service).",
 )
 @click.option(
@@ -123,7 +136,7 @@ def systemd_units(
         raise click.UsageError("--cluster-remote needs --cluster-local (this member's address)")
     if inject_db is None:
         if not own_db:
-            raise click.UsageError("--no-own-db needs --inject-remote")
+            raise click.UsageError("--no-own-db needs --inject-db")
         inject_db = f"unix:{rundir}/ovn-inject_db.sock"
     site = units.Site(
         program or _this_program(),

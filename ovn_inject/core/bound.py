@@ -15,22 +15,18 @@ it applies to (a chassis may host every one of their datapaths).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.core.quota import BUDGET_OPTION, DEFAULT_FLOW_LIMIT, DEFAULT_SERVICE_BUDGET, budget
+
+__all__ = ["BUDGET_OPTION", "DEFAULT_FLOW_LIMIT", "DEFAULT_SERVICE_BUDGET", "budget"]
 from ovn_inject.core.reach import scope_match
 from ovn_inject.core.topology import TargetError, Topology
 from ovn_inject.lang import Expr, Release
 from ovn_inject.lang import expansion as ex
 from ovn_inject.lang.match_parser import parse_match_tree
-
-#: Most OpenFlow flows one service flow may make ovn-controller install on a chassis.
-DEFAULT_FLOW_LIMIT = 1_000
-#: Default budget of one service: the sum of its flows' OpenFlow cost.
-DEFAULT_SERVICE_BUDGET = 20_000
-#: Service.options key of a service's own budget.
-BUDGET_OPTION = "max_openflow_flows"
 
 #: Which ovn-controller normaliser a release has (lib/expr.c changed in 23.06 and 26.03).
 _SUPERSETS_FROM = (23, 6)
@@ -106,12 +102,6 @@ def _parsed(text: str) -> Expr:
 
 def _sat(n: int) -> int:
     return min(n, ex.CAP)
-
-
-def budget(options: Mapping[str, str]) -> int:
-    """A service's budget from its options (the default when unset or not a number)."""
-    text = options.get(BUDGET_OPTION, "")
-    return int(text) if text.isdigit() else DEFAULT_SERVICE_BUDGET
 
 
 def over_limit(cost: ex.Cost, limit: int = DEFAULT_FLOW_LIMIT) -> str | None:

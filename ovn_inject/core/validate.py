@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ovn_inject.core import bound
+from ovn_inject.core import quota
 from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
-from ovn_inject.core.policy import CheckedFlow, PolicyError, check_flow, check_ports
-from ovn_inject.core.reach import rewrite_problem
-from ovn_inject.core.topology import Reach
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import Expr, LanguageError, Release
+
+if TYPE_CHECKING:  # the language is imported where a flow is checked: a CLI write without flows skips it
+    from ovn_inject.core.policy import CheckedFlow
+    from ovn_inject.core.topology import Reach
+    from ovn_inject.lang import Expr, Release
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -64,7 +66,7 @@ class OpenFlowBudgetError(QuotaExceededError):
         OvnInjectError.__init__(
             self,
             f"service '{service}' may make ovn-controller install at most {limit:,} OpenFlow flows "
-            f"({bound.BUDGET_OPTION}); its flows would then cost {wanted:,}: delete flows, or ask the "
+            f"({quota.BUDGET_OPTION}); its flows would then cost {wanted:,}: delete flows, or ask the "
             "operator for a larger budget",
         )
         self.limit = limit
@@ -144,11 +146,11 @@ class ServiceView:
     #: attachment uuid -> its compiled scope on each datapath (bound.compiled_scopes); None: not known
     scopes: Mapping[str, tuple[Expr, ...]] | None = None
     #: the service's OpenFlow budget (Service.options:max_openflow_flows)
-    max_openflow_flows: int = bound.DEFAULT_SERVICE_BUDGET
+    max_openflow_flows: int = quota.DEFAULT_SERVICE_BUDGET
     #: what its stored flows cost now (0 when the caller leaves the check to the write transaction)
     openflow_flows: int = 0
     #: most OpenFlow flows one flow may cost
-    flow_limit: int = bound.DEFAULT_FLOW_LIMIT
+    flow_limit: int = quota.DEFAULT_FLOW_LIMIT
 
 
 @dataclass(frozen=True)
@@ -193,16 +195,22 @@ def cookie_from_db(stored: int) -> int:
 
 
 def resolve_attachment(reference: str, service: ServiceView) -> AttachmentView:
-    """The service's attachment named by uuid, unique uuid prefix or ``KIND:NAME`` (if unique)."""
+    """The service's attachment named by uuid, unique uuid prefix, ``KIND:NAME@HOOK`` or ``KIND:NAME``."""
     wanted = reference.strip().lower()
-    found = [a for a in service.attachments if a.uuid.startswith(wanted) or a.target == reference.strip()]
+    named = reference.strip()
+    found = [
+        a
+        for a in service.attachments
+        if a.uuid.startswith(wanted) or named in (a.target, f"{a.target}@{a.hook}")
+    ]
     if len(found) == 1:
         return found[0]
     if not found:
         raise FlowValidationError("attachment", f"service '{service.name}' has no attachment '{reference}'")
     raise FlowValidationError(
         "attachment",
-        f"'{reference}' names {len(found)} attachments of service '{service.name}'; give its uuid",
+        f"'{reference}' names {len(found)} attachments of service '{service.name}' "
+        f"({', '.join(f'{a.target}@{a.hook}' for a in found)}); add its hook: KIND:NAME@HOOK",
     )
 
 
@@ -231,6 +239,8 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
             raise FlowValidationError(exc.column, exc.detail, index=index) from None
         attachment, applicable = found.uuid, [found]
     checked = _check_language_and_policy(match, actions, applicable, service, index)
+    from ovn_inject.core import bound  # with the language: a CLI write without flows skips both
+
     cost = bound.flow_cost(checked.match, _scopes(applicable, service), service.release, service.flow_limit)
     refused = bound.over_limit(cost, service.flow_limit)
     if refused:
@@ -264,6 +274,11 @@ def _check_language_and_policy(
     match: str, actions: str, applicable: Sequence[AttachmentView], service: ServiceView, index: int | None
 ) -> CheckedFlow:
     """The canonical text of a flow the service may install at every hook it applies to."""
+    from ovn_inject.core.policy import PolicyError, check_flow, check_ports
+    from ovn_inject.core.reach import rewrite_problem
+    from ovn_inject.core.topology import Reach
+    from ovn_inject.lang import LanguageError
+
     hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
     pipelines = {h.pipeline for h in hooks} or set(Pipeline)
     try:

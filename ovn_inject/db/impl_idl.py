@@ -13,7 +13,7 @@ from ovsdbapp.backend import ovs_idl
 from ovsdbapp.backend.ovs_idl import connection, idlutils
 
 from ovn_inject.constants import INJECT_DB_NAME
-from ovn_inject.core.bound import BUDGET_OPTION
+from ovn_inject.core.quota import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
 from ovn_inject.db import api, commands, tenant_commands
 from ovn_inject.db.errors import InjectDbError
@@ -225,8 +225,12 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
                     txn.add(command)
         except OvnInjectError:
             raise
-        except exceptions.TimeoutException as exc:
-            raise InjectDbError(f"OVN_Inject did not answer in time: {_describe(exc)}") from exc
+        except exceptions.TimeoutException:
+            timeout = getattr(self.ovsdb_connection, "timeout", None)
+            within = f" within {timeout:g} s" if isinstance(timeout, int | float) else " in time"
+            raise InjectDbError(
+                f"OVN_Inject did not answer{within} (a larger --timeout?); the change may still commit"
+            ) from None
         except RuntimeError as exc:
             raise InjectDbError(f"OVN_Inject refused the change: {_describe(exc)}") from exc
         return [command.result for command in commands]
@@ -287,14 +291,21 @@ def open_idl(
         conn.start()
     except OvnInjectError:
         raise
+    except exceptions.TimeoutException:
+        raise InjectDbError(
+            f"{schema_name} at {remote} did not answer within {timeout:g} s (a larger --timeout?)"
+        ) from None
     except Exception as exc:
         raise InjectDbError(f"cannot reach {schema_name} at {remote}: {_describe(exc)}") from exc
     return conn
 
 
 def _describe(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    try:
+        text = str(exc).strip()
+    except Exception:  # ovsdbapp's exceptions can fail to print themselves
+        text = ""
+    return (text or type(exc).__name__).splitlines()[0]
 
 
 def connect(remote: str, timeout: float = DEFAULT_TIMEOUT) -> InjectDbApiIdlImpl:

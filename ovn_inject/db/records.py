@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ovn_inject.core import bound
-from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
+from ovn_inject.core import quota
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import AttachmentView, ServiceView, cookie_from_db
-from ovn_inject.lang import LanguageError, Release, parse_release
+
+if TYPE_CHECKING:
+    from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
+    from ovn_inject.lang import Release
 
 Record = dict[str, Any]
 
@@ -74,7 +76,7 @@ def service_view(row: Any, flow_count: int | None = None) -> ServiceView:
         max_flows=int(max_flows) if max_flows and max_flows.isdigit() else None,
         attachments=attachments,
         flow_count=len(raw.flows) if flow_count is None else flow_count,
-        max_openflow_flows=bound.budget(raw.options),
+        max_openflow_flows=quota.budget(raw.options),
     )
 
 
@@ -89,6 +91,8 @@ RELEASE_OPTION = "ovn_release"
 
 def ovn_release(tables: Mapping[str, Any]) -> Release | None:
     """The release the daemon learnt from SB (Inject_Global.options:ovn_release), if it said."""
+    from ovn_inject.lang import LanguageError, parse_release
+
     for row in tables["Inject_Global"].rows.values():
         name = row.options.get(RELEASE_OPTION)
         if name:
@@ -106,6 +110,8 @@ def single(value: Any) -> Any:
 
 def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
     """The compiler's view of every Service row of an OVN_Inject IDL."""
+    from ovn_inject.core.compiler import ServiceSpec
+
     return [
         ServiceSpec(str(row.uuid), row.name, row.tenant, bool(row.enabled))
         for row in tables["Service"].rows.values()
@@ -114,11 +120,13 @@ def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
 
 def service_budgets(tables: Mapping[str, Any]) -> dict[str, int]:
     """Every service's OpenFlow budget by uuid (Service.options:max_openflow_flows or the default)."""
-    return {str(row.uuid): bound.budget(row.options) for row in tables["Service"].rows.values()}
+    return {str(row.uuid): quota.budget(row.options) for row in tables["Service"].rows.values()}
 
 
 def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:
     """The compiler's view of every Attachment row that still has its service."""
+    from ovn_inject.core.compiler import AttachmentSpec
+
     out = []
     for row in tables["Attachment"].rows.values():
         service = single(row.service)

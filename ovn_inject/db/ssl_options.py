@@ -23,15 +23,11 @@ from pathlib import Path
 
 import ovs.stream
 
+from ovn_inject.constants import SSL_ENV
 from ovn_inject.errors import OvnInjectError
 
 #: Environment variables the CLI and the daemons read when an option is not given.
-ENV = {
-    "private_key": "OVN_INJECT_PRIVATE_KEY",
-    "certificate": "OVN_INJECT_CERTIFICATE",
-    "ca_cert": "OVN_INJECT_CA_CERT",
-    "bootstrap_ca_cert": "OVN_INJECT_BOOTSTRAP_CA_CERT",
-}
+ENV = SSL_ENV
 BOOTSTRAP_TIMEOUT = 10.0
 
 

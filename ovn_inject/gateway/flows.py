@@ -18,10 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ovn_inject.core.appflows import FlowCache, ServiceFlow
-from ovn_inject.core.compiler import compile_hooks
-from ovn_inject.core.contract import FLOW_ID, Contract
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
+from ovn_inject.core.preview import preview_flows
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.topology import TargetError
@@ -42,7 +40,6 @@ from ovn_inject.gateway.state import Caller, GatewayState
 
 #: At most this many flows in one request (413 beyond): a bundle larger than that is a mistake.
 MAX_FLOWS_PER_REQUEST = 10_000
-DRY_RUN_PREFIX = "dry-run-"
 
 
 @dataclass(frozen=True)
@@ -329,58 +326,24 @@ def dry_run(
     check_no_duplicates(flows)
     placements = state.placements()
     topology = state.topology()
-    cache = FlowCache(state.release())
-    app_flows = [
-        ServiceFlow(
-            f"{DRY_RUN_PREFIX}{i}",
-            caller.service_uuid,
-            flow.attachment,
-            flow.priority,
-            cache.check(flow.match, flow.actions),
-        )
-        for i, flow in enumerate(flows)
-    ]
     with state.lock:
         tables = state.api.tables
         services, attachments = records.service_specs(tables), records.attachment_specs(tables)
-    compiled = compile_hooks(topology, placements, services, attachments, app_flows)
-    # The contract as the daemon applies it, on the rows of these flows only (not every attachment's).
-    dry = {f.uuid for f in app_flows}
-    compiled.lflows = {
-        key: row for key, row in compiled.lflows.items() if dict(row.external_ids).get(FLOW_ID) in dry
-    }
-    Contract().apply(compiled, placements, topology, services, attachments, state.release())
-    lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
-    for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):
-        ids = dict(lflow.external_ids)
-        flow_id = ids.get("ovn-inject-flow", "")
-        if flow_id in lflows:
-            lflows[flow_id].append(
-                models.LogicalFlowInfo(
-                    datapath=lflow.datapath,
-                    pipeline=lflow.pipeline,
-                    table_id=lflow.table_id,
-                    priority=lflow.priority,
-                    match=lflow.match,
-                    actions=lflow.actions,
-                    stage_name=ids.get("stage-name", ""),
-                )
-            )
-    out = []
-    for app_flow, flow in zip(app_flows, flows, strict=True):
-        status = compiled.flow_status.get(app_flow.uuid)
-        out.append(
-            models.ValidatedFlow(
-                priority=flow.priority,
-                match=flow.match,
-                actions=flow.actions,
-                cookie=flow.cookie,
-                hard_timeout=flow.hard_timeout,
-                attachment=flow.attachment,
-                openflow_flows=flow.openflow_flows,
-                status=status.state if status is not None else FlowState.PENDING,
-                reason=status.reason if status is not None else "",
-                lflows=lflows[app_flow.uuid],
-            )
+    previews = preview_flows(
+        topology, placements, services, attachments, caller.service_uuid, flows, state.release()
+    )
+    return [
+        models.ValidatedFlow(
+            priority=p.flow.priority,
+            match=p.flow.match,
+            actions=p.flow.actions,
+            cookie=p.flow.cookie,
+            hard_timeout=p.flow.hard_timeout,
+            attachment=p.flow.attachment,
+            openflow_flows=p.flow.openflow_flows,
+            status=p.status,
+            reason=p.reason,
+            lflows=[models.LogicalFlowInfo(**dataclasses.asdict(lflow)) for lflow in p.lflows],
         )
-    return out
+        for p in previews
+    ]

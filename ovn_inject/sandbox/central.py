@@ -188,7 +188,7 @@ class CentralServices:
             port = self.state.extra.get("sbgate_port") or processes.free_tcp_port()
             self.state.extra["sbgate_port"] = port
             listen = f"pssl:{port}:127.0.0.1"
-        argv = ["sbgate", f"--listen={listen}", f"--remote={self.sb_daemon_remote}", *self._ssl_args()]
+        argv = ["sbgate", f"--listen={listen}", f"--sb-db={self.sb_daemon_remote}", *self._ssl_args()]
         if self.state.extra.get("gate_record"):
             argv.append(f"--record={self.gate_record}")
         self._start_python_daemon("sbgate", argv)
@@ -200,8 +200,8 @@ class CentralServices:
             name,
             [
                 "northd",
-                f"--nb={self.nb_daemon_remote}",
-                f"--sb={self.sb_daemon_remote}",
+                f"--nb-db={self.nb_daemon_remote}",
+                f"--sb-db={self.sb_daemon_remote}",
                 f"--inject-db={self.inject_daemon_remote}",
                 f"--unixctl={rundir / (name + '.ctl')}",
                 *self._ssl_args(),
@@ -217,8 +217,8 @@ class CentralServices:
                 "gateway",
                 f"--listen=127.0.0.1:{port}",
                 f"--inject-db={self.inject_daemon_remote}",
-                f"--nb={self.nb_daemon_remote}",
-                f"--sb={self.sb_daemon_remote}",
+                f"--nb-db={self.nb_daemon_remote}",
+                f"--sb-db={self.sb_daemon_remote}",
                 *self._ssl_args("--db-"),
                 # Tests drive one service hard; a deployment keeps the default rate limit.
                 "--rate-limit=0",

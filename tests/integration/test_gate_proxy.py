@@ -31,7 +31,7 @@ def sb_and_gate(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     ]
     try:
         gate = [sys.executable, "-m", "ovn_inject", "sbgate", f"--listen=punix:{gate_sock}"]
-        gate += ["--remote", f"unix:{tmp_path / 'nowhere.sock'},unix:{sb_sock}", "--detach"]
+        gate += ["--sb-db", f"unix:{tmp_path / 'nowhere.sock'},unix:{sb_sock}", "--detach"]
         gate += [f"--pidfile={tmp_path / 'gate.pid'}", f"--log-file={tmp_path / 'gate.log'}"]
         subprocess.run(gate, check=True, timeout=20)
         pid = processes.read_pid(tmp_path / "gate.pid")
@@ -81,10 +81,11 @@ def test_bad_sessions_close_alone_and_the_gate_keeps_serving(sb_and_gate: tuple[
 def test_cli_refuses_bad_addresses(tmp_path: Path) -> None:
     cli = [sys.executable, "-m", "ovn_inject", "sbgate"]
     bad_listen = subprocess.run(
-        [*cli, "--listen", "tcp:6642", "--remote", "unix:x"], capture_output=True, text=True
+        [*cli, "--listen", "tcp:6642", "--sb-db", "unix:x"], capture_output=True, text=True
     )
     assert bad_listen.returncode == 1 and "punix:PATH or ptcp:PORT" in bad_listen.stderr
     bad_remote = subprocess.run(
+        # --remote: the old spelling of --sb-db, still accepted.
         [*cli, "--listen", f"punix:{tmp_path / 'g.sock'}", "--remote", "ssl:1.2.3.4:6642"],
         capture_output=True,
         text=True,

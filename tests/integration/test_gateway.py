@@ -343,7 +343,7 @@ def test_tls_with_ovn_option_names(topo: Sandbox, tmp_path: Path) -> None:
         capture_output=True,
     )
     port, pidfile = processes.free_tcp_port(), tmp_path / "gateway.pid"
-    databases = [f"--inject-db={topo.inject_remote}", f"--nb={topo.nb_remote}"]
+    databases = [f"--inject-db={topo.inject_remote}", f"--nb-db={topo.nb_remote}"]
     tls = [f"--private-key={key}", f"--certificate={cert}"]
     daemon = ["--detach", f"--pidfile={pidfile}", f"--log-file={tmp_path / 'gw.log'}"]
     subprocess.run(

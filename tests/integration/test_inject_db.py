@@ -25,6 +25,17 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 Run = Callable[..., Result]
+ALL_IP4_DROP = [
+    "flow-add",
+    "ips",
+    "--all-attachments",
+    "--priority",
+    "1",
+    "--match",
+    "ip4",
+    "--actions",
+    "drop;",
+]
 
 
 #: No compiler daemon here: these tests see the database as the CLI leaves it (statuses
@@ -107,8 +118,8 @@ def test_service_lifecycle_and_duplicates(run: Run) -> None:
     err = run("service-add", "ips", "--tenant", "tenant-a", ok=False).stderr
     assert "already exists" in err
     run("service-add", "ips", "--tenant", "tenant-a", "--may-exist")
-    run("flow-add", "ips", "--priority", "1", "--match", "ip4", "--actions", "drop;")
-    run("flow-add", "ips", "--priority", "2", "--match", "ip6", "--actions", "drop;")
+    run("flow-add", "ips", "--all-attachments", "--priority", "1", "--match", "ip4", "--actions", "drop;")
+    run("flow-add", "ips", "--all-attachments", "--priority", "2", "--match", "ip6", "--actions", "drop;")
     assert "at most 1 flows" in run("service-set", "ips", "--max-flows", "1", ok=False).stderr
     run("service-set", "ips", "--disable", "--no-max-flows", "--description", "IPS")
     changed = json.loads(run("service-list", "-f", "json").stdout)[0]
@@ -247,7 +258,7 @@ def test_flow_add_list_and_refusals_write_nothing(run: Run) -> None:
         "--cookie",
         "0xffffffffffffffff",
         "--attachment",
-        attachment[:8],
+        attachment,
         "--hard-timeout",
         "60",
     ).stdout.strip()
@@ -285,7 +296,17 @@ def test_flow_del_by_id_and_cookie_mask(run: Run) -> None:
     for cookie in ("0x10", "0x11", "0x20"):
         match = f"ip4.src == 10.0.0.{int(cookie, 16)}"
         ids[cookie] = run(
-            "flow-add", "ips", "--priority", "1", "--match", match, "--actions", "drop;", "--cookie", cookie
+            "flow-add",
+            "ips",
+            "--all-attachments",
+            "--priority",
+            "1",
+            "--match",
+            match,
+            "--actions",
+            "drop;",
+            "--cookie",
+            cookie,
         ).stdout.strip()
     run("flow-del", "ips", ids["0x20"])
     assert "not found" in run("flow-del", "ips", ids["0x20"], ok=False).stderr
@@ -298,6 +319,7 @@ def test_flow_del_by_id_and_cookie_mask(run: Run) -> None:
 def test_flow_add_refuses_a_duplicate_like_the_gateway(run: Run) -> None:
     """With a drop; and a next; twin, ovn-controller would keep one at random: the second is refused."""
     run("service-add", "ips", "--tenant", "tenant-a")
+    run("attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
     run("flow-add", "ips", "--priority", "5", "--match", "ip4.src == 10.0.0.11", "--actions", "drop;")
     twin = run(
         "flow-add", "ips", "--priority", "5", "--match", "ip4.src==10.0.0.11", "--actions", "next;", ok=False
@@ -308,6 +330,7 @@ def test_flow_add_refuses_a_duplicate_like_the_gateway(run: Run) -> None:
 
 def test_flow_replace_is_all_or_nothing(run: Run, tmp_path: Path) -> None:
     run("service-add", "ips", "--tenant", "tenant-a", "--max-flows", "3")
+    run("attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
     run("flow-add", "ips", "--priority", "1", "--match", "ip4", "--actions", "drop;")
     good = tmp_path / "good.jsonl"
     good.write_text(
@@ -377,7 +400,7 @@ def test_service_del_leaves_nothing_behind(run: Run) -> None:
         "--attachment",
         attachment,
     )
-    run("flow-add", "ips", "--priority", "2", "--match", "tcp", "--actions", "next;")
+    run("flow-add", "ips", "--all-attachments", "--priority", "2", "--match", "tcp", "--actions", "next;")
     run("token-create", "ips")
     run("attach-add", "keep", "lsp:vm3", "--hook", "ls-in-port")
     run("attach-del", "ips", "lsp:vm1")  # takes the flow bound to it along
@@ -464,7 +487,7 @@ def test_wait_times_out_without_a_daemon_then_follows_sb_cfg(run: Run, topo: San
 
     for command, column in (
         (
-            ["flow-add", "ips", "--priority", "1", "--match", "ip4", "--actions", "drop;", "--wait=sb"],
+            [*ALL_IP4_DROP, "--wait=sb"],
             "sb_cfg",
         ),
         (["service-del", "ips", "--wait=hv", "--timeout", "30"], "hv_cfg"),

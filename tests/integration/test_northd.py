@@ -160,7 +160,8 @@ def test_two_services_run_in_attachment_order(stack: Sandbox) -> None:
         "--actions",
         "tcp.dst = 23; next;",
     )
-    add_flow(box, "ips", "tcp.dst == 23", "drop;")
+    # --all-attachments: the IPS's flow follows the service wherever it is attached.
+    add_flow(box, "ips", "tcp.dst == 23", "drop;", 1, "--all-attachments")
 
     def tcp(dport: int) -> list[pk.Summary]:
         return delivered(box, "vm1", pk.tcp_segment(vm1.mac, vm2.mac, vm1.ip, vm2.ip, 5555, dport), "vm2")
@@ -170,7 +171,7 @@ def test_two_services_run_in_attachment_order(stack: Sandbox) -> None:
     assert tcp(2323) == [], "DPI first: the IPS sees the rewritten port and drops it"
     cli(box, "attach-del", "ips", "lsp:vm1", "--hook", "ls-in-port")
     cli(box, "attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port", "--order", "0")
-    # The IPS's flow names no attachment, so it acts at the new one too (adding it again is a duplicate).
+    # The IPS's flow is at all its attachments, so it acts at the new one too.
     assert [s.dport for s in tcp(2323)] == [23], "IPS first: it sees 2323, then DPI rewrites it"
     assert tcp(23) == []
 

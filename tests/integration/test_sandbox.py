@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox.probe import send_and_capture
 from ovn_inject.sandbox.topology import DEMO
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +94,15 @@ def test_cli_up_status_env_down(tmp_path: Path) -> None:
         shell = subprocess.run(["bash", "-ec", script], capture_output=True, text=True)
         assert shell.returncode == 0, shell.stderr
         assert "ls-a" in shell.stdout and "Status: active" in shell.stdout and "connected" in shell.stdout
+        assert status.returncode == 0
+        [victim] = [pid for name, pid, _ in Sandbox(directory).status() if name == "hv2/ovn-controller"]
+        os.kill(victim, signal.SIGKILL)
+
+        def status_fails() -> bool:
+            done = subprocess.run([*cli, "status", "--dir", str(directory)], capture_output=True, text=True)
+            return done.returncode == 1 and "stopped: hv2/ovn-controller" in done.stderr
+
+        wait_until(status_fails, "sandbox status to fail on a stopped ovn-controller")
     finally:
         down = subprocess.run([*cli, "down", "--dir", str(directory)], capture_output=True, text=True)
     assert down.returncode == 0, down.stderr

@@ -151,7 +151,7 @@ def test_servers_refuse_a_certificate_of_another_ca(sandbox: Sandbox, foreign: S
         (["service-list"], "give --ca-cert"),
         (["northd"], "give --private-key, --certificate, --ca-cert"),
         (["gateway"], "give --db-private-key, --db-certificate, --db-ca-cert"),
-        (["sbgate", "--listen=pssl:0:127.0.0.1", "--remote=unix:sb.sock"], "give --private-key"),
+        (["sbgate", "--listen=pssl:0:127.0.0.1", "--sb-db=unix:sb.sock"], "give --private-key"),
     ],
 )
 def test_an_ssl_remote_without_its_options_says_which_are_missing(

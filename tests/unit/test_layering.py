@@ -2,8 +2,8 @@
 
 ``core`` and ``lang`` are pure: they import nothing that does I/O and no
 process's package. The daemon (``northd``) is imported by nobody but the
-command that starts it. The code cites no design file that is not in the
-repository.
+command that starts it, and the gateway by no other CLI module. The code
+cites no design file that is not in the repository.
 """
 
 from __future__ import annotations
@@ -111,3 +111,18 @@ def test_cited_documents_exist() -> None:
                 if not (REPO / name).exists():
                     problems.append(f"{path.relative_to(REPO)}:{number} cites {name}, not in the repository")
     assert not problems, "\n".join(problems)
+
+
+def test_the_cli_never_imports_the_gateway() -> None:
+    """What the CLI shares with the gateway (dry runs, validation) lives in core or db.
+
+    ``cli/gateway_cmd.py`` is the command that runs the gateway: it alone may.
+    """
+    problems = [
+        f"{path.relative_to(REPO)} imports {module}"
+        for path in _modules("cli")
+        if path.name != "gateway_cmd.py"
+        for module in sorted(_imports(path))
+        if _own_package(module) == "gateway"
+    ]
+    assert not problems, problems

@@ -24,8 +24,8 @@ def test_units_render_with_the_site_values(tmp_path: Path) -> None:
     written = units.write(SITE, tmp_path)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == sorted(units.UNITS.values())
     northd = (tmp_path / "ovn-inject-northd.service").read_text()
-    assert "ExecStart=/opt/ovn-inject/bin/ovn-inject northd --nb tcp:192.0.2.1:6641" in northd
-    assert "--sb tcp:192.0.2.1:6642,tcp:192.0.2.2:6642" in northd
+    assert "ExecStart=/opt/ovn-inject/bin/ovn-inject northd --nb-db tcp:192.0.2.1:6641" in northd
+    assert "--sb-db tcp:192.0.2.1:6642,tcp:192.0.2.2:6642" in northd
     gate = (tmp_path / "ovn-inject-sbgate.service").read_text()
     assert "sbgate --listen punix:/run/ovn/gate.sock" in gate
     gateway = (tmp_path / "ovn-inject-gateway.service").read_text()

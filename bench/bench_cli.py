@@ -1,0 +1,97 @@
+"""The CLI's start-up against ovn-nbctl's, in the same run on the same sandbox.
+
+Each figure is the median of ROUNDS runs of the installed ``ovn-inject`` program
+(a fresh process each, as an operator's script pays it), next to the ovn-nbctl
+command an operator compares it with; the ratio is what the goals bound
+(issue #15: --help <= 0.1 s, service-list <= 0.15 s and <= 15x ls-list,
+--wait=sb flow-add <= 3x --wait=sb lsp-add). The machine's load average is
+printed with them: on a shared machine it moves the absolute figures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import topology as topologies
+
+ROUNDS = 20
+
+
+def _program() -> str:
+    beside = Path(sys.executable).parent / "ovn-inject"
+    return str(beside) if beside.exists() else shutil.which("ovn-inject") or "ovn-inject"
+
+
+def median_seconds(argv_of: Callable[[int], Sequence[str]], env: dict[str, str]) -> float:
+    times = []
+    for i in range(ROUNDS):
+        argv = list(argv_of(i))
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    program = _program()
+    with tempfile.TemporaryDirectory() as scratch:
+        box = Sandbox(Path(scratch) / "bench")
+        box.up(chassis=1)
+        try:
+            topologies.build(box, topologies.DEMO)
+            env = {**os.environ, **box.env()}
+            subprocess.run([program, "service-add", "bench", "--tenant", "tenant-a"], env=env, check=True)
+            subprocess.run(
+                [program, "attach-add", "bench", "ls:ls-a", "--hook", "ls-in-port"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            pairs = [
+                ("--help", [program, "--help"], ["ovn-nbctl", "--help"]),
+                ("service-list / ls-list", [program, "service-list"], ["ovn-nbctl", "ls-list"]),
+            ]
+            rows = []
+            for name, ours, theirs in pairs:
+                mine = median_seconds(lambda _i, a=ours: a, env)  # type: ignore[misc]
+                base = median_seconds(lambda _i, a=theirs: a, env)  # type: ignore[misc]
+                rows.append((name, mine, base))
+            flow = median_seconds(
+                lambda i: [
+                    program,
+                    "--wait=sb",
+                    "flow-add",
+                    "bench",
+                    "--priority",
+                    "10",
+                    "--match",
+                    f"ip4.dst == 10.9.{i // 250}.{i % 250}",
+                    "--actions",
+                    "next;",
+                ],
+                env,
+            )
+            port = median_seconds(
+                lambda i: ["ovn-nbctl", "--wait=sb", "lsp-add", "ls-b", f"bench-{i}-{time.monotonic_ns()}"],
+                env,
+            )
+            rows.append(("--wait=sb flow-add / lsp-add", flow, port))
+        finally:
+            box.down()
+    load = os.getloadavg()
+    print(f"ovn-inject CLI vs ovn-nbctl, median of {ROUNDS} runs each, load average {load[0]:.2f}:")
+    for name, mine, base in rows:
+        print(f"  {name:<30} {mine * 1000:7.1f} ms vs {base * 1000:6.1f} ms  ({mine / base:5.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
