@@ -1,9 +1,14 @@
 """ovn-inject: Topology Service Injection for OVN."""
 
+import sys
 import warnings
 
 __version__ = "0.1.0"
 
-# os-ken 3.x (the OpenFlow wire format, and osken-manager for OpenFlow apps) brings eventlet,
-# which python-ovs imports when present; its deprecation notice would precede every command.
+# os-ken 3.x (the OpenFlow wire format, and osken-manager for OpenFlow apps) brings eventlet into
+# the environment. python-ovs's poller imports eventlet when it is installed, only to ask whether
+# select() is monkey-patched; nothing of ours patches it, so the answer is no, and the import cost
+# every command a third of a second (and asyncio). Answer for it: no process of ours uses eventlet
+# (os-ken's parsers do not; osken-manager runs as a process of its own).
+sys.modules.setdefault("eventlet", None)  # type: ignore[arg-type]
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api
+from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api, wait_option
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 
@@ -17,7 +17,14 @@ from ovn_inject.errors import OvnInjectError
 @click.option(
     "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (default ${INJECT_DB_ENV})."
 )
-@click.option("--nb", envvar="OVN_NB_DB", required=True, help="OVN_Northbound remote (default $OVN_NB_DB).")
+@click.option(
+    "--nb-db",
+    "--nb",
+    "nb",
+    envvar="OVN_NB_DB",
+    required=True,
+    help="OVN_Northbound remote (default $OVN_NB_DB).",
+)
 @click.option(
     "--tenant-key",
     default=DEFAULT_TENANT_KEY,
@@ -71,6 +78,7 @@ def ofswitch(
     help="What a BARRIER waits for besides OVN_Inject: SB, or every chassis (kept if not given).",
 )
 @click.option("--peer-cn", help="Common name a pssl client's certificate must have (default: SERVICE).")
+@wait_option
 @db_options
 def service_set_openflow(
     service: str, targets: tuple[str, ...], barrier_wait: str | None, peer_cn: str | None

@@ -15,7 +15,7 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import command as cmd
 from ovsdbapp.backend.ovs_idl import rowview
 
-from ovn_inject.core import bound
+from ovn_inject.core import quota
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import (
@@ -210,9 +210,9 @@ class ServiceSetCommand(Command):
         if self.max_openflow_flows is not None:
             options = dict(row.options)
             if self.max_openflow_flows < 0:
-                options.pop(bound.BUDGET_OPTION, None)
+                options.pop(quota.BUDGET_OPTION, None)
             else:
-                options[bound.BUDGET_OPTION] = str(self.max_openflow_flows)
+                options[quota.BUDGET_OPTION] = str(self.max_openflow_flows)
             row.verify("flows")
             within_budget(row.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
             row.verify("options")
@@ -381,7 +381,7 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
 
 def within_budget(service: str, options: dict[str, str], total: int) -> None:
     """Refuse (429) flows whose OpenFlow cost together is over the service's budget."""
-    limit = bound.budget(options)
+    limit = quota.budget(options)
     if total > limit:
         raise OpenFlowBudgetError(service, limit, total)
 
