@@ -319,6 +319,17 @@ class NorthdGate:
     def forget(self, pipe: _Pipe) -> None:
         self._pipes.discard(pipe)
 
+    def status_text(self) -> str:
+        """``ovn-appctl status``: where the gate listens, its upstreams and northd's sessions."""
+        lines = [
+            f"listening: {self.listen}",
+            f"upstream: {', '.join(map(str, self.remotes))}",
+            f"sessions: {len(self._pipes)} open, {self.sessions_served} served",
+        ]
+        lines += [f"session {p.number}: upstream {p.remote or '(connecting)'}" for p in sorted(
+            self._pipes, key=lambda p: p.number)]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
     # ---- sessions ----------------------------------------------------------------
 
     def _accept(self) -> _Half:

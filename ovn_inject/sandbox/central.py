@@ -194,7 +194,6 @@ class CentralServices:
 
     def start_inject_northd(self, name: str = "inject-northd") -> None:
         """ovn-inject's compiler daemon; a second one (another name) waits as standby."""
-        rundir = self.layout.central
         self._start_python_daemon(
             name,
             [
@@ -202,7 +201,6 @@ class CentralServices:
                 f"--nb={self.nb_daemon_remote}",
                 f"--sb={self.sb_daemon_remote}",
                 f"--inject-db={self.inject_daemon_remote}",
-                f"--unixctl={rundir / (name + '.ctl')}",
                 *self._ssl_args(),
             ],
         )
@@ -234,7 +232,7 @@ class CentralServices:
         return url
 
     def inject_appctl(self, *args: str, name: str = "inject-northd") -> str:
-        """``ovn-appctl`` to ovn-inject's compiler daemon (status, recompute)."""
+        """``ovn-appctl`` to one of ovn-inject's daemons (``inject-northd``, ``sbgate``, ``gateway``)."""
         ctl = self.layout.central / f"{name}.ctl"
         return processes.run(["ovn-appctl", "-t", str(ctl), *args]).stdout
 
@@ -251,6 +249,7 @@ class CentralServices:
                 "--detach",
                 f"--pidfile={pidfile}",
                 f"--log-file={rundir / (name + '.log')}",
+                f"--unixctl={rundir / (name + '.ctl')}",
             ]
         )
         pid = processes.read_pid(pidfile)
