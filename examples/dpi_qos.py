@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gateway_client import Gateway, cookie_of
+from gateway_client import Gateway, cookie_of, run
 
 QOS = 0xD5C9
 
@@ -61,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -21,3 +21,5 @@ INJECT_DB_NAME = "OVN_Inject"
 
 #: Environment variable with the gateway's base URL, as ``ovn-inject sandbox env`` exports it.
 GATEWAY_ENV = "OVN_INJECT_GATEWAY"
+#: The sandbox directory that ``ovn-inject sandbox ...`` uses by default (``sandbox env`` sets it).
+SANDBOX_DIR_ENV = "OVN_INJECT_SANDBOX_DIR"
