@@ -62,6 +62,7 @@ class Control:
         self._on_exit = on_exit
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.exit_requested = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         # python-ovs keeps the first registration of a name: ours come before it adds its own.
         ovs.unixctl.commands.clear()
@@ -115,6 +116,7 @@ class Control:
         """Reply first: stopping may close the socket before a reply made afterwards is sent."""
         LOG.info("exit requested through the control socket")
         conn.reply("")
+        self.exit_requested = True
         self._on_exit()
 
     # ---- in a poll loop (the compiler daemon) --------------------------------
@@ -126,6 +128,8 @@ class Control:
     def wait(self, poller: ovs.poller.Poller) -> None:
         if self.server is not None:
             self.server.wait(poller)
+        if self.exit_requested:
+            poller.immediate_wake()  # the loop must see that it has to stop, not sleep until a change
 
     # ---- beside an asyncio loop (gate, gateway) ------------------------------
 
