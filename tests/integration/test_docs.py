@@ -156,6 +156,7 @@ def test_the_commands_run_as_written(document: str, sandbox_root: Path) -> None:
     finally:
         _down_everything(where)
     output = done.stdout
+    (where / "output.txt").write_text(output)  # what every command printed, kept with the test's files
     if done.returncode != 0 or not output.rstrip().endswith(f"{MARK}done"):
         pytest.fail(_failed_block(document, to_run, output, done.returncode))
     assert "Traceback" not in output, output
