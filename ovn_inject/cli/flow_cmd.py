@@ -17,6 +17,7 @@ from ovn_inject.cli.db_options import (
     ssl_ready,
 )
 from ovn_inject.cli.output import render
+from ovn_inject.core.bound import compiled_scopes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import (
     FlowRequest,
@@ -38,6 +39,7 @@ FLOW_COLUMNS = [
     "match",
     "actions",
     "cookie",
+    "openflow_flows",
     "status",
     "reason",
 ]
@@ -55,6 +57,7 @@ def flow_summary(row: object) -> dict[str, object]:
         "actions": record["actions"],
         "cookie": f"0x{record['cookie']:x}",
         "hard_timeout": record["hard_timeout"],
+        "openflow_flows": record.get("openflow_flows", 0),
         "status": record["status"],
         "reason": record["reason"],
     }
@@ -209,7 +212,17 @@ def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
         a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
         for a in view.attachments
     }
-    return dataclasses.replace(view, allowed_ports=allowed, reach=reach, release=release)
+    return dataclasses.replace(
+        view,
+        allowed_ports=allowed,
+        reach=reach,
+        scopes=compiled_scopes(
+            topology,
+            ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+            view.tenant,
+        ),
+        release=release,
+    )
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

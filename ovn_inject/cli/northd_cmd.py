@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,9 @@ def northd(
         ovn_release,
     )
     with daemonize.daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:
+        signalled = threading.Event()
+        # Before anything that opens a unix socket: ovs.fatal_signal then leaves our handlers alone.
+        wakeup = daemonize.signal_pipe(signalled.set)
         daemon = Daemon(options)
         server = _control_socket(unixctl, daemon, daemonize.program_name())
         if metrics is not None:
@@ -110,22 +113,22 @@ def northd(
 
             serve_metrics(metrics, DaemonCollector(daemon))
 
-        def stop(*_: Any) -> None:
-            daemon.running = False
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         ready()
         try:
-            while daemon.running:
+            while daemon.running and not signalled.is_set():
                 daemon.run_once()
+                if server is not None:
+                    server.run()
+                if not daemon.running or signalled.is_set():
+                    break
                 poller = ovs.poller.Poller()
                 daemon.wait(poller)
                 if server is not None:
-                    server.run()
                     server.wait(poller)
+                poller.fd_wait(wakeup, ovs.poller.POLLIN)
                 poller.block()
         finally:
+            # Closing the SB connection releases the lock at once: a standby takes over.
             daemon.close()
             if server is not None:
                 server.close()

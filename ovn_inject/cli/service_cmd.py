@@ -13,13 +13,24 @@ from ovn_inject.cli.db_options import (
     ssl_ready,
 )
 from ovn_inject.cli.output import render
+from ovn_inject.core.bound import DEFAULT_SERVICE_BUDGET, budget
 from ovn_inject.core.hooks import hook as hook_point
 from ovn_inject.core.targets import check_attachment, parse_target
 from ovn_inject.db.readers import NbReader
 from ovn_inject.db.records import service_name, to_record
 from ovn_inject.errors import OvnInjectError
 
-SERVICE_COLUMNS = ["name", "tenant", "enabled", "attachments", "flows", "tokens", "max_flows", "description"]
+SERVICE_COLUMNS = [
+    "name",
+    "tenant",
+    "enabled",
+    "attachments",
+    "flows",
+    "tokens",
+    "max_flows",
+    "max_openflow_flows",
+    "description",
+]
 ATTACHMENT_COLUMNS = ["_uuid", "service", "target", "hook", "order", "status", "reason"]
 
 
@@ -35,6 +46,7 @@ def service_summary(row: object) -> dict[str, object]:
         "flows": len(record["flows"]),
         "tokens": len(record["tokens"]),
         "max_flows": int(record["options"]["max_flows"]) if "max_flows" in record["options"] else None,
+        "max_openflow_flows": budget(record["options"]),
         "options": record["options"],
         "external_ids": record["external_ids"],
     }
@@ -60,14 +72,30 @@ def attachment_summary(row: object) -> dict[str, object]:
 @click.option("--tenant", required=True, help="The tenant whose elements the service may attach to.")
 @click.option("--description", default="", help="Free text.")
 @click.option("--max-flows", type=click.IntRange(min=0), help="Most flows the service may install.")
+@click.option(
+    "--max-openflow-flows",
+    type=click.IntRange(min=0),
+    help="OpenFlow budget: most OpenFlow flows its flows together may cost "
+    f"(default {DEFAULT_SERVICE_BUDGET:,}).",
+)
 @click.option("--may-exist", is_flag=True, help="Do nothing if the service exists (same tenant).")
 @db_options
-def service_add(name: str, tenant: str, description: str, max_flows: int | None, may_exist: bool) -> None:
+def service_add(
+    name: str,
+    tenant: str,
+    description: str,
+    max_flows: int | None,
+    max_openflow_flows: int | None,
+    may_exist: bool,
+) -> None:
     """Register a network service for one tenant."""
     if not name.strip() or not tenant.strip():
         raise OvnInjectError("service-add: the service name and --tenant must not be empty")
     with inject_api() as api:
-        commit_and_wait(api, api.service_add(name, tenant, description, max_flows, may_exist))
+        command = api.service_add(
+            name, tenant, description, max_flows, may_exist, max_openflow_flows=max_openflow_flows
+        )
+        commit_and_wait(api, command)
 
 
 @click.command("service-del")
@@ -88,16 +116,37 @@ def service_del(name: str, if_exists: bool) -> None:
 )
 @click.option("--max-flows", type=click.IntRange(min=0), help="Most flows the service may install.")
 @click.option("--no-max-flows", is_flag=True, help="Remove the flow quota.")
+@click.option(
+    "--max-openflow-flows",
+    type=click.IntRange(min=0),
+    help="OpenFlow budget: most OpenFlow flows its flows together may cost.",
+)
+@click.option(
+    "--default-max-openflow-flows",
+    is_flag=True,
+    help=f"Restore the default OpenFlow budget ({DEFAULT_SERVICE_BUDGET:,}).",
+)
 @db_options
 def service_set(
-    name: str, description: str | None, enabled: bool | None, max_flows: int | None, no_max_flows: bool
+    name: str,
+    description: str | None,
+    enabled: bool | None,
+    max_flows: int | None,
+    no_max_flows: bool,
+    max_openflow_flows: int | None,
+    default_max_openflow_flows: bool,
 ) -> None:
-    """Change a service's description, enabled flag or flow quota."""
+    """Change a service's description, enabled flag, flow quota or OpenFlow budget."""
     if max_flows is not None and no_max_flows:
         raise OvnInjectError("service-set: --max-flows and --no-max-flows exclude each other")
+    if max_openflow_flows is not None and default_max_openflow_flows:
+        raise OvnInjectError(
+            "service-set: --max-openflow-flows and --default-max-openflow-flows exclude each other"
+        )
     quota = -1 if no_max_flows else max_flows
+    openflow = -1 if default_max_openflow_flows else max_openflow_flows
     with inject_api() as api:
-        commit_and_wait(api, api.service_set(name, description, enabled, quota))
+        commit_and_wait(api, api.service_set(name, description, enabled, quota, openflow))
 
 
 @click.command("service-list")

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ovn_inject.core.hooks import Pipeline
+from ovn_inject.core.placement import APP_PRIORITY_MAX
 from ovn_inject.core.policy import CheckedFlow, check_flow
 from ovn_inject.core.reach import Write
 from ovn_inject.core.status import FlowState, Status
@@ -148,6 +149,11 @@ class FlowCache:
         service = row.service[0] if row.service else None
         if service is None:
             return None, expiry
+        priority = int(row.priority)
+        if not 0 <= priority <= APP_PRIORITY_MAX:
+            # The schema allows 65535; a row beyond the band would run above another hook's flows.
+            reason = f"priority: {priority} is outside 0..{APP_PRIORITY_MAX}"
+            return Status(FlowState.INVALID, reason), expiry
         checked = self.check(row.match, row.actions)
         problems = [o for o in checked.flow.values() if isinstance(o, str)]
         if len(problems) == len(checked.flow):
@@ -157,7 +163,7 @@ class FlowCache:
             str(row.uuid),
             str(service.uuid),
             str(attachment.uuid) if attachment is not None else None,
-            int(row.priority),
+            priority,
             checked,
         )
         return flow, expiry

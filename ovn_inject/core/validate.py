@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ovn_inject.core import bound
 from ovn_inject.core.hooks import HOOKS_BY_NAME, Pipeline
 from ovn_inject.core.placement import APP_PRIORITY_MAX
-from ovn_inject.core.policy import PolicyError, check_flow, check_ports
+from ovn_inject.core.policy import CheckedFlow, PolicyError, check_flow, check_ports
 from ovn_inject.core.reach import rewrite_problem
 from ovn_inject.core.topology import Reach
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.lang import LanguageError, Release
+from ovn_inject.lang import Expr, LanguageError, Release
 
 MAX_MATCH_LENGTH = 4096
 MAX_ACTIONS_LENGTH = 4096
@@ -54,6 +55,20 @@ class QuotaExceededError(OvnInjectError):
         super().__init__(
             f"service '{service}' may have at most {limit} flows (max_flows); this would make {wanted}"
         )
+
+
+class OpenFlowBudgetError(QuotaExceededError):
+    """The service's flows together would cost ovn-controller more than its budget (HTTP 429)."""
+
+    def __init__(self, service: str, limit: int, wanted: int):
+        OvnInjectError.__init__(
+            self,
+            f"service '{service}' may make ovn-controller install at most {limit:,} OpenFlow flows "
+            f"({bound.BUDGET_OPTION}); its flows would then cost {wanted:,}: delete flows, or ask the "
+            "operator for a larger budget",
+        )
+        self.limit = limit
+        self.wanted = wanted
 
 
 class DuplicateFlowError(OvnInjectError):
@@ -126,6 +141,14 @@ class ServiceView:
     reach: Mapping[str, Reach] | None = None
     #: the OVN release whose language the flows must be in (None: the default, 23.03)
     release: Release | None = None
+    #: attachment uuid -> its compiled scope on each datapath (bound.compiled_scopes); None: not known
+    scopes: Mapping[str, tuple[Expr, ...]] | None = None
+    #: the service's OpenFlow budget (Service.options:max_openflow_flows)
+    max_openflow_flows: int = bound.DEFAULT_SERVICE_BUDGET
+    #: what its stored flows cost now (0 when the caller leaves the check to the write transaction)
+    openflow_flows: int = 0
+    #: most OpenFlow flows one flow may cost
+    flow_limit: int = bound.DEFAULT_FLOW_LIMIT
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,8 @@ class ValidFlow:
     cookie: int
     attachment: str | None  # full uuid
     hard_timeout: int
+    #: OpenFlow flows ovn-controller installs for it on a chassis hosting all its attachments
+    openflow_flows: int = 0
 
 
 def parse_cookie(text: str) -> tuple[int, int]:
@@ -206,14 +231,38 @@ def validate_flow(request: FlowRequest, service: ServiceView, index: int | None 
             raise FlowValidationError(exc.column, exc.detail, index=index) from None
         attachment, applicable = found.uuid, [found]
     checked = _check_language_and_policy(match, actions, applicable, service, index)
+    cost = bound.flow_cost(checked.match, _scopes(applicable, service), service.release, service.flow_limit)
+    refused = bound.over_limit(cost, service.flow_limit)
+    if refused:
+        raise FlowValidationError("match", refused, index=index, forbidden=True)
     return ValidFlow(
-        request.priority, checked[0], checked[1], request.cookie, attachment, request.hard_timeout
+        request.priority,
+        checked.match_text,
+        checked.actions_text,
+        request.cookie,
+        attachment,
+        request.hard_timeout,
+        cost.flows,
     )
+
+
+def _scopes(applicable: Sequence[AttachmentView], service: ServiceView) -> list[tuple[int, str] | Expr]:
+    """The scope of each lflow a flow compiles to: per attachment and datapath.
+
+    Without the compiled scopes, the tenant's ports each attachment may name
+    stand for one scope; [] when neither is known (the flow is priced alone).
+    """
+    if service.scopes is not None:
+        return [scope for a in applicable for scope in service.scopes.get(a.uuid, ())]
+    if service.allowed_ports is None:
+        return []
+    hooks = [(a, HOOKS_BY_NAME[a.hook]) for a in applicable if a.hook in HOOKS_BY_NAME]
+    return [(len(service.allowed_ports.get(a.uuid, ())), h.scope_field) for a, h in hooks]
 
 
 def _check_language_and_policy(
     match: str, actions: str, applicable: Sequence[AttachmentView], service: ServiceView, index: int | None
-) -> tuple[str, str]:
+) -> CheckedFlow:
     """The canonical text of a flow the service may install at every hook it applies to."""
     hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
     pipelines = {h.pipeline for h in hooks} or set(Pipeline)
@@ -245,7 +294,7 @@ def _check_language_and_policy(
         raise FlowValidationError(
             exc.where, exc.reason, position=exc.column or None, index=index, forbidden=True
         ) from None
-    return flow.match_text, flow.actions_text
+    return flow
 
 
 def validate_flows(
@@ -254,7 +303,16 @@ def validate_flows(
     """Check a batch; ``replacing`` means the batch replaces every flow the service has."""
     check_quota(service, len(requests), replacing)
     numbered = len(requests) > 1
-    return [validate_flow(r, service, i if numbered else None) for i, r in enumerate(requests)]
+    flows = [validate_flow(r, service, i if numbered else None) for i, r in enumerate(requests)]
+    check_budget(service, sum(f.openflow_flows for f in flows), replacing)
+    return flows
+
+
+def check_budget(service: ServiceView, adding: int, replacing: bool = False) -> None:
+    """The service's flows together must stay within its OpenFlow budget."""
+    total = adding + (0 if replacing else service.openflow_flows)
+    if total > service.max_openflow_flows:
+        raise OpenFlowBudgetError(service.name, service.max_openflow_flows, total)
 
 
 def check_quota(service: ServiceView, adding: int, replacing: bool = False) -> None:

@@ -40,9 +40,13 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         description: str = "",
         max_flows: int | None = None,
         may_exist: bool = False,
+        max_openflow_flows: int | None = None,
         **external_ids: str,
     ) -> ovsdbapp_api.Command:
-        """Create a service; with may_exist an existing one of the same tenant is kept."""
+        """Create a service; with may_exist an existing one of the same tenant is kept.
+
+        ``max_openflow_flows``: its OpenFlow budget (None: the default).
+        """
 
     @abc.abstractmethod
     def service_del(self, name: str, if_exists: bool = False) -> ovsdbapp_api.Command:
@@ -55,8 +59,10 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         description: str | None = None,
         enabled: bool | None = None,
         max_flows: int | None = None,
+        max_openflow_flows: int | None = None,
     ) -> ovsdbapp_api.Command:
-        """Change what is given (None keeps it); a negative max_flows removes the quota."""
+        """Change what is given (None keeps it); a negative max_flows removes the quota,
+        a negative max_openflow_flows restores the default budget."""
 
     @abc.abstractmethod
     def service_get(self, name: str) -> ovsdbapp_api.Command:

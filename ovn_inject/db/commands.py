@@ -15,9 +15,11 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import command as cmd
 from ovsdbapp.backend.ovs_idl import rowview
 
+from ovn_inject.core import bound
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import (
+    OpenFlowBudgetError,
     QuotaExceededError,
     ValidFlow,
     check_no_duplicates,
@@ -168,18 +170,25 @@ class ServiceDelCommand(Command):
 
 
 class ServiceSetCommand(Command):
-    """Change a service's description, enabled flag or flow quota (None: leave as is)."""
+    """Change a service's description, enabled flag, flow quota or OpenFlow budget (None: leave as is)."""
 
     _UNLIMITED = -1
 
     def __init__(
-        self, api: Any, name: str, description: str | None, enabled: bool | None, max_flows: int | None
+        self,
+        api: Any,
+        name: str,
+        description: str | None,
+        enabled: bool | None,
+        max_flows: int | None,
+        max_openflow_flows: int | None = None,
     ) -> None:
         super().__init__(api)
         self.name = name
         self.description = description
         self.enabled = enabled
         self.max_flows = max_flows  # a negative value removes the quota
+        self.max_openflow_flows = max_openflow_flows  # a negative value restores the default budget
 
     def run_idl(self, txn: Any) -> None:
         row = service_row(self.api, self.name)
@@ -196,6 +205,16 @@ class ServiceSetCommand(Command):
                 if len(row.flows) > self.max_flows:
                     raise QuotaExceededError(row.name, self.max_flows, len(row.flows))
                 options["max_flows"] = str(self.max_flows)
+            row.verify("options")
+            row.options = options
+        if self.max_openflow_flows is not None:
+            options = dict(row.options)
+            if self.max_openflow_flows < 0:
+                options.pop(bound.BUDGET_OPTION, None)
+            else:
+                options[bound.BUDGET_OPTION] = str(self.max_openflow_flows)
+            row.verify("flows")
+            within_budget(row.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
             row.verify("options")
             row.options = options
 
@@ -352,11 +371,19 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
         row.actions = flow.actions
         row.cookie = cookie_to_db(flow.cookie)
         row.hard_timeout = flow.hard_timeout
+        row.openflow_flows = flow.openflow_flows
         row.created = created
         row.status = FlowState.PENDING.value
         service.addvalue("flows", row)
         uuids.append(row.uuid)
     return uuids
+
+
+def within_budget(service: str, options: dict[str, str], total: int) -> None:
+    """Refuse (429) flows whose OpenFlow cost together is over the service's budget."""
+    limit = bound.budget(options)
+    if total > limit:
+        raise OpenFlowBudgetError(service, limit, total)
 
 
 def max_flows(service: Row) -> int | None:
@@ -403,6 +430,11 @@ class FlowAddCommand(Command):
             service.verify("flows")
             if len(existing) + len(self.flows) > limit:
                 raise QuotaExceededError(service.name, limit, len(existing) + len(self.flows))
+        # The OpenFlow budget, like the quota: a concurrent writer makes the transaction retry.
+        service.verify("flows")
+        adding = sum(f.openflow_flows for f in self.flows)
+        if adding:
+            within_budget(service.name, service.options, self.keys.cost(self.api, existing) + adding)
         check_no_duplicates(self.flows, self.keys.of(self.api, existing))
         self._uuids = insert_flows(self.api, txn, service, self.flows)
 
@@ -482,6 +514,7 @@ class FlowReplaceCommand(Command):
             limit = self.default_limit
         if limit is not None and len(self.flows) > limit:
             raise QuotaExceededError(service.name, limit, len(self.flows))
+        within_budget(service.name, service.options, sum(f.openflow_flows for f in self.flows))
         check_no_duplicates(self.flows)
         old = list(service.flows)
         service.flows = []

@@ -13,6 +13,7 @@ from ovsdbapp.backend import ovs_idl
 from ovsdbapp.backend.ovs_idl import connection, idlutils
 
 from ovn_inject.constants import INJECT_DB_NAME
+from ovn_inject.core.bound import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
 from ovn_inject.db import api, commands, tenant_commands
 from ovn_inject.db.errors import InjectDbError
@@ -69,9 +70,12 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         description: str = "",
         max_flows: int | None = None,
         may_exist: bool = False,
+        max_openflow_flows: int | None = None,
         **external_ids: str,
     ) -> Any:
         options = {} if max_flows is None else {"max_flows": str(max_flows)}
+        if max_openflow_flows is not None:
+            options[BUDGET_OPTION] = str(max_openflow_flows)
         return commands.ServiceAddCommand(
             self, name, tenant, description, options, may_exist, dict(external_ids)
         )
@@ -85,8 +89,9 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         description: str | None = None,
         enabled: bool | None = None,
         max_flows: int | None = None,
+        max_openflow_flows: int | None = None,
     ) -> Any:
-        return commands.ServiceSetCommand(self, name, description, enabled, max_flows)
+        return commands.ServiceSetCommand(self, name, description, enabled, max_flows, max_openflow_flows)
 
     def service_get(self, name: str) -> Any:
         return commands.ServiceGetCommand(self, name)

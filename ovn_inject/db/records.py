@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ovn_inject.core import bound
 from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.validate import AttachmentView, ServiceView, cookie_from_db
@@ -73,6 +74,7 @@ def service_view(row: Any, flow_count: int | None = None) -> ServiceView:
         max_flows=int(max_flows) if max_flows and max_flows.isdigit() else None,
         attachments=attachments,
         flow_count=len(raw.flows) if flow_count is None else flow_count,
+        max_openflow_flows=bound.budget(raw.options),
     )
 
 
@@ -108,6 +110,11 @@ def service_specs(tables: Mapping[str, Any]) -> list[ServiceSpec]:
         ServiceSpec(str(row.uuid), row.name, row.tenant, bool(row.enabled))
         for row in tables["Service"].rows.values()
     ]
+
+
+def service_budgets(tables: Mapping[str, Any]) -> dict[str, int]:
+    """Every service's OpenFlow budget by uuid (Service.options:max_openflow_flows or the default)."""
+    return {str(row.uuid): bound.budget(row.options) for row in tables["Service"].rows.values()}
 
 
 def attachment_specs(tables: Mapping[str, Any]) -> list[AttachmentSpec]:

@@ -32,11 +32,36 @@ def set_uuids(row: Any, column: str) -> list[uuid.UUID]:
     return [atom.value for atom in datum.values]
 
 
+def row_cost(row: Any) -> int:
+    """The OpenFlow cost stored on a flow row (0 on a row written before the column existed)."""
+    return int(getattr(row, "openflow_flows", 0) or 0)
+
+
 class FlowKeys:
-    """(attachment, priority, match) of stored flows by row uuid: those columns never change after insert."""
+    """(attachment, priority, match) and OpenFlow cost of stored flows by row uuid.
+
+    Those columns never change after insert, so they are read from a row once.
+    """
 
     def __init__(self) -> None:
         self._keys: dict[uuid.UUID, FlowKey] = {}
+        self._costs: dict[uuid.UUID, int] = {}
+
+    def cost(self, api: Any, flow_uuids: Iterable[uuid.UUID]) -> int:
+        """What the flows cost together (the service's OpenFlow budget in use)."""
+        rows = api.tables["Service_Flow"].rows
+        if len(self._costs) > 2 * len(rows) + 1024:
+            self._costs = {u: c for u, c in self._costs.items() if u in rows}
+        total = 0
+        for flow_uuid in flow_uuids:
+            found = self._costs.get(flow_uuid)
+            if found is None:
+                row = rows.get(flow_uuid)
+                if row is None:
+                    continue
+                found = self._costs[flow_uuid] = row_cost(row)
+            total += found
+        return total
 
     def of(self, api: Any, flow_uuids: Iterable[uuid.UUID]) -> Iterator[FlowKey]:
         rows = api.tables["Service_Flow"].rows

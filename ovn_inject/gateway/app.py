@@ -58,12 +58,14 @@ State = Annotated[GatewayState, Depends(gateway_state)]
 STATUS_TEXT = {
     400: "The flow is not OVN's language or the request is malformed (field, column).",
     401: "Missing, invalid, expired or revoked token.",
-    403: "Outside the service's scope: another tenant's port, another datapath, a forbidden field.",
+    403: "Outside the service's scope: another tenant's port, another datapath, a forbidden field; "
+    "or a match ovn-controller would expand past 1,000 OpenFlow flows (the costly term named).",
     404: "No such flow.",
     408: "The request body did not arrive in time.",
     409: "An identical flow (attachment, priority, match) exists.",
     413: "Request too large (body over 8 MiB, or over 10,000 flows).",
-    429: "Over the service's flow quota (over_quota), or its request rate (rate_limited; see Retry-After).",
+    429: "Over the service's flow quota (max_flows) or OpenFlow budget (max_openflow_flows) (over_quota), "
+    "or its request rate (rate_limited; see Retry-After).",
     503: "The gateway cannot reach its databases; try again (the reason is in the gateway's log).",
     504: "?wait: committed, but not in SB (or on every chassis) within the timeout.",
 }
@@ -234,12 +236,16 @@ def create_app(
             return
         waits: CfgWaits = app.state.waits
         if not await waits.wait(wait, done.cfg, timeout):
-            what = "written to SB" if wait == "sb" else "installed on every chassis"
+            # Only what was seen: the daemon may be down, busy, or a chassis slow; nothing here tells which.
+            if wait == "sb":
+                what, column = "written to SB by the compiler daemon", "sb_cfg"
+            else:
+                what, column = "reported installed by every chassis", "hv_cfg"
             raise ApiError(
                 504,
                 "timeout",
-                f"the change is committed but was not {what} within {timeout:g} s; "
-                "is 'ovn-inject northd' running?",
+                f"the change is committed but was not {what} within {timeout:g} s "
+                f"(Inject_Global.{column} has not reached {done.cfg}); GET the flows for their status",
             )
 
     @app.get("/v1/service", response_model=models.ServiceInfo, responses=errors(), tags=["service"])

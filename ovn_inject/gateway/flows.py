@@ -20,6 +20,7 @@ from typing import Any
 
 from ovn_inject.core.appflows import FlowCache, ServiceFlow
 from ovn_inject.core.compiler import compile_hooks
+from ovn_inject.core.contract import FLOW_ID, Contract
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.core.status import AttachmentState, FlowState
 from ovn_inject.core.tokens import TokenError
@@ -34,7 +35,7 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db import records
-from ovn_inject.db.rows import set_uuids
+from ovn_inject.db.rows import row_cost, set_uuids
 from ovn_inject.gateway import models
 from ovn_inject.gateway.errors import ApiError, bad_request, not_found
 from ovn_inject.gateway.state import Caller, GatewayState
@@ -159,6 +160,7 @@ def written(state: GatewayState, done: Committed) -> list[models.Flow]:
                     cookie=flow.cookie,
                     hard_timeout=flow.hard_timeout,
                     attachment=flow.attachment,
+                    openflow_flows=flow.openflow_flows,
                     status=FlowState.PENDING,
                 )
             )
@@ -178,6 +180,7 @@ def flow_record(row: Any) -> models.Flow:
         cookie=cookie_from_db(int(row.cookie)),
         hard_timeout=int(row.hard_timeout),
         attachment=str(attachment.uuid) if attachment is not None else None,
+        openflow_flows=row_cost(row),
         status=row.status,
         reason=row.reason,
     )
@@ -191,7 +194,7 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
-    row = state.api.tables["Service_Flow"].rows.get(flow_uuid)
+    row = state.row("Service_Flow", flow_uuid)
     service = records.single(row.service) if row is not None else None
     if service is None or str(service.uuid) != caller.service_uuid:
         return None  # another service's flow is as good as none
@@ -225,11 +228,12 @@ def _key(row: Any) -> tuple[int, str, str]:
 
 
 def _sorted_rows(state: GatewayState, caller: Caller) -> list[Any]:
-    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    row = state.service_row(caller.service_uuid)
     if row is None:
         raise TokenError("invalid token: its service is gone")
     rows = state.api.tables["Service_Flow"].rows
-    found = [rows[u] for u in set_uuids(row, "flows") if u in rows]
+    with state.lock:  # rows being changed are briefly out of the table
+        found = [rows[u] for u in set_uuids(row, "flows") if u in rows]
     found.sort(key=_key)
     return found
 
@@ -261,7 +265,7 @@ def get_flow(state: GatewayState, caller: Caller, flow_id: str) -> models.Flow:
 def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
     view = state.service_view(caller)
     topology = state.topology()
-    row = state.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+    row = state.service_row(caller.service_uuid)
     if row is None:
         raise TokenError("invalid token: its service is gone")
     description, enabled = row.description, bool(row.enabled)
@@ -302,6 +306,8 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
         enabled=enabled,
         max_flows=view.max_flows,
         flow_count=view.flow_count,
+        max_openflow_flows=view.max_openflow_flows,
+        openflow_flows=state.flow_keys.cost(state.api, set_uuids(row, "flows")),
         attachments=attachments,
         ovn_release=view.release.name if view.release is not None else None,
     )
@@ -338,6 +344,12 @@ def dry_run(
         tables = state.api.tables
         services, attachments = records.service_specs(tables), records.attachment_specs(tables)
     compiled = compile_hooks(topology, placements, services, attachments, app_flows)
+    # The contract as the daemon applies it, on the rows of these flows only (not every attachment's).
+    dry = {f.uuid for f in app_flows}
+    compiled.lflows = {
+        key: row for key, row in compiled.lflows.items() if dict(row.external_ids).get(FLOW_ID) in dry
+    }
+    Contract().apply(compiled, placements, topology, services, attachments, state.release())
     lflows: dict[str, list[models.LogicalFlowInfo]] = {f.uuid: [] for f in app_flows}
     for lflow in sorted(compiled.lflows.values(), key=lambda f: (f.datapath, f.table_id, -f.priority)):
         ids = dict(lflow.external_ids)
@@ -365,6 +377,7 @@ def dry_run(
                 cookie=flow.cookie,
                 hard_timeout=flow.hard_timeout,
                 attachment=flow.attachment,
+                openflow_flows=flow.openflow_flows,
                 status=status.state if status is not None else FlowState.PENDING,
                 reason=status.reason if status is not None else "",
                 lflows=lflows[app_flow.uuid],

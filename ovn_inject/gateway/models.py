@@ -98,6 +98,11 @@ class Flow(BaseModel):
     cookie: int = Field(json_schema_extra=COOKIE_RANGE)
     hard_timeout: int = Field(json_schema_extra={"minimum": 0})
     attachment: str | None = Field(description="uuid of the attachment the flow is limited to.")
+    openflow_flows: int = Field(
+        0,
+        description="OpenFlow flows ovn-controller installs for it on a chassis (estimated upper bound).",
+        json_schema_extra={"minimum": 0},
+    )
     status: str = Field(description="pending, installed or invalid", json_schema_extra=FLOW_STATES)
     reason: str = ""
 
@@ -143,6 +148,12 @@ class ServiceInfo(BaseModel):
     enabled: bool
     max_flows: int | None = Field(description="The flow quota (the gateway's default when null).")
     flow_count: int = Field(json_schema_extra={"minimum": 0})
+    max_openflow_flows: int = Field(
+        description="The service's OpenFlow budget.", json_schema_extra={"minimum": 0}
+    )
+    openflow_flows: int = Field(
+        description="What its flows cost together, in OpenFlow flows.", json_schema_extra={"minimum": 0}
+    )
     attachments: list[AttachmentInfo]
     ovn_release: str | None = Field(
         None,
@@ -169,6 +180,10 @@ class ValidatedFlow(BaseModel):
     cookie: int = Field(json_schema_extra=COOKIE_RANGE)
     hard_timeout: int = Field(json_schema_extra={"minimum": 0})
     attachment: str | None
+    openflow_flows: int = Field(
+        description="OpenFlow flows ovn-controller would install for it on a chassis (upper bound).",
+        json_schema_extra={"minimum": 0},
+    )
     status: str = Field(json_schema_extra=FLOW_STATES)
     reason: str
     lflows: list[LogicalFlowInfo]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,38 @@ from ovn_inject.gateway.limits import Limits, guarded_protocol
 from ovn_inject.gateway.state import GatewayState, Options
 
 LOG = logging.getLogger("ovn_inject.gateway")
+#: On SIGTERM, requests still running after this long are cancelled (waits end at once already).
+SHUTDOWN_GRACE_SECONDS = 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that stops on SIGTERM/SIGINT and returns.
+
+    uvicorn's own handling re-raises the signal once it has shut down, which
+    kills the process before our cleanup runs (a stale pidfile, IDL threads
+    not stopped); here the signal only asks the server to exit, and
+    ``on_stop`` ends the requests that wait for the compiler.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop, sig)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    def _stop(self, sig: int) -> None:
+        LOG.info("%s: stopping", signal.Signals(sig).name)
+        self.should_exit = True
+        self._on_stop()
 
 
 @dataclass(frozen=True)
@@ -77,8 +111,9 @@ async def serve(
             # an idle kept-alive connection goes after a while.
             http=guarded_protocol(limits.header_timeout),
             timeout_keep_alive=5,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config, state.stopping)
         task = asyncio.create_task(server.serve())
         while not server.started:
             if task.done():

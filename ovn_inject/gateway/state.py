@@ -7,6 +7,11 @@ lookups. Tokens are looked up with a ``select`` on every request, never from
 a cache, so that a revoked token fails on the very next request; writes also
 ``verify`` the token row, so that no write commits after its revocation.
 
+Rows are read from the IDL without its lock, but a miss is looked up again
+under it: the IDL takes a row out of its table while it applies a change to
+it, so a service whose flows change all the time is briefly absent from a
+lock-free read.
+
 The topology is rebuilt from the NB IDL's rows only when NB changed
 (``change_seqno``), which keeps validation at a few microseconds per flow
 while a port that moves to another tenant is refused as soon as the monitor
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
+from ovn_inject.core.bound import compiled_scopes
 from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.placement import Placement, Unusable
 from ovn_inject.core.tokens import TokenError, check_token, split_token
@@ -34,6 +40,7 @@ from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topolo
 from ovn_inject.core.validate import ServiceView
 from ovn_inject.db import nbrows
 from ovn_inject.db.discovery import discover
+from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
 from ovn_inject.db.records import ovn_release, service_view
 from ovn_inject.db.rows import FlowKeys, set_size
@@ -44,8 +51,8 @@ LOG = logging.getLogger("ovn_inject.gateway")
 
 #: How long northd's stage/register discovery (one select of every SB lflow) is reused for dry runs.
 PLACEMENT_TTL = 5.0
-#: How long to wait for the IDL to show a service a fresh token names (it was created just before).
-SERVICE_APPEAR_TIMEOUT = 2.0
+#: While waiting for the IDL to show a token's service, re-check the token this often (it may go).
+SERVICE_RECHECK_SECONDS = 0.2
 YIELD_EVERY_ROWS = 64
 
 
@@ -101,8 +108,14 @@ class GatewayState:
         self._placements: dict[str, Placement | Unusable] | None = None
         self._placements_at = 0.0
         self.flow_keys = FlowKeys()
+        self._closing = threading.Event()
+
+    def stopping(self) -> None:
+        """Requests that wait (for the compiler, for a service to appear) give up at once."""
+        self._closing.set()
 
     def close(self) -> None:
+        self.stopping()
         self.api.close()
         self._nb.stop()
         while not self._rpcs.empty():
@@ -111,8 +124,10 @@ class GatewayState:
     # ---- tokens -----------------------------------------------------------
 
     @contextlib.contextmanager
-    def _rpc(self) -> Iterator[Rpc]:
+    def _rpc(self, fresh: bool = False) -> Iterator[Rpc]:
         try:
+            if fresh:
+                raise queue.Empty
             rpc = self._rpcs.get_nowait()
         except queue.Empty:
             rpc = Rpc(self.options.inject_db, self.options.timeout, INJECT_DB_NAME)
@@ -129,37 +144,65 @@ class GatewayState:
             rows: list[dict[str, Any]] = rpc.select(INJECT_DB_NAME, table, where, columns)
         return rows
 
+    def _token_row(self, public_id: str) -> dict[str, Any] | None:
+        """The token's row, read now from the server (a pooled connection may predate a restart)."""
+        columns = ["service", "secret_hash", "expires"]
+        where = [["public_id", "==", public_id]]
+        try:
+            with self._rpc() as rpc:
+                rows = rpc.select(INJECT_DB_NAME, "Token", where, columns)
+        except InjectDbError:
+            with self._rpc(fresh=True) as rpc:
+                rows = rpc.select(INJECT_DB_NAME, "Token", where, columns)
+        return rows[0] if rows else None
+
+    @staticmethod
+    def _service_of(row: dict[str, Any]) -> str | None:
+        service = row["service"]
+        if isinstance(service, list) and service and service[0] == "uuid":
+            return str(service[1])
+        return None  # a weak reference: the service was deleted
+
     def authenticate(self, token: str) -> Caller:
         """The service a token names; raises TokenError (401) for any bad, expired or revoked token."""
         public_id, secret = split_token(token)
-        with self._rpc() as rpc:
-            rows = rpc.select(
-                INJECT_DB_NAME,
-                "Token",
-                [["public_id", "==", public_id]],
-                ["service", "secret_hash", "expires"],
-            )
-        if not rows:
+        row = self._token_row(public_id)
+        if row is None:
             raise TokenError("invalid token")
-        row = rows[0]
         expires = row["expires"]
         expires_ms = expires if isinstance(expires, int) else None
         check_token(secret, row["secret_hash"], expires_ms, int(time.time() * 1000))
-        service = row["service"]
-        if not (isinstance(service, list) and service and service[0] == "uuid"):
+        service_uuid = self._service_of(row)
+        if service_uuid is None:
             raise TokenError("invalid token: its service is gone")
-        service_uuid = str(service[1])
-        return Caller(self._service_name(service_uuid), service_uuid, public_id)
+        return Caller(self._service_name(public_id, service_uuid), service_uuid, public_id)
 
-    def _service_name(self, service_uuid: str) -> str:
-        deadline = time.monotonic() + SERVICE_APPEAR_TIMEOUT
+    def _service_name(self, public_id: str, service_uuid: str) -> str:
+        """The service's name once the IDL shows it.
+
+        The token's select saw the service, so the IDL shows it once it has
+        caught up with that read (a service created just before its token):
+        wait for the IDL to move, as long as the token still names the service.
+        """
+        idl = self.api.ovsdb_connection.idl
+        deadline = time.monotonic() + self.options.timeout
+        recheck = time.monotonic() + SERVICE_RECHECK_SECONDS
         while True:
+            seqno = idl.change_seqno
             row = self.service_row(service_uuid)
             if row is not None:
                 return str(row.name)
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= recheck:
+                token = self._token_row(public_id)
+                if token is None or self._service_of(token) != service_uuid:
+                    raise TokenError("invalid token: its service is gone")
+                recheck = now + SERVICE_RECHECK_SECONDS
+            if now >= deadline or self._closing.is_set():
                 raise TokenError("invalid token: its service is gone")
-            time.sleep(0.01)
+            while idl.change_seqno == seqno and time.monotonic() < recheck:
+                if self._closing.wait(0.002):
+                    break
 
     # ---- OVN_Inject -------------------------------------------------------
 
@@ -173,13 +216,23 @@ class GatewayState:
         """
         return self.api.ovsdb_connection.lock
 
+    def row(self, table: str, key: uuid.UUID | str) -> Any:
+        """The IDL's row, or None if it has none (checked under the lock: see the module's doc)."""
+        key = key if isinstance(key, uuid.UUID) else uuid.UUID(key)
+        rows = self.api.tables[table].rows
+        row = rows.get(key)
+        if row is None:
+            with self.lock:
+                row = rows.get(key)
+        return row
+
     def service_row(self, service_uuid: str) -> Any:
-        return self.api.tables["Service"].rows.get(uuid.UUID(service_uuid))
+        return self.row("Service", service_uuid)
 
     def service_view(self, caller: Caller) -> ServiceView:
         """The caller's service as the validation seam needs it, ports included."""
         topology = self.topology()
-        row = self.api.tables["Service"].rows.get(uuid.UUID(caller.service_uuid))
+        row = self.service_row(caller.service_uuid)
         if row is None:
             raise TokenError("invalid token: its service is gone")
         view = service_view(row, set_size(row, "flows"))
@@ -191,7 +244,17 @@ class GatewayState:
             a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
             for a in view.attachments
         }
-        return dataclasses.replace(view, allowed_ports=allowed, reach=reach, release=self.release())
+        return dataclasses.replace(
+            view,
+            allowed_ports=allowed,
+            reach=reach,
+            scopes=compiled_scopes(
+                topology,
+                ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+                view.tenant,
+            ),
+            release=self.release(),
+        )
 
     def release(self) -> Release | None:
         """The OVN release flows are checked in: what the compiler daemon learnt from SB."""
@@ -226,4 +289,9 @@ class GatewayState:
         return self._placements
 
     def wait_cfg(self, column: str, cfg: int, timeout: float) -> bool:
-        return self.api.wait_cfg(column, cfg, timeout)
+        """Wait until Inject_Global.<column> >= cfg; False on timeout or when the gateway stops."""
+        deadline = time.monotonic() + timeout
+        while self.api.current_cfg(column) < cfg:
+            if time.monotonic() >= deadline or self._closing.wait(0.01):
+                return False
+        return True

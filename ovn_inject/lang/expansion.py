@@ -30,10 +30,11 @@ ovn-controller 23.03.1). From 23.06 a crushed OR drops alternatives contained
 in another (32 flows for the same match), and 26.03 uses w disjoint prefixes
 instead of single bits. The default is 23.03, the most expensive.
 
-API (for the gateway/daemon, not wired yet)::
+API (core/bound.py prices flows with it for validation, core/contract.py for the daemon)::
 
     cost = estimate(parse_match(text, ctx))        # Cost(flows, conjunctions, worst_term, capped)
     cost = compiled_cost(tree, scope_ports=["p1", "p2"], cursor=cursor_tree)
+    costs = scope_costs(tree, [(1, "inport"), (3, "outport")])  # one lowering, several scopes
     if cost.flows > limit: refuse with cost.message(limit)
 
 Figures are per logical datapath: ovn-controller installs the flows once per
@@ -519,15 +520,17 @@ def estimate(
     tree: Expr,
     release: str | Release = DEFAULT_RELEASE,
     set_sizes: Mapping[str, int] | None = None,
+    name_worst: bool = True,
 ) -> Cost:
     """Upper bound on the OpenFlow flows of one lflow with match ``tree``, per datapath.
 
     ``tree`` must be parsed and type-checked (ovn_inject.lang.parse_match);
     ``set_sizes`` gives the number of addresses/ports of ``$name``/``@name``.
+    ``name_worst=False`` leaves the costly term unnamed (naming it costs more than counting).
     """
     lowering = _Lowering(_release(release), set_sizes or {})
     flows, conjunctions, capped = _flows(tree, lowering)
-    return Cost(flows, conjunctions, _worst(tree, flows, lowering), capped)
+    return Cost(flows, conjunctions, _worst(tree, flows, lowering) if name_worst else "", capped)
 
 
 def compiled_match(
@@ -545,8 +548,12 @@ def compiled_cost(
     cursor: Expr | None = None,
     release: str | Release = DEFAULT_RELEASE,
     set_sizes: Mapping[str, int] | None = None,
+    name_worst: bool = True,
 ) -> Cost:
     """The cost of the compiled lflow ``cursor && scope && (app)`` with ``scope_ports`` ports in scope.
+
+    ``name_worst=False`` skips naming the costly term (which costs more than
+    the count itself): for callers that only need it once over a limit.
 
     How the ports multiply: the scope is one more clause on inport (or outport).
     With one port it is a plain match and costs nothing. With n ports, a
@@ -565,5 +572,47 @@ def compiled_cost(
         return Cost(0, 0, "", False)
     lowering = _Lowering(_release(release), set_sizes or {})
     flows, conjunctions, capped = _flows(compiled_match(app, ports, scope_field, cursor), lowering)
+    if not name_worst:
+        return Cost(flows, conjunctions, "", capped)
     app_flows = _flows(app, lowering)[0]
     return Cost(flows, conjunctions, _worst(app, app_flows, lowering), capped)
+
+
+def scope_costs(
+    app: Expr,
+    scopes: Sequence[tuple[int, str] | Expr],
+    release: str | Release = DEFAULT_RELEASE,
+    set_sizes: Mapping[str, int] | None = None,
+) -> list[Cost]:
+    """:func:`compiled_cost` (flows and conjunctions, no costly term) at several scopes at once.
+
+    A scope is ``(ports in scope, scope field)`` (``field == {ports}``) or the
+    scope's own parsed match (a compiled scope may tie a shared port to
+    addresses). The app is lowered once and ANDed with each scope, as the
+    normaliser does with ``scope && (app)``: for a flow at several
+    attachments that is one lowering instead of one per attachment.
+    """
+    rel = _release(release)
+    sizes = set_sizes or {}
+    app_dnf: Dnf | None = None
+    out: list[Cost] = []
+    for scope in scopes:
+        if isinstance(scope, tuple):
+            ports, field_name = scope
+            if ports <= 0:
+                out.append(Cost(0, 0))
+                continue
+            names = tuple(String(f"\0scope{i}") for i in range(ports))
+            scope_expr: Expr = Comparison(FieldRef(field_name), "==", names, in_set=True)
+        else:
+            scope_expr = scope
+        lowering = _Lowering(rel, sizes)
+        if _unique_name(app) in ("inport", "outport"):  # the app's port terms crush with the scope's
+            dnf = lowering.expr(And((scope_expr, app)), False, True)
+        else:
+            if app_dnf is None:
+                app_dnf = _Lowering(rel, sizes).expr(app, False, True)
+            dnf = lowering.and_(lowering.expr(scope_expr, False, True), app_dnf)
+        flows, conjunctions = count(dnf)
+        out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
+    return out

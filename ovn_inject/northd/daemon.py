@@ -12,6 +12,13 @@ say which rows changed, so the topology is rebuilt only when NB or SB's
 bindings moved, Service_Flow rows are re-read one by one, unchanged scope
 chains are replayed from the previous pass, and only statuses that changed
 are written back.
+
+No database error stops the daemon: a transaction that fails (``try again``
+after a reconnection or a RAFT leader change, ``duplicate uuid`` for a row
+that a lost reply had in fact committed, any error) or a pass that raises
+leaves SB and the statuses as they were, and the pass runs again from what
+the IDLs show once they resynced, after a back-off that doubles up to
+``RESYNC_MAX_SECONDS``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from ovn_inject.core.compiler import (
     Status,
     compile_hooks,
 )
+from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
 from ovn_inject.core.discovery import Discovery, place
 from ovn_inject.core.hooks import DatapathKind
@@ -61,6 +69,10 @@ REDISCOVER_SECONDS = 0.5
 REDISCOVER_MAX_SECONDS = 30.0
 #: A --wait=hv step whose transaction failed is tried again after this long.
 RETRY_SECONDS = 0.2
+#: After a failed pass, the next one waits this long, then twice as long each time up to the maximum.
+RESYNC_SECONDS = 0.1
+RESYNC_MAX_SECONDS = 2.0
+_DONE = (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED)
 
 
 @dataclass
@@ -82,6 +94,7 @@ class Stats:
     sb_ops: int = 0
     last_pass_ms: float = 0.0
     lflows: int = 0
+    failures: int = 0
 
 
 def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> TrackingIdl:
@@ -102,12 +115,14 @@ class Daemon:
         self.sb.set_lock(LOCK_NAME)
         self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
         self.flows = FlowCache(options.release)
+        self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
         self._discovery: Discovery | None = None
         self.stats = Stats()
         self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
         self._topology: Topology | None = None
         self._services: list[ServiceSpec] = []
+        self._budgets: dict[str, int] = {}
         self._attachments: list[AttachmentSpec] = []
         self._memo = ChainMemo()
         self._compiled: Compiled | None = None
@@ -124,21 +139,42 @@ class Daemon:
         self._retry_at: float | None = None
         self._next_expiry: float | None = None
         self._rediscover_at: float | None = None
+        self._resync_at: float | None = None  # after a failure: no pass before this time
+        self._resync_delay = RESYNC_SECONDS
         self.running = True
 
     # ---- the loop -------------------------------------------------------
 
-    def run(self) -> None:
-        while self.running:
-            self.run_once()
-            poller = ovs.poller.Poller()
-            self.wait(poller)
-            poller.block()
-
     def run_once(self) -> None:
+        """One turn of the loop; any failure is logged and retried, never raised."""
+        try:
+            self._run_once()
+        except Exception as exc:  # a daemon outlives its databases and its own bugs
+            LOG.exception("pass failed: %s", exc)
+            self.failed(f"{type(exc).__name__}: {exc}")
+
+    def failed(self, why: str) -> None:
+        """Forget what we believe SB and the statuses hold; look again after a back-off."""
+        delay = self._resync_delay
+        LOG.warning("will resync and retry in %.1f s: %s", delay, why)
+        self._resync_at = time.time() + delay
+        self._resync_delay = min(delay * 2, RESYNC_MAX_SECONDS)
+        self._in_step = None
+        self._written.clear()
+        for changes in self._changes.values():
+            changes.everything = True  # what the failed pass consumed is read again
+        self.stats.failures += 1
+
+    def _run_once(self) -> None:
+        resynced = False
         for name, idl in (("nb", self.nb), ("sb", self.sb), ("inject", self.inject)):
             idl.run()
-            self._changes[name].merge(idl.take_changes())
+            changes = idl.take_changes()
+            resynced = resynced or changes.everything
+            self._changes[name].merge(changes)
+        if resynced and self._resync_at is not None:
+            self._resync_at = None  # an IDL reconnected and read everything again: what we waited for
+            self._compiled = None
         if not all(idl.has_ever_connected() for idl in (self.nb, self.sb, self.inject)):
             return
         if not self.sb.has_lock:
@@ -157,9 +193,14 @@ class Daemon:
             self._had_lock = True
             self._said_standby = False
             self.force_recompute()
+        now = time.time()
+        if self._resync_at is not None:
+            if now < self._resync_at:
+                return  # backing off; the changes wait in self._changes
+            self._resync_at = None
+            self._compiled = None
         self._check_hv()
         nb, sb, inject = (self._changes[name] for name in ("nb", "sb", "inject"))
-        now = time.time()
         expired = self._next_expiry is not None and now >= self._next_expiry
         if sb.touched("Datapath_Binding") and self._rediscover_at is not None:
             self._rediscover_delay = REDISCOVER_SECONDS
@@ -182,7 +223,7 @@ class Daemon:
             idl.wait(poller)
             if idl.has_unseen_changes():
                 poller.immediate_wake()
-        for when in (self._next_expiry, self._rediscover_at, self._retry_at):
+        for when in (self._next_expiry, self._rediscover_at, self._retry_at, self._resync_at):
             if when is not None:
                 poller.timer_wait(max(0, int((when - time.time()) * 1000)) + 1)
 
@@ -200,7 +241,10 @@ class Daemon:
         now = time.time()
         expired = self._next_expiry is not None and now >= self._next_expiry
         if expired:
-            self._expire(now)
+            status = self._expire(now)
+            if status not in _DONE:  # they stay expired; without a back-off the pass would spin
+                self.failed(f"removing expired flows failed ({status})")
+                return
         if (
             self._topology is None
             or nb.any_but("NB_Global")
@@ -210,6 +254,7 @@ class Daemon:
             self._compiled = None
         if inject.touched("Service"):
             self._services = records.service_specs(tables)
+            self._budgets = records.service_budgets(tables)
             self._compiled = None
         if inject.touched("Attachment"):
             self._attachments = records.attachment_specs(tables)
@@ -224,6 +269,18 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
+            # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
+            self.contract.apply(
+                self._compiled,
+                self.placements,
+                self._topology,
+                self._services,
+                self._attachments,
+                self.flows.release,
+                self._budgets,
+            )
+            if self.contract.refused:
+                LOG.warning("output contract: %d rows held back", self.contract.refused)
         compiled = self._compiled
         for table in ("Service_Flow", "Attachment"):
             changed = inject.of(table)
@@ -237,9 +294,18 @@ class Daemon:
             # A set, not the IDL's keys view: set algebra on that view runs in Python.
             delta = diff(compiled.lflows, set(self.sb.tables["Logical_Flow"].rows))
             if delta:
-                self.stats.sb_ops += sbwriter.apply(self.sb, delta)
+                sent, error = sbwriter.apply(self.sb, delta)
+                self.stats.sb_ops += sent
+                if error:
+                    # Statuses and sb_cfg stay as they were: they must not claim what SB lacks.
+                    self.failed(f"SB transaction failed ({error})")
+                    return
             self._in_step = compiled
-        self._write_status(compiled, cfg)
+        status = self._write_status(compiled, cfg)
+        if status not in _DONE:
+            self.failed(f"OVN_Inject status transaction failed ({status})")
+            return
+        self._resync_delay = RESYNC_SECONDS
         self.stats.passes += 1
         self.stats.lflows = len(compiled.lflows)
         self.stats.last_pass_ms = (time.perf_counter() - started) * 1000
@@ -308,22 +374,27 @@ class Daemon:
         row = self._global_row()
         return int(row.cfg) if row is not None else 0
 
-    def _expire(self, now: float) -> None:
-        """Hard timeouts: an expired flow is removed, as OpenFlow does."""
+    def _expire(self, now: float) -> str:
+        """Hard timeouts: an expired flow is removed, as OpenFlow does; return the transaction's status."""
         rows = self.inject.tables["Service_Flow"].rows
         expired = [rows[key] for key in self.flows.expired(now) if key in rows]
         if not expired:
-            return
+            return str(ovs.db.idl.Transaction.UNCHANGED)
         txn = ovs.db.idl.Transaction(self.inject)
         for row in expired:
             service = records.single(row.service)
             if service is not None:
                 service.delvalue("flows", row)
-        txn.commit_block()
-        LOG.info("removed %d expired flows", len(expired))
+        status = txn.commit_block()
+        if status in _DONE:
+            LOG.info("removed %d expired flows", len(expired))
+        return str(status)
 
-    def _write_status(self, compiled: Compiled, cfg: int) -> None:
-        """Write the statuses that differ from what the rows say (only those not known to match)."""
+    def _write_status(self, compiled: Compiled, cfg: int) -> str:
+        """Write the statuses that differ from what the rows say (only those not known to match).
+
+        Return the transaction's status: anything but SUCCESS or UNCHANGED means nothing was written.
+        """
         txn = ovs.db.idl.Transaction(self.inject)
         changed = False
         written = self._written
@@ -353,11 +424,14 @@ class Daemon:
             glob.setkey("options", RELEASE_OPTION, release.name)
             changed = True
         if changed:
-            txn.commit_block()
+            status = txn.commit_block()
+            if status not in _DONE:
+                return str(status)
         else:
             txn.abort()
         if glob is not None:
             self._in_sb = max(self._in_sb, cfg)
+        return str(ovs.db.idl.Transaction.SUCCESS)
 
     # ---- --wait=hv --------------------------------------------------------
 
@@ -369,7 +443,7 @@ class Daemon:
         target = int(rows[0].nb_cfg) + 1
         txn = ovs.db.idl.Transaction(self.nb)
         rows[0].nb_cfg = target
-        if txn.commit_block() in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
+        if txn.commit_block() in _DONE:
             self._hv_wait = (target, cfg)
         else:
             self._retry_at = time.time() + RETRY_SECONDS
@@ -387,10 +461,7 @@ class Daemon:
                 if max(int(glob.hv_cfg), self._hv_written) < reached:
                     txn = ovs.db.idl.Transaction(self.inject)
                     glob.hv_cfg = reached
-                    if txn.commit_block() in (
-                        ovs.db.idl.Transaction.SUCCESS,
-                        ovs.db.idl.Transaction.UNCHANGED,
-                    ):
+                    if txn.commit_block() in _DONE:
                         self._hv_written = reached
                     else:
                         self._retry_at = time.time() + RETRY_SECONDS
@@ -425,7 +496,8 @@ class Daemon:
         return (
             f"Status: {self.role}\nSB lock: {LOCK_NAME}\n"
             f"passes: {self.stats.passes}\nsb_ops: {self.stats.sb_ops}\n"
-            f"hook lflows: {self.stats.lflows}\nlast pass: {self.stats.last_pass_ms:.1f} ms\n{unusable}"
+            f"hook lflows: {self.stats.lflows}\nlast pass: {self.stats.last_pass_ms:.1f} ms\n"
+            f"failed passes: {self.stats.failures}\n{unusable}"
         )
 
     def close(self) -> None:

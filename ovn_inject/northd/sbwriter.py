@@ -4,7 +4,9 @@ Rows are inserted with their content-derived uuid (``persist_uuid``), so the
 same flow always has the same row, across restarts and failovers. Large
 deltas go in batches so that no transaction grows without bound; the IDL
 adds an ``assert`` of our lock to each, so a daemon that lost the lock
-cannot write.
+cannot write. A batch that fails is reported, not raised: the caller
+resyncs and diffs again, and a batch that did commit although its reply was
+lost (``duplicate uuid`` on the retry) then simply no longer differs.
 """
 
 from __future__ import annotations
@@ -18,14 +20,9 @@ import ovs.db.idl
 
 from ovn_inject.core.compiler import LogicalFlow
 from ovn_inject.core.diff import Delta
-from ovn_inject.errors import OvnInjectError
 
 LOG = logging.getLogger(__name__)
 BATCH = 4000
-
-
-class WriteError(OvnInjectError):
-    pass
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -33,21 +30,26 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def apply(idl: ovs.db.idl.Idl, delta: Delta) -> int:
-    """Write ``delta``; return the number of row operations sent."""
+def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
+    """Write ``delta``; return the row operations committed and why a batch failed (None: none did).
+
+    Batches after a failed one are not sent: SB is then as far along as the
+    batches before it, which the next diff takes from there.
+    """
     ops: list[tuple[str, Any]] = [("delete", u) for u in delta.delete]
     ops += [("insert", flow) for flow in delta.insert]
     table = idl.tables["Logical_Flow"]
     datapaths = idl.tables["Datapath_Binding"].rows
     sent = 0
     for batch in _chunks(ops, BATCH):
+        ops_in_batch = 0
         txn = ovs.db.idl.Transaction(idl)
         for kind, item in batch:
             if kind == "delete":
                 row = table.rows.get(item)
                 if row is not None:
                     row.delete()
-                    sent += 1
+                    ops_in_batch += 1
                 continue
             flow: LogicalFlow = item
             datapath = datapaths.get(uuid.UUID(flow.datapath))
@@ -61,8 +63,10 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> int:
             row.match = flow.match
             row.actions = flow.actions
             row.external_ids = dict(flow.external_ids)
-            sent += 1
+            ops_in_batch += 1
         status = txn.commit_block()
         if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
-            raise WriteError(f"SB transaction failed ({status}): {txn.get_error()}")
-    return sent
+            error = txn.get_error()
+            return sent, f"{status}: {error}" if error and error != status else status
+        sent += ops_in_batch
+    return sent, None

@@ -157,12 +157,13 @@ class CentralServices:
         self.sbctl("list", "SB_Global", timeout=timeout)
 
     def restart_sb(self, member: int | None = None) -> None:
-        """Stop and restart the SB ovsdb-server (or one member of the cluster) on the same addresses."""
+        """(Re)start SB's ovsdb-server, or one member of the cluster (also a killed one), on its addresses."""
         if self.sb_members:
             chosen = [member] if member else list(range(1, self.sb_members + 1))
             ports = self._sb_tcp_ports
             for m in chosen:
-                self.stop(f"sb{m}")
+                if f"sb{m}" in self.state.pids:  # not if it was killed
+                    self.stop(f"sb{m}")
             for m in chosen:
                 self.state.pids[f"sb{m}"], _ = self._serve_ovsdb(self._sb_member_name(m), ports[m - 1])
             self.save()

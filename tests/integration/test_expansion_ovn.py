@@ -106,7 +106,7 @@ def test_estimate_bounds_ovn_controller(demo: Sandbox) -> None:
             text
         )  # the golden file (23.03's figures) is current
     # The installed release's own estimate is what must bound its ovn-controller.
-    cases = [(text, estimate(parse_match(text, INSTALLED), release=RELEASE).flows) for text, _ in cases]
+    cases = [(text, estimate(parse_match(text, INSTALLED), release=RELEASE.name).flows) for text, _ in cases]
     demo.northd_appctl("pause")
     uuids: list[str] = []
     try:
