@@ -6,8 +6,8 @@ one the LB picks a backend and installs two per-connection rewrite flows
 the VIP), with a hard timeout, so the connection's further packets go
 straight between client and backend on whatever chassis they are. Usage:
 
-    python examples/distributed_lb.py steer lb 10.0.1.100 80
-    python examples/distributed_lb.py serve --pcap lb.pcap --vip 10.0.1.100:80 --vip-mac 02:00:00:00:01:64 \\
+    python3 examples/distributed_lb.py steer lb 10.0.1.100 80
+    python3 examples/distributed_lb.py serve --pcap lb.pcap --vip 10.0.1.100:80 --vip-mac 02:00:00:00:01:64 \\
         --backend 10.0.1.12/02:00:00:00:01:02 --backend 10.0.1.13/02:00:00:00:01:03 --once
 """
 

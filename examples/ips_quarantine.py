@@ -5,8 +5,8 @@ conntrack), so the drop also stops connections that were established before
 the alert. Usage:
 
     OVN_INJECT_GATEWAY=http://127.0.0.1:PORT OVN_INJECT_TOKEN=... \\
-        python examples/ips_quarantine.py quarantine vm1 10.0.1.11
-    python examples/ips_quarantine.py release vm1
+        python3 examples/ips_quarantine.py quarantine vm1 10.0.1.11
+    python3 examples/ips_quarantine.py release vm1
 
 Quarantining a VM twice is not an error: the second run reports the flows in place.
 """
