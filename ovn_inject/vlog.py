@@ -33,7 +33,7 @@ DESTINATIONS = ("console", "file")
 #: Where ovn-inject's own loggers live; records of other loggers are "foreign".
 ROOT = "ovn_inject"
 #: ovn-inject's modules, listed by ``vlog/list`` even before they logged anything.
-MODULES = ("daemon", "northd", "sbwriter", "gate", "gateway", "metrics", "unixctl")
+MODULES = ("daemon", "northd", "sbwriter", "gate", "gateway", "ofswitch", "metrics", "unixctl")
 DEFAULT_LEVEL = "info"
 #: Libraries (uvicorn, ovsdbapp...) say little unless asked.
 FOREIGN_LEVEL = "warn"

@@ -45,6 +45,7 @@ def _register() -> None:
         flow_cmd,
         gateway_cmd,
         northd_cmd,
+        ofswitch_cmd,
         parse_cmd,
         sandbox_cmd,
         sbgate_cmd,
@@ -63,8 +64,9 @@ def _register() -> None:
     for command in units_cmd.COMMANDS:
         main.add_command(command)
     main.add_command(gateway_cmd.gateway)
+    main.add_command(ofswitch_cmd.ofswitch)
     install_on_group(main)
-    for family in (service_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
+    for family in (service_cmd, ofswitch_cmd, flow_cmd, token_cmd, tenant_cmd, dbctl_cmd):
         for command in family.COMMANDS:
             main.add_command(audit_cmd.audited(command))
 

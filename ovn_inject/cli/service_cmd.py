@@ -47,6 +47,7 @@ def service_summary(row: object) -> dict[str, object]:
         "tokens": len(record["tokens"]),
         "max_flows": int(record["options"]["max_flows"]) if "max_flows" in record["options"] else None,
         "max_openflow_flows": budget(record["options"]),
+        "openflow_targets": record.get("openflow_targets", []),
         "options": record["options"],
         "external_ids": record["external_ids"],
     }
@@ -175,7 +176,7 @@ def service_show(name: str) -> None:
 
         emit(json.dumps(summary, indent=2) + "\n")
         return
-    columns = [*SERVICE_COLUMNS, "options", "external_ids"]
+    columns = [*SERVICE_COLUMNS, "openflow_targets", "options", "external_ids"]
     emit(render([summary], columns, "list" if fmt == "table" else fmt))
     if attachments and fmt == "table":
         emit("\n" + render(attachments, ATTACHMENT_COLUMNS, "table"))

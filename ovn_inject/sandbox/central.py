@@ -225,6 +225,12 @@ class CentralServices:
         self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
         self.save()
 
+    def start_ofswitch(self) -> None:
+        """ovn-inject's OpenFlow endpoints (each service with openflow_targets as a switch)."""
+        self._start_python_daemon(
+            "ofswitch", ["ofswitch", f"--inject-db={self.inject_remote}", f"--nb={self.nb_remote}"]
+        )
+
     @property
     def gateway_url(self) -> str:
         url = self.state.extra.get(f"env:{GATEWAY_ENV}")
@@ -268,6 +274,11 @@ class CentralServices:
             self.stop("gateway")
         self.start_gateway()
 
+    def restart_ofswitch(self) -> None:
+        if "ofswitch" in self.state.pids:
+            self.stop("ofswitch")
+        self.start_ofswitch()
+
     def restart_northd(self) -> None:
         self.stop("northd")
         self.start_northd()
@@ -286,6 +297,7 @@ class CentralServices:
             "northd": self.restart_northd,
             "sbgate": self.restart_gate,
             "gateway": self.restart_gateway,
+            "ofswitch": self.restart_ofswitch,
         }
         if name in special:
             special[name]()

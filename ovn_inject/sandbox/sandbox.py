@@ -91,6 +91,7 @@ class Sandbox(CentralServices):
             if inject and gate:
                 self.start_inject_northd()
                 self.start_gateway()
+                self.start_ofswitch()
         except BaseException:
             self.save()
             self.down()

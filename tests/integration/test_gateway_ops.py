@@ -23,6 +23,7 @@ from ovn_inject.gateway.app import MAX_BODY_BYTES
 from ovn_inject.sandbox import Sandbox, processes
 from ovn_inject.sandbox import topology as topologies
 from tests.integration.gatewayutil import make_service, wait_hooks_ready
+from tests.integration.pki import make_pki
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -303,24 +304,14 @@ def test_rate_limit_per_service(topo: Sandbox, tmp_path: Path) -> None:
 
 def _pki(where: Path) -> dict[str, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
-    files = {name: where / f"{name}.pem" for name in ("ca", "ca-key", "srv", "srv-key", "cli", "cli-key")}
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-            "-keyout", str(files["ca-key"]), "-out", str(files["ca"]))  # fmt: skip
-    for name, subject, extra in (
-        ("srv", "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]),
-        ("cli", "/CN=tenant-app", []),
-    ):
-        csr = where / f"{name}.csr"
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, *extra,
-                "-keyout", str(files[f"{name}-key"]), "-out", str(csr))  # fmt: skip
-        ca = ["-CA", str(files["ca"]), "-CAkey", str(files["ca-key"]), "-CAcreateserial"]
-        openssl("x509", "-req", "-in", str(csr), *ca, "-days", "1", "-copy_extensions", "copy",
-                "-out", str(files[name]))  # fmt: skip
-    return files
+    made = make_pki(where, {"srv": "127.0.0.1", "cli": "tenant-app"})
+    return {
+        "ca": made["ca"][1],
+        "srv": made["srv"][1],
+        "srv-key": made["srv"][0],
+        "cli": made["cli"][1],
+        "cli-key": made["cli"][0],
+    }
 
 
 def test_ca_cert_requires_client_certificates(topo: Sandbox, tmp_path: Path) -> None:

@@ -415,7 +415,8 @@ def test_list_find_get_like_nbctl(run: Run) -> None:
     run("service-add", "ips", "--tenant", "tenant-a", "--max-flows", "7")
     run("service-add", "dpi", "--tenant", "tenant-b")
     listed = run("list", "service", "ips").stdout
-    assert "name         : ips" in listed and 'options      : {max_flows="7"}' in listed
+    # the labels align on Service's longest column name, openflow_targets
+    assert "name             : ips" in listed and 'options          : {max_flows="7"}' in listed
     assert set(run("list", "Service", "--columns", "name", "--bare").stdout.split()) == {"ips", "dpi"}
     found = json.loads(run("find", "Service", "tenant=tenant-b", "--format", "json").stdout)
     assert [s["name"] for s in found] == ["dpi"]

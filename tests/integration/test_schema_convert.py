@@ -19,10 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 def _old_schema() -> dict[str, object]:
-    """The schema as it was at 1.1.0: the current one without the column 1.2.0 added."""
+    """The schema as it was at 1.1.0: the current one without the columns 1.2.0 and 1.3.0 added."""
     schema = json.loads(schema_path().read_text())
     schema["version"] = "1.1.0"
-    del schema["tables"]["Service_Flow"]["columns"]["openflow_flows"]
+    del schema["tables"]["Service_Flow"]["columns"]["openflow_flows"]  # 1.2.0
+    del schema["tables"]["Service"]["columns"]["openflow_targets"]  # 1.3.0
     return schema
 
 

@@ -26,6 +26,7 @@ def schema_1_0_0() -> dict[str, object]:
     old["version"] = "1.0.0"
     del old["tables"]["Tenant_Token"]
     del old["tables"]["Service_Flow"]["columns"]["openflow_flows"]  # 1.2.0
+    del old["tables"]["Service"]["columns"]["openflow_targets"]  # 1.3.0
     old["tables"]["Service"]["indexes"] = [["name"]]
     return old  # type: ignore[no-any-return]
 

@@ -31,7 +31,9 @@ IO_MODULES = {
     "urllib",
     "uvicorn",
 }
-PROCESS_PACKAGES = {"cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "sandbox", "units"}
+PROCESS_PACKAGES = {
+    "cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units",
+}  # fmt: skip
 PURE_PACKAGES = ("core", "lang")
 
 
@@ -91,7 +93,7 @@ def test_only_the_northd_command_imports_the_daemon() -> None:
 def test_gateway_and_gate_import_no_cli_or_sandbox() -> None:
     problems = [
         f"{path.relative_to(REPO)} imports {module}"
-        for package in ("gateway", "gate", "db")
+        for package in ("gateway", "gate", "db", "ofswitch")
         for path in _modules(package)
         for module in _imports(path)
         if _own_package(module) in {"cli", "sandbox", "demo"}
