@@ -15,7 +15,7 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-DAEMONS = ("inject-northd", "sbgate", "gateway")
+DAEMONS = ("inject-northd", "sbgate", "gateway", "ofswitch")
 COMMON = {"list-commands", "version", "vlog/list", "vlog/set", "vlog/reopen", "exit", "status"}
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|\d{5}\|[a-z_]+\|(DBG|INFO|WARN|ERR|EMER)\|")
 
@@ -50,7 +50,7 @@ def test_every_daemon_answers_the_common_commands(sandbox: Sandbox, name: str) -
     assert listed >= COMMON, listed
     assert appctl(ctl, "version").stdout.strip() == version() and version().startswith("ovn-inject ")
     assert appctl(ctl, "status").stdout.strip()
-    module = {"inject-northd": "northd", "sbgate": "gate", "gateway": "gateway"}[name]
+    module = {"inject-northd": "northd", "sbgate": "gate", "gateway": "gateway", "ofswitch": "ofswitch"}[name]
     appctl(ctl, "vlog/set", f"{module}:file:dbg")
     row = next(line for line in appctl(ctl, "vlog/list").stdout.splitlines() if line.startswith(module + " "))
     assert row.split()[1:] == ["INFO", "DBG"]
@@ -70,6 +70,7 @@ def test_the_status_of_each_daemon(sandbox: Sandbox) -> None:
     assert f"listening: unix:{sandbox.layout.sbgate_socket}" in gate and "sessions: 1 open" in gate
     gateway = appctl(central / "gateway.ctl", "status").stdout
     assert f"listening: {sandbox.gateway_url}" in gateway and "OVN_Inject: " in gateway
+    assert appctl(central / "ofswitch.ctl", "status").stdout.startswith("endpoints: ")
 
 
 def test_a_standby_says_it_is_one_once_and_takes_over(sandbox: Sandbox) -> None:
@@ -94,11 +95,12 @@ def test_a_standby_says_it_is_one_once_and_takes_over(sandbox: Sandbox) -> None:
     wait_until(lambda: appctl(central / "inject-northd.ctl", "is-active").stdout == "true\n", "active again")
 
 
-@pytest.mark.parametrize("name", ["sbgate", "gateway"])
+@pytest.mark.parametrize("name", ["sbgate", "gateway", "ofswitch"])
 def test_exit_stops_the_asyncio_daemons(sandbox: Sandbox, name: str) -> None:
     pid = sandbox.state.pids[name]
     appctl(sandbox.layout.central / f"{name}.ctl", "exit")
     wait_until(lambda: not processes.is_alive(pid), f"{name} stops")
+    assert not (sandbox.layout.central / f"{name}.pid").exists(), "a clean stop removes the pidfile"
     assert "exit requested through the control socket" in log_of(sandbox, name)
     sandbox.restart(name)
     wait_until(lambda: (sandbox.layout.central / f"{name}.ctl").is_socket(), f"{name} is back")
