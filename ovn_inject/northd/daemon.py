@@ -133,6 +133,7 @@ class Daemon:
         self._said_standby = False  # the standby says so once, not every pass
         self._unusable: dict[str, str] = {}  # hook -> the reason last logged
         self._unusable_log = RateLimit(per_minute=5, burst=10)
+        self._resync_log = RateLimit(per_minute=5, burst=5)
         self._hv_wait: tuple[int, int] | None = None  # (nb_cfg we bumped to, inject cfg it covers)
         self._in_sb = 0  # the highest Inject_Global.cfg whose changes are in SB
         self._hv_written = 0  # the highest hv_cfg we wrote (the IDL may not show it yet)
@@ -156,7 +157,8 @@ class Daemon:
     def failed(self, why: str) -> None:
         """Forget what we believe SB and the statuses hold; look again after a back-off."""
         delay = self._resync_delay
-        LOG.warning("will resync and retry in %.1f s: %s", delay, why)
+        # While a database is down this repeats every RESYNC_MAX_SECONDS: rate-limited, as OVS does.
+        self._resync_log.log(LOG, logging.WARNING, "will resync and retry in %.1f s: %s", delay, why)
         self._resync_at = time.time() + delay
         self._resync_delay = min(delay * 2, RESYNC_MAX_SECONDS)
         self._in_step = None
