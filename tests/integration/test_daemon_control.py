@@ -67,7 +67,12 @@ def test_the_status_of_each_daemon(sandbox: Sandbox) -> None:
     assert northd.startswith("Status: active\n") and "SB lock: ovn_inject_northd" in northd
     assert appctl(central / "inject-northd.ctl", "is-active").stdout == "true\n"
     gate = appctl(central / "sbgate.ctl", "status").stdout
-    assert f"listening: unix:{sandbox.layout.sbgate_socket}" in gate and "sessions: 1 open" in gate
+    listen = (
+        f"ssl:127.0.0.1:{sandbox.state.extra['sbgate_port']}"
+        if sandbox.ssl
+        else f"unix:{sandbox.layout.sbgate_socket}"
+    )
+    assert f"listening: {listen}\n" in gate and "sessions: 1 open" in gate
     gateway = appctl(central / "gateway.ctl", "status").stdout
     assert f"listening: {sandbox.gateway_url}" in gateway and "OVN_Inject: " in gateway
     assert appctl(central / "ofswitch.ctl", "status").stdout.startswith("endpoints: ")
