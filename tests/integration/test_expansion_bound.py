@@ -21,10 +21,12 @@ from collections.abc import Iterator
 import pytest
 
 from ovn_inject.core.validate import ValidFlow
+from ovn_inject.lang import Context, estimate, parse_match
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
 from ovn_inject.sandbox.probe import send_and_capture
+from ovn_inject.sandbox.release import installed
 from ovn_inject.sandbox.topology import DEMO
 from tests.integration.gatewayutil import client, inject_api, make_service, stored_flows, wait_hooks_ready
 from tests.waiting import wait_until
@@ -62,6 +64,17 @@ EXPLOSIVE = [
     "ip4.dst != {10.0.0.1, 10.0.0.2} && udp.dst != {53, 54}",
 ]
 assert len(EXPLOSIVE) >= 15
+#: Newer releases normalise `!=` without blowing up (disjoint prefixes, covered alternatives dropped):
+#: what explodes is judged in the installed release's language, as the gateway judges it.
+RELEASE = installed().series
+
+
+def _app_cost(match: str) -> int:
+    return estimate(parse_match(match, Context(release=RELEASE)), release=RELEASE).flows
+
+
+#: The matches that explode on the installed release even before the scope multiplies them.
+EXPLODING = [m for m in EXPLOSIVE if _app_cost(m) > 1000]
 
 
 def _pids(box: Sandbox) -> dict[str, int]:
@@ -120,9 +133,19 @@ def test_explosive_flow_is_refused_and_nothing_is_stored(
     boom: tuple[Sandbox, str, dict[str, int]], match: str
 ) -> None:
     box, token, rss = boom
+    entry = {"priority": 5, "match": match, "actions": "drop;"}
     with client(box, token) as http:
+        dry = http.post("/v1/flows/validate", json=entry)
+        if dry.status_code == 200:
+            # Not explosive in this release's normaliser: then it must really be harmless on the chassis.
+            assert RELEASE != "23.03", (match, dry.text)
+            added = http.post("/v1/flows", params={"wait": "hv"}, json=entry)
+            assert added.status_code == 201, added.text
+            _controllers_fine(box, rss)
+            assert http.post("/v1/flows/replace", params={"wait": "hv"}, json=[]).status_code == 200
+            return
         for path in ("/v1/flows", "/v1/flows/validate", "/v1/flows/replace"):
-            response = http.post(path, json={"priority": 5, "match": match, "actions": "drop;"})
+            response = http.post(path, json=entry)
             assert response.status_code == 403, (path, response.text)
             message = response.json()["error"]["message"]
             assert "OpenFlow flows on a chassis (limit 1,000)" in message, message
@@ -140,7 +163,7 @@ def cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("match", EXPLOSIVE[:4], ids=range(4))
+@pytest.mark.parametrize("match", EXPLODING[:4])
 def test_explosive_flow_is_refused_by_the_cli(boom: tuple[Sandbox, str, dict[str, int]], match: str) -> None:
     box, _, rss = boom
     proc = cli(box, "flow-add", "boom", "--priority", "5", "--match", match, "--actions", "drop;")
@@ -213,8 +236,7 @@ def _sb_rows_of(box: Sandbox, flow_id: str) -> str:
 @pytest.mark.parametrize(
     ("priority", "match", "words"),
     [
-        (5, EXPLOSIVE[0], "OpenFlow flows on a chassis"),
-        (5, EXPLOSIVE[1], "OpenFlow flows on a chassis"),
+        *((5, match, "OpenFlow flows on a chassis") for match in EXPLODING[:2]),
         (1000, "tcp.dst == 22", "priority: 1000 is outside 0..999"),
         (65535, "tcp.dst == 23", "priority: 65535 is outside 0..999"),
     ],
