@@ -6,8 +6,8 @@ one the LB picks a backend and installs two per-connection rewrite flows
 the VIP), with a hard timeout, so the connection's further packets go
 straight between client and backend on whatever chassis they are. Usage:
 
-    python examples/distributed_lb.py steer lb 10.0.1.100 80
-    python examples/distributed_lb.py serve --pcap lb.pcap --vip 10.0.1.100:80 --vip-mac 02:00:00:00:01:64 \\
+    python3 examples/distributed_lb.py steer lb 10.0.1.100 80
+    python3 examples/distributed_lb.py serve --pcap lb.pcap --vip 10.0.1.100:80 --vip-mac 02:00:00:00:01:64 \\
         --backend 10.0.1.12/02:00:00:00:01:02 --backend 10.0.1.13/02:00:00:00:01:03 --once
 """
 
@@ -19,9 +19,8 @@ import time
 import zlib
 from pathlib import Path
 
-import dpkt
-from gateway_client import Gateway, cookie_of
-from ids_tap import frames
+from gateway_client import Gateway, cookie_of, run
+from ids_tap import SYN, frames, tcp_of
 
 STEER, WIRE = 0x57E3, 0x1B00
 CONNECTION_TIMEOUT = 300
@@ -74,11 +73,11 @@ def serve(
     while True:
         found, offset = frames(pcap, offset)
         for frame in found:
-            ip = dpkt.ethernet.Ethernet(frame).data
-            if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP):
+            segment = tcp_of(frame)
+            if segment is None:
                 continue
-            client = (".".join(map(str, ip.src)), int(ip.data.sport))
-            if client in wired or not ip.data.flags & dpkt.tcp.TH_SYN:
+            client = (segment.src, segment.sport)
+            if client in wired or not segment.flags & SYN:
                 continue
             backend = backends[zlib.crc32(f"{client}".encode()) % len(backends)]
             wire(gateway, client, vip, vip_mac, backend)
@@ -113,4 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

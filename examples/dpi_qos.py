@@ -4,8 +4,8 @@ A DPI engine classifies a connection (here: given on the command line) and
 asks OVN to mark its packets with a DSCP value at ``ls-in-port``; ``next;``
 hands the marked packet on to the next service and to OVN. Usage:
 
-    python examples/dpi_qos.py mark 10.0.1.11:1234 10.0.1.12:443 tcp 46
-    python examples/dpi_qos.py clear
+    python3 examples/dpi_qos.py mark 10.0.1.11:1234 10.0.1.12:443 tcp 46
+    python3 examples/dpi_qos.py clear
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gateway_client import Gateway, cookie_of
+from gateway_client import Gateway, cookie_of, run
 
 QOS = 0xD5C9
 
@@ -61,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

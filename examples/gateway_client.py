@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 
@@ -61,3 +63,13 @@ def cookie_of(kind: int, key: str) -> int:
     """A cookie for ``key`` in a family ``kind``: the top 16 bits say which, the rest who."""
     digest = int.from_bytes(key.encode()[:6].ljust(6, b"\0"), "big")
     return (kind << 48) | digest
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run an example's ``main``; a refusal is one line on stderr and exit status 1, not a traceback."""
+    try:
+        main()
+    except GatewayError as exc:
+        sys.exit(f"{sys.argv[0]}: the gateway refused: {exc}")
+    except (OSError, KeyError) as exc:
+        sys.exit(f"{sys.argv[0]}: {exc} (is $OVN_INJECT_GATEWAY a running gateway, $OVN_INJECT_TOKEN set?)")

@@ -6,20 +6,25 @@ on (``clone { outport = "ids"; output; }; next;``). The IDS reads what its port
 received (a pcap here; a NIC in real life) and, when a packet carries a
 forbidden pattern, blocks that connection only, by its 5-tuple. Usage:
 
-    python examples/ids_tap.py tap ids                      # mirror to port "ids"
-    python examples/ids_tap.py watch --pcap ids.pcap --pattern /etc/passwd --once
+    python3 examples/ids_tap.py tap ids                      # mirror to port "ids"
+    python3 examples/ids_tap.py watch --pcap "$(ovn-inject sandbox capture ids --path)" \\
+        --pattern /etc/passwd --once
+
+Standard library only; in the sandbox, ``ovn-inject sandbox port-add ls-a ids
+--tenant tenant-a --chassis hv2`` makes the IDS port.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import struct
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-import dpkt
-from gateway_client import Gateway, cookie_of
+from gateway_client import Gateway, cookie_of, run
 
 TAP, BLOCK = 0x7A9, 0xB10C
 
@@ -47,14 +52,41 @@ def frames(pcap: Path, offset: int = 24) -> tuple[list[bytes], int]:
     return found, offset
 
 
+class Segment(NamedTuple):
+    """The TCP fields an IDS or an LB looks at."""
+
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    flags: int
+    payload: bytes
+
+
+SYN = 0x02
+
+
+def tcp_of(frame: bytes) -> Segment | None:
+    """The TCP segment in an untagged Ethernet/IPv4 frame, or None (standard library only)."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    total = struct.unpack("!H", frame[16:18])[0]
+    tcp = frame[14 + ihl : 14 + total]
+    if len(tcp) < 20:
+        return None
+    sport, dport = struct.unpack("!HH", tcp[:4])
+    offset = (tcp[12] >> 4) * 4
+    src, dst = (str(ipaddress.IPv4Address(frame[a : a + 4])) for a in (26, 30))
+    return Segment(src, dst, sport, dport, tcp[13], bytes(tcp[offset:]))
+
+
 def offending(frame: bytes, pattern: bytes) -> tuple[str, str, int, int] | None:
     """The 5-tuple (tcp) of a frame whose payload carries ``pattern``."""
-    ip = dpkt.ethernet.Ethernet(frame).data
-    if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP):
+    segment = tcp_of(frame)
+    if segment is None or pattern not in segment.payload:
         return None
-    if pattern not in bytes(ip.data.data):
-        return None
-    return ".".join(map(str, ip.src)), ".".join(map(str, ip.dst)), ip.data.sport, ip.data.dport
+    return segment.src, segment.dst, segment.sport, segment.dport
 
 
 def block(gateway: Gateway, src: str, dst: str, sport: int, dport: int) -> dict[str, object]:
@@ -95,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -5,8 +5,10 @@ conntrack), so the drop also stops connections that were established before
 the alert. Usage:
 
     OVN_INJECT_GATEWAY=http://127.0.0.1:PORT OVN_INJECT_TOKEN=... \\
-        python examples/ips_quarantine.py quarantine vm1 10.0.1.11
-    python examples/ips_quarantine.py release vm1
+        python3 examples/ips_quarantine.py quarantine vm1 10.0.1.11
+    python3 examples/ips_quarantine.py release vm1
+
+Quarantining a VM twice is not an error: the second run reports the flows in place.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from gateway_client import Gateway, cookie_of
+from gateway_client import Gateway, GatewayError, cookie_of, run
 
 QUARANTINE = 0x1195
 
 
-def quarantine(gateway: Gateway, port: str, address: str | None) -> list[dict[str, object]]:
-    """Drop everything the VM sends and, if its address is known, everything sent to it."""
+def quarantine(gateway: Gateway, port: str, address: str | None) -> tuple[list[dict[str, object]], bool]:
+    """Drop everything the VM sends and, if its address is known, everything sent to it.
+
+    Returns the flows and whether they were already there.
+    """
     cookie = cookie_of(QUARANTINE, port)
     flows = [{"priority": 900, "match": f'inport == "{port}"', "actions": "drop;", "cookie": cookie}]
     if address:
@@ -28,7 +33,13 @@ def quarantine(gateway: Gateway, port: str, address: str | None) -> list[dict[st
         flows.append(
             {"priority": 900, "match": f"{field} == {address}", "actions": "drop;", "cookie": cookie}
         )
-    return gateway.add(flows)
+    try:
+        return gateway.add(flows), False
+    except GatewayError as exc:
+        if exc.status != 409:
+            raise
+    # 409: the same flows exist; the VM is already quarantined (a second alert, a retried script).
+    return [f for f in gateway.flows() if int(str(f.get("cookie", 0)), 0) == cookie], True
 
 
 def release(gateway: Gateway, port: str) -> int:
@@ -46,11 +57,12 @@ def main() -> None:
     args = parser.parse_args()
     gateway = Gateway()
     if args.command == "quarantine":
-        installed = quarantine(gateway, args.port, args.address)
-        print(json.dumps({"quarantined": args.port, "flows": [f["id"] for f in installed]}))
+        installed, already = quarantine(gateway, args.port, args.address)
+        answer = {"quarantined": args.port, "flows": [f["id"] for f in installed], "already": already}
+        print(json.dumps(answer))
     else:
         print(json.dumps({"released": args.port, "flows_removed": release(gateway, args.port)}))
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -36,3 +36,6 @@ SSL_ENV = {
     "ca_cert": "OVN_INJECT_CA_CERT",
     "bootstrap_ca_cert": "OVN_INJECT_BOOTSTRAP_CA_CERT",
 }
+
+#: The sandbox directory that ``ovn-inject sandbox ...`` uses by default (``sandbox env`` sets it).
+SANDBOX_DIR_ENV = "OVN_INJECT_SANDBOX_DIR"

@@ -14,15 +14,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from ovn_inject import vlog
 from ovn_inject.errors import OvnInjectError
-
-LOG_FORMAT = "%(asctime)s|%(name)s|%(levelname)s|%(message)s"
 
 Service = Callable[[Callable[[], None]], Coroutine[Any, Any, None]]
 
@@ -36,30 +35,61 @@ def options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
             click.option("--pidfile", type=click.Path(path_type=Path), help="Write the daemon's pid here."),
-            click.option("--log-file", type=click.Path(path_type=Path), help="Log here instead of stderr."),
+            click.option(
+                "--log-file",
+                type=click.Path(path_type=Path),
+                help="Also log to this file (-vconsole:off: to this file only).",
+            ),
             click.option("--detach", is_flag=True, help="Run in the background once ready."),
-            click.option("-v", "--verbose", is_flag=True, help="Log debug messages."),
+            click.option(
+                "--unixctl",
+                type=click.Path(path_type=Path),
+                help="Control socket for 'ovn-appctl -t PATH' "
+                "(default: $OVN_RUNDIR/ovn-inject-NAME.PID.ctl when that directory is writable).",
+            ),
+            click.option(
+                "-v",
+                "--verbose",
+                multiple=True,
+                is_flag=False,
+                flag_value="dbg",
+                metavar="[SPEC]",
+                help="OVS log levels, repeatable: -v (debug everywhere), -vconsole:off, -vfile:info, "
+                "-vnorthd:dbg, --verbose=gate:warn ('ovn-appctl vlog/list' shows the modules).",
+            ),
         ]
     ):
         func = option(func)
     return func
 
 
-def setup_logging(log_file: Path | None, verbose: bool) -> None:
-    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger("ovn_inject")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+def setup_logging(log_file: Path | None, verbose: bool | Sequence[str]) -> None:
+    """OVS-style logs (see ovn_inject.vlog); ``verbose`` is the ``-v`` specs (True: debug)."""
+    specs = ("dbg",) if verbose is True else tuple(verbose or ())
+    try:
+        vlog.setup(log_file, specs)
+    except vlog.VlogError as exc:
+        raise DaemonError(str(exc)) from None
+
+
+def program_name() -> str:
+    """``ovn-inject-northd`` for ``ovn-inject northd``: the name OVN tools expect in pidfiles and sockets."""
+    ctx = click.get_current_context(silent=True)
+    return f"ovn-inject-{ctx.info_name}" if ctx is not None and ctx.info_name else "ovn-inject"
 
 
 @contextlib.contextmanager
 def daemonized(
-    *, pidfile: Path | None = None, log_file: Path | None = None, detach: bool = False, verbose: bool = False
+    *,
+    pidfile: Path | None = None,
+    log_file: Path | None = None,
+    detach: bool = False,
+    verbose: bool | Sequence[str] = False,
 ) -> Iterator[Callable[[], None]]:
     """Become a daemon; the body runs the service and calls the yielded ``ready()`` once usable."""
     pidfile = pidfile.resolve() if pidfile else None
     log_file = log_file.resolve() if log_file else None
+    setup_logging(log_file, verbose)  # before detaching: a bad -v spec is reported to the caller
     notify: int | None = None
     if detach:
         read_end, write_end = os.pipe()
@@ -77,7 +107,6 @@ def daemonized(
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
-    setup_logging(log_file, verbose)
 
     def ready() -> None:
         nonlocal notify
@@ -91,7 +120,7 @@ def daemonized(
     try:
         yield ready
     except BaseException as exc:
-        logging.getLogger("ovn_inject").error(
+        logging.getLogger("ovn_inject.daemon").error(
             "exiting: %s",
             exc or type(exc).__name__,
             exc_info=not isinstance(exc, SystemExit | KeyboardInterrupt),
@@ -148,7 +177,7 @@ def run_service(
     pidfile: Path | None = None,
     log_file: Path | None = None,
     detach: bool = False,
-    verbose: bool = False,
+    verbose: bool | Sequence[str] = False,
 ) -> None:
     """Run the asyncio ``service(ready)`` as a daemon until it returns."""
     with daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:

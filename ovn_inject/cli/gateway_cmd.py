@@ -13,6 +13,7 @@ from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, S
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.limits import Limits
 from ovn_inject.metrics import parse_address
+from ovn_inject.unixctl import Control, signal_self
 
 
 @click.command()
@@ -129,7 +130,8 @@ def gateway(
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
-    verbose: bool,
+    unixctl: Path | None,
+    verbose: tuple[str, ...],
 ) -> None:
     """Serve the token-secured flow API (OpenAPI document at /openapi.json, docs at /docs)."""
     from ovn_inject.gateway.server import Tls, parse_listen, serve
@@ -157,7 +159,21 @@ def gateway(
     settings().ssl("--db-").apply([inject_db, nb, *([sb] if sb else [])])
     options = Options(inject_db, nb, sb, tenant_key, timeout, tenant_validator)
 
+    program = daemonize.program_name()
+
     async def service(ready: Callable[[], None]) -> None:
-        await serve(options, listen, tls, ready, limits, audit_log, metrics)
+        control = Control(unixctl, program, on_exit=signal_self)
+        scheme = "https" if tls else "http"
+        remotes = f"OVN_Inject: {inject_db}\nOVN_Northbound: {nb}\nOVN_Southbound: {sb or '(none)'}\n"
+        control.command("status", "", 0, 0, lambda _args: f"listening: {scheme}://{listen}\n{remotes}")
+
+        def up() -> None:
+            control.start_thread()
+            ready()
+
+        try:
+            await serve(options, listen, tls, up, limits, audit_log, metrics)
+        finally:
+            control.close()
 
     daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)

@@ -8,15 +8,13 @@ from typing import Any
 
 import click
 import ovs.poller
-import ovs.unixctl
-import ovs.unixctl.server
 
 from ovn_inject import daemonize
 from ovn_inject.cli.db_options import Renamed, settings, ssl_options
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
 from ovn_inject.core.placement import pinned_registers
-from ovn_inject.errors import OvnInjectError
 from ovn_inject.lang import Release, parse_release
+from ovn_inject.unixctl import Control
 
 REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 
@@ -69,7 +67,6 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
     callback=lambda _ctx, _param, value: parse_release(value) if value else None,
     help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
 )
-@click.option("--unixctl", type=click.Path(path_type=Path), help="Control socket for 'ovn-appctl -t PATH'.")
 @click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
 @ssl_options()
 @daemonize.options
@@ -87,7 +84,7 @@ def northd(
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
-    verbose: bool,
+    verbose: tuple[str, ...],
 ) -> None:
     """Compile services, attachments and flows into hook lflows in SB."""
     if metrics is not None:
@@ -111,7 +108,7 @@ def northd(
         # Before anything that opens a unix socket: ovs.fatal_signal then leaves our handlers alone.
         wakeup = daemonize.signal_pipe(signalled.set)
         daemon = Daemon(options)
-        server = _control_socket(unixctl, daemon)
+        server = _control_socket(unixctl, daemon, daemonize.program_name())
         if metrics is not None:
             from ovn_inject.metrics import serve_metrics
             from ovn_inject.northd.metrics import DaemonCollector
@@ -139,21 +136,10 @@ def northd(
                 server.close()
 
 
-def _control_socket(path: Path | None, daemon: Any) -> ovs.unixctl.server.UnixctlServer | None:
-    """``status``, ``recompute`` and ``exit`` for ``ovn-appctl -t PATH``."""
-    if path is None:
-        return None
-    error, server = ovs.unixctl.server.UnixctlServer.create(str(path.resolve()))
-    if error:
-        raise OvnInjectError(f"cannot create control socket {path}: error {error}")
-
-    def command(name: str, action: Any) -> None:
-        def handler(conn: Any, argv: list[str], aux: object) -> None:
-            conn.reply(action() or "")
-
-        ovs.unixctl.command_register(name, "", 0, 0, handler, None)
-
-    command("status", daemon.status_text)
-    command("recompute", daemon.force_recompute)
-    command("exit", lambda: setattr(daemon, "running", False))
-    return server
+def _control_socket(path: Path | None, daemon: Any, program: str) -> Control:
+    """``status``, ``is-active``, ``recompute`` and the common commands for ``ovn-appctl -t PATH``."""
+    control = Control(path, program, on_exit=lambda: setattr(daemon, "running", False))
+    control.command("status", "", 0, 0, lambda _args: daemon.status_text())
+    control.command("is-active", "", 0, 0, lambda _args: "true\n" if daemon.is_active else "false\n")
+    control.command("recompute", "", 0, 0, lambda _args: daemon.force_recompute())
+    return control

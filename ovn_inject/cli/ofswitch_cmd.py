@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from ovn_inject import daemonize
 from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api, wait_option
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.unixctl import Control, signal_self
 
 
 @click.command()
@@ -51,11 +55,12 @@ def ofswitch(
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
-    verbose: bool,
+    unixctl: Path | None,
+    verbose: tuple[str, ...],
 ) -> None:
     """Serve each service with OpenFlow targets as a virtual OpenFlow 1.3 switch (table 0 = its hook)."""
     from ovn_inject.gateway.state import Options
-    from ovn_inject.ofswitch.daemon import Tls, serve
+    from ovn_inject.ofswitch.daemon import OfSwitchDaemon, Tls, serve
 
     given = [private_key, certificate, ca_cert]
     if any(given) and not all(given):
@@ -63,8 +68,30 @@ def ofswitch(
     tls = Tls(private_key, certificate, ca_cert) if private_key and certificate and ca_cert else None
     options = Options(inject_db, nb, None, tenant_key, timeout)
 
+    program = daemonize.program_name()
+
     async def service(ready: Callable[[], None]) -> None:
-        await serve(options, ready, tls)
+        control = Control(unixctl, program, on_exit=signal_self)
+        daemons: list[OfSwitchDaemon] = []
+        control.command(
+            "status", "", 0, 0, lambda _args: daemons[0].status_text() if daemons else "starting\n"
+        )
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):  # stop cleanly: endpoints closed, pidfile removed
+            loop.add_signal_handler(sig, task.cancel)
+
+        def up() -> None:
+            control.start_thread()
+            ready()
+
+        try:
+            await serve(options, up, tls, daemons.append)
+        except asyncio.CancelledError:
+            logging.getLogger("ovn_inject.ofswitch").info("stopping")
+        finally:
+            control.close()
 
     daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from ovn_inject.constants import SANDBOX_DIR_ENV
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.sandbox import DEFAULT_DIR, Sandbox
+from ovn_inject.sandbox import ports as sandbox_ports
 from ovn_inject.sandbox import topology as topologies
 
 dir_option = click.option(
@@ -18,7 +20,8 @@ dir_option = click.option(
     type=click.Path(path_type=Path),
     default=DEFAULT_DIR,
     show_default=True,
-    help="State directory of the sandbox.",
+    envvar=SANDBOX_DIR_ENV,
+    help=f"State directory of the sandbox (default ${SANDBOX_DIR_ENV}, set by 'sandbox env', or .sandbox).",
 )
 
 
@@ -110,5 +113,99 @@ def env(directory: Path) -> None:
     box = Sandbox(directory)
     if not box.status():
         raise OvnInjectError(f"no sandbox is up in {box.root} (start one with 'ovn-inject sandbox up')")
-    for key, value in box.env().items():
+    for key, value in {**box.env(), SANDBOX_DIR_ENV: str(box.root)}.items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@sandbox.command("port-add")
+@dir_option
+@click.argument("switch")
+@click.argument("port")
+@click.option("--tenant", required=True, help="The port's tenant (its external_ids:neutron:project_id).")
+@click.option("--chassis", required=True, help="The chassis to bind it on (hv1, hv2...).")
+@click.option(
+    "--addresses",
+    default="unknown",
+    show_default=True,
+    help="Its NB addresses, e.g. '02:00:00:00:01:64 10.0.1.100' (comma-separated for several).",
+)
+@click.option("--may-exist", is_flag=True, help="Do nothing if the port is already bound.")
+def port_add(
+    directory: Path, switch: str, port: str, tenant: str, chassis: str, addresses: str, may_exist: bool
+) -> None:
+    """Create a VM port for an appliance (an IDS, a load balancer), bind it on a chassis, wait until up.
+
+    It has no port security, so it may receive packets for other addresses (a copy for an IDS, a VIP).
+    What it receives: 'sandbox capture PORT'.
+    """
+    box = _running(directory)
+    if may_exist and port in box.state.bindings:
+        return
+    sandbox_ports.add_port(box, switch, port, tenant, chassis, addresses)
+    click.echo(f"port {port} of {tenant} on {switch}, bound on {chassis}")
+
+
+@sandbox.command("port-del")
+@dir_option
+@click.argument("port")
+def port_del(directory: Path, port: str) -> None:
+    """Unbind a port that 'port-add' created and delete it from NB."""
+    sandbox_ports.del_port(_running(directory), port)
+
+
+@sandbox.command()
+@dir_option
+@click.argument("port")
+@click.argument("packet")
+def send(directory: Path, port: str, packet: str) -> None:
+    """Send PACKET as if PORT's VM sent it.
+
+    \b
+    PACKET is PROTO [KEY=VALUE]... (one argument: quote it), or hex bytes:
+      icmp dst=vm2
+      tcp dst=vm2 sport=41000 dport=22 flags=S
+      tcp dst=vm2 dport=80 flags=PA payload='GET /etc/passwd'
+      udp dst=02:00:00:00:01:64/10.0.1.100 dport=53 dscp=46
+    PROTO is tcp, udp or icmp; dst (and src, default PORT) is a port, or MAC/IP;
+    other keys: sport, dport, flags, seq, ack, ttl, dscp, payload.
+    """
+    box = _running(directory)
+    frame = sandbox_ports.build(box, port, packet)
+    box.send(port, frame)
+    click.echo(f"sent by {port}: {sandbox_ports.describe(frame)}")
+
+
+@sandbox.command()
+@dir_option
+@click.argument("port")
+@click.option("--path", is_flag=True, help="Print the pcap file's path instead (for tools that read pcaps).")
+@click.option(
+    "--expect",
+    type=click.IntRange(min=0),
+    help="Wait until PORT received at least this many packets (fail after --timeout).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0), default=5.0, show_default=True)
+def capture(directory: Path, port: str, path: bool, expect: int | None, timeout: float) -> None:
+    """Print, one a line, every packet PORT's VM received so far (oldest first)."""
+    box = _running(directory)
+    if path:
+        click.echo(str(box.tx_pcap(port).resolve()))
+        return
+    frames = box.transmitted(port)
+    deadline = time.monotonic() + timeout
+    while expect is not None and len(frames) < expect:
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"{port} received {len(frames)} packets in {timeout:g} s, not {expect}"
+            )
+        time.sleep(0.05)
+        frames = box.transmitted(port)
+    for number, frame in enumerate(frames, 1):
+        click.echo(f"{number} {sandbox_ports.describe(frame)}")
+
+
+def _running(directory: Path) -> Sandbox:
+    box = Sandbox(directory)
+    if not box.state.pids:
+        raise click.ClickException(f"no sandbox is up in {box.root}; start one with 'ovn-inject sandbox up'")
+    return box

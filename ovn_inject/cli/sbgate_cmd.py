@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
+from ovn_inject import daemonize
 from ovn_inject.cli.db_options import Renamed, settings, ssl_options
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.daemonize import run_service
 from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
+from ovn_inject.unixctl import Control, signal_self
 
 
 @click.command()
@@ -39,11 +40,8 @@ from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
     type=click.Path(path_type=Path),
     help="Append every message sent to northd to this file, one per line (for tests).",
 )
-@click.option("--pidfile", type=click.Path(path_type=Path), help="Write the daemon's pid here.")
-@click.option("--log-file", type=click.Path(path_type=Path), help="Log here instead of stderr.")
-@click.option("--detach", is_flag=True, help="Run in the background once listening.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every connection attempt.")
 @ssl_options()
+@daemonize.options
 def sbgate(
     listen: str,
     remotes: tuple[str, ...],
@@ -53,7 +51,8 @@ def sbgate(
     pidfile: Path | None,
     log_file: Path | None,
     detach: bool,
-    verbose: bool,
+    unixctl: Path | None,
+    verbose: tuple[str, ...],
 ) -> None:
     """Proxy ovn-northd's SB connection and hide ovn-inject's rows from it."""
     parse_listen(listen)  # report bad addresses and SSL files before detaching
@@ -65,8 +64,15 @@ def sbgate(
         gate = NorthdGate(
             listen, remotes, owner_key=owner_key, leader_only=not any_member, record=record, ssl_options=ssl
         )
-        await gate.start()
-        ready()
-        await gate.serve_until_signalled()
+        control = Control(unixctl, program, on_exit=signal_self)
+        control.command("status", "", 0, 0, lambda _args: gate.status_text())
+        try:
+            await gate.start()
+            control.start_thread()
+            ready()
+            await gate.serve_until_signalled()
+        finally:
+            control.close()
 
-    run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
+    program = daemonize.program_name()
+    daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)

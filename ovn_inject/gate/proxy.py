@@ -33,6 +33,7 @@ from ovn_inject.errors import OvnInjectError
 from ovn_inject.gate.filter import ProtocolError
 from ovn_inject.gate.framing import FramingError, JsonStreamFramer
 from ovn_inject.gate.session import GateSession, decode, encode
+from ovn_inject.vlog import RateLimit
 
 log = logging.getLogger("ovn_inject.gate")
 
@@ -257,6 +258,7 @@ class NorthdGate:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.sessions_served = 0
+        self._no_remote_log = RateLimit()  # northd retries at once: one warning per retry would flood
 
     @property
     def port(self) -> int:
@@ -319,6 +321,17 @@ class NorthdGate:
     def forget(self, pipe: _Pipe) -> None:
         self._pipes.discard(pipe)
 
+    def status_text(self) -> str:
+        """``ovn-appctl status``: where the gate listens, its upstreams and northd's sessions."""
+        lines = [
+            f"listening: {self.listen}",
+            f"upstream: {', '.join(map(str, self.remotes))}",
+            f"sessions: {len(self._pipes)} open, {self.sessions_served} served",
+        ]
+        lines += [f"session {p.number}: upstream {p.remote or '(connecting)'}" for p in sorted(
+            self._pipes, key=lambda p: p.number)]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
     # ---- sessions ----------------------------------------------------------------
 
     def _accept(self) -> _Half:
@@ -371,8 +384,8 @@ class NorthdGate:
                 half.transport.abort()
                 self._next_remote += 1
             if time.monotonic() + delay > deadline:
-                log.warning("session %d: no usable remote among %s", pipe.number,
-                            ", ".join(map(str, self.remotes)))  # fmt: skip
+                self._no_remote_log.log(log, logging.WARNING, "session %d: no usable remote among %s",
+                                        pipe.number, ", ".join(map(str, self.remotes)))  # fmt: skip
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)

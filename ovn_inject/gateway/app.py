@@ -20,6 +20,7 @@ from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
+from ovn_inject.gateway.docs import add_docs
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
 from ovn_inject.gateway.limits import Limits, RateLimits
 from ovn_inject.gateway.observe import Observe
@@ -186,7 +187,10 @@ def create_app(
         description="Install logical flows at your service's hook points. Authenticate with "
         "'Authorization: Bearer <token>' (ovn-inject token-create SERVICE). Every answer carries an "
         "X-Request-Id, the id of its line in the gateway's audit log.",
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours come from the package
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.gateway = state
     app.state.limits = limits
     app.state.rates = RateLimits(limits.rate, limits.burst)

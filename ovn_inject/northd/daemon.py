@@ -58,6 +58,7 @@ from ovn_inject.lang import Release
 from ovn_inject.northd import sbwriter, sources
 from ovn_inject.northd.metrics import PASS_SECONDS
 from ovn_inject.northd.tracking import Changes, TrackingIdl
+from ovn_inject.vlog import RateLimit
 
 LOG = logging.getLogger("ovn_inject.northd")
 LOCK_NAME = "ovn_inject_northd"
@@ -129,6 +130,10 @@ class Daemon:
         self._written: dict[str, Status] = {}  # row uuid -> the status we last wrote or saw
         self._rediscover_delay = REDISCOVER_SECONDS
         self._had_lock = False
+        self._said_standby = False  # the standby says so once, not every pass
+        self._unusable: dict[str, str] = {}  # hook -> the reason last logged
+        self._unusable_log = RateLimit(per_minute=5, burst=10)
+        self._resync_log = RateLimit(per_minute=5, burst=5)
         self._hv_wait: tuple[int, int] | None = None  # (nb_cfg we bumped to, inject cfg it covers)
         self._in_sb = 0  # the highest Inject_Global.cfg whose changes are in SB
         self._hv_written = 0  # the highest hv_cfg we wrote (the IDL may not show it yet)
@@ -152,7 +157,8 @@ class Daemon:
     def failed(self, why: str) -> None:
         """Forget what we believe SB and the statuses hold; look again after a back-off."""
         delay = self._resync_delay
-        LOG.warning("will resync and retry in %.1f s: %s", delay, why)
+        # While a database is down this repeats every RESYNC_MAX_SECONDS: rate-limited, as OVS does.
+        self._resync_log.log(LOG, logging.WARNING, "will resync and retry in %.1f s: %s", delay, why)
         self._resync_at = time.time() + delay
         self._resync_delay = min(delay * 2, RESYNC_MAX_SECONDS)
         self._in_step = None
@@ -176,12 +182,18 @@ class Daemon:
         if not self.sb.has_lock:
             if self._had_lock:
                 LOG.warning("lost the SB lock %s: now standby", LOCK_NAME)
+            elif self.sb.is_lock_contended and not self._said_standby:
+                LOG.info(
+                    "standby: another instance holds the SB lock %s; taking over when it frees", LOCK_NAME
+                )
+            self._said_standby = self._said_standby or self._had_lock or self.sb.is_lock_contended
             self._had_lock = False
             self._changes = {"nb": Changes(True), "sb": Changes(True), "inject": Changes(True)}
             return
         if not self._had_lock:
             LOG.info("acquired the SB lock %s: active", LOCK_NAME)
             self._had_lock = True
+            self._said_standby = False
             self.force_recompute()
         now = time.time()
         if self._resync_at is not None:
@@ -321,8 +333,14 @@ class Daemon:
         )
         placements = self._discovery.placements
         unusable = {name: p.reason for name, p in placements.items() if isinstance(p, Unusable)}
+        # Logged when a hook's state changes, not on every retry (a topology without routers
+        # has four unusable router hooks until one appears); rate-limited if it flaps.
         for name, reason in unusable.items():
-            LOG.warning("hook %s unusable: %s", name, reason)
+            if self._unusable.get(name) != reason:
+                self._unusable_log.log(LOG, logging.WARNING, "hook %s unusable: %s", name, reason)
+        for name in self._unusable.keys() - unusable.keys():
+            LOG.info("hook %s usable again", name)
+        self._unusable = unusable
         if unusable:
             self._rediscover_at = time.time() + self._rediscover_delay
             self._rediscover_delay = min(self._rediscover_delay * 2, REDISCOVER_MAX_SECONDS)
@@ -464,12 +482,24 @@ class Daemon:
         for changes in self._changes.values():
             changes.everything = True
 
+    @property
+    def is_active(self) -> bool:
+        return bool(self.sb.has_lock)
+
+    @property
+    def role(self) -> str:
+        """``active`` (holds the SB lock), ``standby`` (another instance does) or ``connecting``."""
+        if self.sb.has_lock:
+            return "active"
+        return "standby" if self.sb.is_lock_contended else "connecting"
+
     def status_text(self) -> str:
-        role = "active" if self.sb.has_lock else "standby"
+        unusable = "".join(f"hook {name} unusable: {why}\n" for name, why in sorted(self._unusable.items()))
         return (
-            f"Status: {role}\npasses: {self.stats.passes}\nsb_ops: {self.stats.sb_ops}\n"
+            f"Status: {self.role}\nSB lock: {LOCK_NAME}\n"
+            f"passes: {self.stats.passes}\nsb_ops: {self.stats.sb_ops}\n"
             f"hook lflows: {self.stats.lflows}\nlast pass: {self.stats.last_pass_ms:.1f} ms\n"
-            f"failed passes: {self.stats.failures}\n"
+            f"failed passes: {self.stats.failures}\n{unusable}"
         )
 
     def close(self) -> None:

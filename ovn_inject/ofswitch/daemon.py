@@ -416,9 +416,23 @@ class OfSwitchDaemon:
     def close(self) -> None:
         self.state.close()
 
+    def status_text(self) -> str:
+        """``ovn-appctl status``: each service's OpenFlow endpoints and their connections."""
+        lines = [f"endpoints: {len(self.endpoints)}"]
+        for (service, text), endpoint in sorted(self.endpoints.items()):
+            lines.append(f"service {service}: {text} ({len(endpoint.connections)} connections)")
+        return "\n".join(lines) + "\n"
 
-async def serve(options: Options, ready: Callable[[], None], tls: Tls | None = None) -> None:
+
+async def serve(
+    options: Options,
+    ready: Callable[[], None],
+    tls: Tls | None = None,
+    on_daemon: Callable[[OfSwitchDaemon], None] | None = None,
+) -> None:
     daemon = await asyncio.to_thread(OfSwitchDaemon, options, tls)
+    if on_daemon is not None:
+        on_daemon(daemon)  # e.g. the control socket's status
     try:
         await daemon.run(ready)
     finally:

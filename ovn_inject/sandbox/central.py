@@ -195,7 +195,6 @@ class CentralServices:
 
     def start_inject_northd(self, name: str = "inject-northd") -> None:
         """ovn-inject's compiler daemon; a second one (another name) waits as standby."""
-        rundir = self.layout.central
         self._start_python_daemon(
             name,
             [
@@ -203,7 +202,6 @@ class CentralServices:
                 f"--nb-db={self.nb_daemon_remote}",
                 f"--sb-db={self.sb_daemon_remote}",
                 f"--inject-db={self.inject_daemon_remote}",
-                f"--unixctl={rundir / (name + '.ctl')}",
                 *self._ssl_args(),
             ],
         )
@@ -241,7 +239,7 @@ class CentralServices:
         return url
 
     def inject_appctl(self, *args: str, name: str = "inject-northd") -> str:
-        """``ovn-appctl`` to ovn-inject's compiler daemon (status, recompute)."""
+        """``ovn-appctl`` to one of ovn-inject's daemons (``inject-northd``, ``sbgate``, ``gateway``)."""
         ctl = self.layout.central / f"{name}.ctl"
         return processes.run(["ovn-appctl", "-t", str(ctl), *args]).stdout
 
@@ -258,6 +256,7 @@ class CentralServices:
                 "--detach",
                 f"--pidfile={pidfile}",
                 f"--log-file={rundir / (name + '.log')}",
+                f"--unixctl={rundir / (name + '.ctl')}",
             ]
         )
         pid = processes.read_pid(pidfile)

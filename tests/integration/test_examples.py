@@ -56,6 +56,8 @@ def test_ips_quarantine_stops_an_established_session_and_releases_it(stack: Sand
 
     result = run_example(box, token, "ips_quarantine.py", "quarantine", "vm1", vm1.ip)
     assert result["quarantined"] == "vm1" and len(result["flows"]) == 2  # type: ignore[arg-type]
+    again = run_example(box, token, "ips_quarantine.py", "quarantine", "vm1", vm1.ip)
+    assert again == {**result, "already": True} and result["already"] is False, "a second alert is no error"
     assert not delivered(box, "vm1", data, "vm2"), "vm1's established session stops"
     assert not delivered(box, "vm2", reply, "vm1"), "and nothing reaches vm1 either"
     assert not delivered(box, "vm1", pk.icmp_echo(vm1.mac, ROUTER.mac, vm1.ip, ROUTER.ip), "vm1")
@@ -82,23 +84,12 @@ def test_dpi_marks_only_the_classified_flow(stack: Sandbox) -> None:
 
 
 def function_port(box: Sandbox, name: str, addresses: str, chassis: str) -> None:
-    """A port of tenant-a on ls-a for a network function, without port security."""
-    box.nbctl(
-        "lsp-add",
-        "ls-a",
-        name,
-        "--",
-        "lsp-set-addresses",
-        name,
-        addresses,
-        "--",
-        "set",
-        "logical_switch_port",
-        name,
-        'external_ids:"neutron:project_id"="tenant-a"',
-    )
-    box.bind_port(name, chassis)
-    box.wait_ports_up([name])
+    """A port of tenant-a on ls-a for a network function, as the docs make one."""
+    where = ["--dir", str(box.root)]
+    options = ["--tenant", "tenant-a", "--chassis", chassis, "--addresses", addresses]
+    inject(box, "sandbox", "port-add", *where, "ls-a", name, *options)
+    box.state = Sandbox(box.root).state  # the command bound it: take its record of the binding
+    assert box.state.bindings[name] == chassis
 
 
 def test_ids_gets_a_copy_and_blocks_only_the_offending_flow(stack: Sandbox) -> None:

@@ -106,6 +106,10 @@ def test_units_start_as_systemd_would_and_the_database_survives_a_restart(
         ["ovn-appctl", "-t", f"{site.rundir}/ovn-inject-northd.ctl", "status"], capture_output=True, text=True
     )
     assert status.returncode == 0 and "Status:" in status.stdout
+    for daemon in ("sbgate", "gateway"):  # every daemon has its control socket, as OVN's have
+        ctl = f"{site.rundir}/ovn-inject-{daemon}.ctl"
+        answer = subprocess.run(["ovn-appctl", "-t", ctl, "status"], capture_output=True, text=True)
+        assert answer.returncode == 0 and "listening: " in answer.stdout, answer
     assert httpx.get(f"http://{site.gateway_listen}/healthz", timeout=30).text == "ok\n"
     # Nothing of the renderer's shell: every remote in the units is one the site named.
     for text in units.render(site).values():

@@ -33,6 +33,7 @@ IO_MODULES = {
 }
 PROCESS_PACKAGES = {
     "cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units",
+    "unixctl", "vlog",
 }  # fmt: skip
 PURE_PACKAGES = ("core", "lang")
 
