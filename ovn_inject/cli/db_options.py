@@ -277,12 +277,22 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
         what = "written to SB" if wait == "sb" else "installed on every chassis"
         from ovn_inject.db.errors import InjectDbError
 
+        rows = [str(r) for r in _flatten(results[:-1]) if r is not None]
+        committed = f" ({', '.join(rows)})" if rows else ""
         raise InjectDbError(
-            f"the change is committed but was not {what} within {config.wait_timeout:g} s "
+            f"the change is committed{committed} but was not {what} within {config.wait_timeout:g} s "
             f"(Inject_Global.{column} = {api.current_cfg(column)} < cfg = {cfg}); "
             "is 'ovn-inject northd' running?"
         )
     return results[:-1]
+
+
+def _flatten(results: list[Any]) -> list[Any]:
+    """The rows a commit's commands returned (a flow-add returns a list of uuids), in order."""
+    out: list[Any] = []
+    for result in results:
+        out.extend(result if isinstance(result, list) else [result])
+    return out
 
 
 def emit(text: str) -> None:

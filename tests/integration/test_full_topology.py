@@ -73,3 +73,41 @@ def test_clear_leaves_no_feature_rows(full: Sandbox) -> None:
         if release.schema_has(schema, table):
             assert not full.nbctl("--bare", "--columns=_uuid", "list", table).strip(), table
     topologies.build(full, topologies.FULL)
+
+
+def test_hook_list_reads_every_northd_flow_and_cursors_avoid_their_bits(full: Sandbox) -> None:
+    """With every feature on: no northd flow the language cannot read, and no cursor on a busy bit.
+
+    Busy bits are recounted here from every northd flow of the hook's pipeline (what it reads, and
+    what it sets to anything but zero) and from ovn-controller's own use, by release.
+    """
+    from ovn_inject.core.discovery import CONTROLLER_BITS, datapath_kind
+    from ovn_inject.core.hooks import Pipeline
+    from ovn_inject.core.placement import Placement
+    from ovn_inject.db.discovery import discover, fetch_northd_flows
+    from ovn_inject.lang import Context, parse_actions, parse_match, parse_release, register_bits
+
+    found = discover(full.sb_remote)
+    assert found.release.name == release.installed().series
+    unread = {str(key): [u.text for u in flows[:3]] for key, flows in found.unreadable.items()}
+    assert not unread, f"on OVN {release.installed()}: flows the language cannot read: {unread}"
+    language = found.release
+    context = Context(release=language)
+    busy: dict[tuple[object, object], dict[str, set[int]]] = {}
+    for row in fetch_northd_flows(full.sb_remote):
+        kind = datapath_kind(row["external_ids"].get("stage-name", ""))
+        if kind is None:
+            continue
+        where = busy.setdefault((kind, Pipeline(row["pipeline"])), {})
+        for tree in (parse_match(row["match"], context), parse_actions(row["actions"], context)):
+            for register, bits in register_bits(tree, language, ignore_clears=True).items():
+                where.setdefault(register, set()).update(bits)
+    placed = [p for p in found.placements.values() if isinstance(p, Placement)]
+    assert len(placed) == len(found.placements), found.placements
+    for placement in placed:
+        hook, cursor = placement.hook, placement.cursor
+        taken = set(busy.get((hook.datapath, hook.pipeline), {}).get(cursor.register, set()))
+        for since, register, bits in CONTROLLER_BITS:
+            if register == cursor.register and language.schema >= parse_release(since).schema:
+                taken |= bits
+        assert not taken & set(cursor.bits), f"{hook.name}: cursor {cursor.field} on bits in use"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,10 +101,9 @@ def test_ls_del_removes_hook_rows(demo: Sandbox) -> None:
     hooks = [insert_hook_row(demo), insert_hook_row(demo, match='inport == "vm3"', priority=1002)]
     other = insert_hook_row(demo, switch="ls-b", match='inport == "vm4"')
     settle(demo)
-    started = time.monotonic()
+    # Without the gate deleting the hidden rows in northd's transaction, northd's delete fails on
+    # referential integrity and --wait=sb never returns (its own --timeout ends it).
     demo.nbctl("--wait=sb", "ls-del", "ls-a", timeout=10)
-    elapsed = time.monotonic() - started
-    assert elapsed < 3, f"ls-del took {elapsed:.1f} s"
     assert not any(row_exists(demo, hook) for hook in hooks)
     assert row_exists(demo, other), "a hook row on another switch was deleted"
     assert not demo.sbctl(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,11 +66,10 @@ def ovsdb_client(gate_sock: Path, *args: str) -> str:
 def test_bad_sessions_close_alone_and_the_gate_keeps_serving(sb_and_gate: tuple[Path, Path]) -> None:
     _, gate_sock = sb_and_gate
     assert "OVN_Southbound" in ovsdb_client(gate_sock, "list-dbs")
-    started = time.monotonic()
+    # send() returns once the gate closes the session that broke the protocol (after its answer).
     assert send(gate_sock, b"[not an object]", first=b'{"id":1,"method":"echo","params":[]}') == (
         b'{"id":1,"result":[],"error":null}'
     )
-    assert time.monotonic() - started < 1.5, "the gate should close a session that breaks the protocol"
     send(gate_sock, b'{"id":2,"method":"echo","params":[}')
     assert "Logical_Flow" in ovsdb_client(gate_sock, "list-tables", "OVN_Southbound")
     log = (gate_sock.parent / "gate.log").read_text()
