@@ -120,7 +120,7 @@ def _table(records: Sequence[dict[str, Any]], columns: Sequence[str], caps: dict
 
 
 def fit_to_terminal(
-    records: Sequence[dict[str, Any]], columns: Sequence[str], wide: Sequence[str], minimum: int = 10
+    records: Sequence[dict[str, Any]], columns: Sequence[str], wide: Sequence[str], minimum: int = 8
 ) -> dict[str, int]:
     """Caps for the ``wide`` text columns so that the table fits the terminal's width.
 

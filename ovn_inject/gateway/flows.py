@@ -142,9 +142,8 @@ def written(state: GatewayState, done: Committed) -> list[models.Flow]:
     flows = done.flows
     if not flows:
         return out  # nothing inserted: the transaction may have changed nothing and returned no uuids
-    rows = state.api.tables["Service_Flow"].rows
     for flow_uuid, flow in zip(done.result, flows, strict=True):
-        row = rows.get(flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
+        row = state.row("Service_Flow", flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
         if row is not None:
             out.append(flow_record(row))
         else:

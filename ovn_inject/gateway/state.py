@@ -220,7 +220,10 @@ class GatewayState:
         """The IDL's row, or None if it has none (checked under the lock: see the module's doc)."""
         key = key if isinstance(key, uuid.UUID) else uuid.UUID(key)
         rows = self.api.tables[table].rows
-        row = rows.get(key)
+        try:
+            row = rows.get(key)
+        except IndexError:  # python-ovs's indexed rows, caught between removing and re-adding the row
+            row = None
         if row is None:
             with self.lock:
                 row = rows.get(key)

@@ -166,7 +166,18 @@ def cli(box: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("match", EXPLODING[:4])
 def test_explosive_flow_is_refused_by_the_cli(boom: tuple[Sandbox, str, dict[str, int]], match: str) -> None:
     box, _, rss = boom
-    proc = cli(box, "flow-add", "boom", "--priority", "5", "--match", match, "--actions", "drop;")
+    proc = cli(
+        box,
+        "flow-add",
+        "boom",
+        "--all-attachments",
+        "--priority",
+        "5",
+        "--match",
+        match,
+        "--actions",
+        "drop;",
+    )
     assert proc.returncode != 0
     assert "OpenFlow flows on a chassis (limit 1,000)" in proc.stderr and "costly term" in proc.stderr
     assert stored_flows(box, "boom") == []

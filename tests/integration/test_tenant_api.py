@@ -304,7 +304,8 @@ def test_limits_patch_tokens_and_delete(box: Sandbox) -> None:
 
 def test_the_guides_curl_commands_run_as_written(box: Sandbox) -> None:
     section = GUIDE.read_text().split("## Register your appliance", 1)[1].split("\n## ", 1)[0]
-    [script] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    # The last block is the appliance's part; the one before it is the operator's (this test makes the token).
+    script = re.findall(r"```sh\n(.*?)```", section, re.S)[-1]
     env = {**os.environ, "OVN_INJECT_GATEWAY": box.gateway_url, "TENANT_TOKEN": make_tenant(box, "tenant-a")}
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=60
