@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -19,7 +18,7 @@ from ovn_inject.cli.db_options import (
     wait_option,
 )
 from ovn_inject.cli.output import render
-from ovn_inject.cli.token_cmd import now_ms
+from ovn_inject.cli.token_cmd import now_ms, show_new_token
 from ovn_inject.core import tokens
 from ovn_inject.core.tokens import iso_time
 from ovn_inject.errors import OvnInjectError
@@ -86,16 +85,7 @@ def tenant_token_create(
                 tenant, new.public_id, new.secret_hash, created, expires, description, max_services, max_flows
             ),
         )
-    if settings().output == "json":
-        shown = {
-            "token": new.token,
-            "public_id": new.public_id,
-            "tenant": tenant,
-            "expires": iso_time(expires),
-        }
-        emit(json.dumps(shown, indent=2) + "\n")
-    else:
-        click.echo(new.token)
+    show_new_token(new, "tenant", tenant, expires)
 
 
 @click.command("tenant-token-list")

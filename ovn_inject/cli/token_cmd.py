@@ -65,11 +65,16 @@ def token_create(service: str, expires_in: str | None, description: str) -> None
         commit_and_wait(
             api, api.token_add(service, new.public_id, new.secret_hash, created, expires, description)
         )
+    show_new_token(new, "service", service, expires)
+
+
+def show_new_token(new: Any, owner_kind: str, owner: str, expires: int | None) -> None:
+    """A token as it is shown once: its whole text as the last line, or JSON with -f json."""
     if settings().output == "json":
         shown = {
             "token": new.token,
             "public_id": new.public_id,
-            "service": service,
+            owner_kind: owner,
             "expires": iso_time(expires),
         }
         emit(json.dumps(shown, indent=2) + "\n")
