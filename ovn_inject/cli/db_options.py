@@ -277,7 +277,7 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
         what = "written to SB" if wait == "sb" else "installed on every chassis"
         from ovn_inject.db.errors import InjectDbError
 
-        rows = [str(r) for r in _flatten(results[:-1]) if r is not None]
+        rows = [str(getattr(r, "uuid", r)) for r in _flatten(results[:-1]) if r is not None]
         committed = f" ({', '.join(rows)})" if rows else ""
         raise InjectDbError(
             f"the change is committed{committed} but was not {what} within {config.wait_timeout:g} s "

@@ -120,7 +120,7 @@ def _table(records: Sequence[dict[str, Any]], columns: Sequence[str], caps: dict
 
 
 def fit_to_terminal(
-    records: Sequence[dict[str, Any]], columns: Sequence[str], wide: Sequence[str], minimum: int = 8
+    records: Sequence[dict[str, Any]], columns: Sequence[str], wide: Sequence[str], minimum: int = 4
 ) -> dict[str, int]:
     """Caps for the ``wide`` text columns so that the table fits the terminal's width.
 
@@ -129,7 +129,7 @@ def fit_to_terminal(
     """
     import shutil
 
-    total = shutil.get_terminal_size((120, 24)).columns
+    total = shutil.get_terminal_size((120, 24)).columns - 1  # the last column of a terminal wraps on some
     natural = {c: max([len(c), *(len(_cell(r.get(c))) for r in records)]) for c in columns}
     room = total - sum(natural[c] for c in columns if c not in wide) - 2 * (len(columns) - 1)
     remaining = sorted(wide, key=lambda c: natural[c])
