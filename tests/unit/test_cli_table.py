@@ -51,8 +51,10 @@ def test_every_entry_names_its_command(entry) -> None:  # type: ignore[no-untype
 
 
 def _imported_after(code: str) -> set[str]:
+    """What ``code`` imports beyond click's test runner (it brings pdb, and on Python 3.14 asyncio)."""
+    prelude = "import sys\nimport click.testing\n_before = set(sys.modules)\n"
     run = subprocess.run(
-        [sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+        [sys.executable, "-c", prelude + code + "\nprint('\\n'.join(set(sys.modules) - _before))"],
         capture_output=True,
         text=True,
         check=True,
