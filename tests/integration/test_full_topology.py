@@ -83,11 +83,11 @@ def test_hook_list_reads_every_northd_flow_and_cursors_avoid_their_bits(full: Sa
     """
     from ovn_inject.core.discovery import CONTROLLER_BITS, datapath_kind
     from ovn_inject.core.hooks import Pipeline
-    from ovn_inject.core.placement import Placement
+    from ovn_inject.core.placement import Placement, cursor_widths
     from ovn_inject.db.discovery import discover, fetch_northd_flows
     from ovn_inject.lang import Context, parse_actions, parse_match, parse_release, register_bits
 
-    found = discover(full.sb_remote)
+    found = discover(full.sb_remote, width=cursor_widths([]))  # sized as the daemon sizes them
     assert found.release.name == release.installed().series
     unread = {str(key): [u.text for u in flows[:3]] for key, flows in found.unreadable.items()}
     assert not unread, f"on OVN {release.installed()}: flows the language cannot read: {unread}"
@@ -103,7 +103,10 @@ def test_hook_list_reads_every_northd_flow_and_cursors_avoid_their_bits(full: Sa
             for register, bits in register_bits(tree, language, ignore_clears=True).items():
                 where.setdefault(register, set()).update(bits)
     placed = [p for p in found.placements.values() if isinstance(p, Placement)]
-    assert len(placed) == len(found.placements), found.placements
+    # A hook may be unusable only where northd leaves no priority above its own (26.03's lport
+    # mirror puts a 65535 flow in ls_out_pre_acl); never for want of bits or of a readable flow.
+    refused = {p.hook.name: p.reason for p in found.placements.values() if not isinstance(p, Placement)}
+    assert all("priority 65535" in reason for reason in refused.values()), refused
     for placement in placed:
         hook, cursor = placement.hook, placement.cursor
         taken = set(busy.get((hook.datapath, hook.pipeline), {}).get(cursor.register, set()))
