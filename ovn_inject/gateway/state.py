@@ -229,6 +229,17 @@ class GatewayState:
                 row = rows.get(key)
         return row
 
+    def fresh_row(self, table: str, key: uuid.UUID) -> Any:
+        """The row once the IDL shows it, if the server has it (the IDL may lag a write just acknowledged)."""
+        row = self.row(table, key)
+        if row is not None or not self.select(table, [["_uuid", "==", ["uuid", str(key)]]], ["_uuid"]):
+            return row
+        deadline = time.monotonic() + self.options.timeout
+        while row is None and time.monotonic() < deadline and not self._closing.is_set():
+            time.sleep(0.005)
+            row = self.row(table, key)
+        return row
+
     def service_row(self, service_uuid: str) -> Any:
         return self.row("Service", service_uuid)
 
