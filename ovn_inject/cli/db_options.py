@@ -318,3 +318,31 @@ class Renamed(click.Option):
             return super().get_help_record(ctx)
         finally:
             self.opts = spellings
+
+
+def daemon_nb_option(function: F) -> F:
+    """``--nb-db`` (old name ``--nb``) as every daemon takes it."""
+    return click.option(
+        "--nb-db",
+        "--nb",
+        "nb",
+        cls=Renamed,
+        envvar=NB_DB_ENV,
+        required=True,
+        help=f"OVN_Northbound remote (${NB_DB_ENV}).",
+    )(function)
+
+
+def daemon_sb_option(required: bool, help: str) -> Callable[[F], F]:
+    """``--sb-db`` (old name ``--sb``) as every daemon takes it."""
+    return click.option("--sb-db", "--sb", "sb", cls=Renamed, envvar=SB_DB_ENV, required=required, help=help)
+
+
+def tenant_key_option(function: F) -> F:
+    """The external_ids key of NB rows that names their tenant."""
+    return click.option(
+        "--tenant-key",
+        default=DEFAULT_TENANT_KEY,
+        show_default=True,
+        help="external_ids key of NB rows that names their tenant.",
+    )(function)

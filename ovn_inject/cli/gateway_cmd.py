@@ -8,8 +8,14 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import Renamed, settings, ssl_options
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
+from ovn_inject.cli.db_options import (
+    daemon_nb_option,
+    daemon_sb_option,
+    settings,
+    ssl_options,
+    tenant_key_option,
+)
+from ovn_inject.constants import INJECT_DB_ENV, SB_DB_ENV
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.limits import Limits
 from ovn_inject.metrics import parse_address
@@ -21,29 +27,9 @@ from ovn_inject.unixctl import Control, signal_self
 @click.option(
     "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (default ${INJECT_DB_ENV})."
 )
-@click.option(
-    "--nb-db",
-    "--nb",
-    "nb",
-    cls=Renamed,
-    envvar=NB_DB_ENV,
-    required=True,
-    help=f"OVN_Northbound remote (${NB_DB_ENV}).",
-)
-@click.option(
-    "--sb-db",
-    "--sb",
-    "sb",
-    cls=Renamed,
-    envvar=SB_DB_ENV,
-    help=f"OVN_Southbound remote, for dry runs (${SB_DB_ENV}).",
-)
-@click.option(
-    "--tenant-key",
-    default=DEFAULT_TENANT_KEY,
-    show_default=True,
-    help="external_ids key of NB rows that names their tenant.",
-)
+@daemon_nb_option
+@daemon_sb_option(False, f"OVN_Southbound remote, for dry runs (${SB_DB_ENV}).")
+@tenant_key_option
 @click.option("--private-key", type=click.Path(path_type=Path, exists=True), help="TLS key (PEM).")
 @click.option("--certificate", type=click.Path(path_type=Path, exists=True), help="TLS certificate (PEM).")
 @click.option(

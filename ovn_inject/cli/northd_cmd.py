@@ -10,8 +10,14 @@ import click
 import ovs.poller
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import Renamed, settings, ssl_options
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
+from ovn_inject.cli.db_options import (
+    daemon_nb_option,
+    daemon_sb_option,
+    settings,
+    ssl_options,
+    tenant_key_option,
+)
+from ovn_inject.constants import INJECT_DB_ENV, SB_DB_ENV
 from ovn_inject.core.placement import pinned_registers
 from ovn_inject.lang import Release, parse_release
 from ovn_inject.unixctl import Control
@@ -20,33 +26,12 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 
 
 @click.command()
-@click.option(
-    "--nb-db",
-    "--nb",
-    "nb",
-    cls=Renamed,
-    envvar=NB_DB_ENV,
-    required=True,
-    help=f"OVN_Northbound remote (${NB_DB_ENV}).",
-)
-@click.option(
-    "--sb-db",
-    "--sb",
-    "sb",
-    cls=Renamed,
-    envvar=SB_DB_ENV,
-    required=True,
-    help=f"OVN_Southbound remote(s) (${SB_DB_ENV}).",
-)
+@daemon_nb_option
+@daemon_sb_option(True, f"OVN_Southbound remote(s) (${SB_DB_ENV}).")
 @click.option(
     "--inject-db", envvar=INJECT_DB_ENV, required=True, help=f"OVN_Inject remote (${INJECT_DB_ENV})."
 )
-@click.option(
-    "--tenant-key",
-    default=DEFAULT_TENANT_KEY,
-    show_default=True,
-    help="external_ids key of NB rows that names their tenant.",
-)
+@tenant_key_option
 @click.option(
     "--cursor-register-ls",
     type=REGISTER,

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from ovn_inject import daemonize
-from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api, wait_option
-from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV
+from ovn_inject.cli.db_options import commit_and_wait, db_options, inject_api, tenant_key_option, wait_option
+from ovn_inject.constants import INJECT_DB_ENV
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.unixctl import Control, signal_self
 
@@ -29,12 +29,7 @@ from ovn_inject.unixctl import Control, signal_self
     required=True,
     help="OVN_Northbound remote (default $OVN_NB_DB).",
 )
-@click.option(
-    "--tenant-key",
-    default=DEFAULT_TENANT_KEY,
-    show_default=True,
-    help="external_ids key of NB rows that names their tenant.",
-)
+@tenant_key_option
 @click.option(
     "--private-key", type=click.Path(path_type=Path, exists=True), help="TLS key (PEM), for ssl targets."
 )
