@@ -11,6 +11,9 @@ from ovn_inject.core import tokens
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import connect
 from ovn_inject.sandbox import Sandbox
+from ovn_inject.sandbox import packets as pk
+from ovn_inject.sandbox import topology as topologies
+from ovn_inject.sandbox.probe import send_and_capture
 
 Target = tuple[str, str, str]  # kind, name, hook
 
@@ -75,3 +78,21 @@ def wait_hooks_ready(box: Sandbox, timeout: float = 10.0) -> None:
             time.sleep(0.05)
     with inject_api(box) as api:
         api.commit(api.service_del("probe"))  # type: ignore[attr-defined]
+
+
+def delivered(box: Sandbox, src: str, frame: bytes, dst: str) -> list[bytes]:
+    return send_and_capture(box, src, frame, watch=[dst], expect=dst, timeout=1.0, settle=0.1)[dst]
+
+
+def icmp(a: topologies.Vm, b: topologies.Vm) -> bytes:
+    return pk.icmp_echo(a.mac, b.mac, a.ip, b.ip)
+
+
+def error(response: httpx.Response, status: int, code: str, *words: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["code"] == code, body
+    for word in words:
+        assert word in body["message"], body
+    assert set(body) == {"code", "message", "field", "column"}
+    return body  # type: ignore[no-any-return]

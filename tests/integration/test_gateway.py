@@ -17,10 +17,12 @@ from ovn_inject.gateway.flows import MAX_FLOWS_PER_REQUEST
 from ovn_inject.sandbox import Sandbox, processes
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
-from ovn_inject.sandbox.probe import send_and_capture
 from ovn_inject.sandbox.topology import DEMO
 from tests.integration.gatewayutil import (
     client,
+    delivered,
+    error,
+    icmp,
     inject_api,
     make_service,
     revoke,
@@ -41,24 +43,6 @@ def topo(sandbox: Sandbox) -> Sandbox:
     topologies.build(sandbox, topologies.DEMO)
     wait_hooks_ready(sandbox)
     return sandbox
-
-
-def delivered(box: Sandbox, src: str, frame: bytes, dst: str) -> list[bytes]:
-    return send_and_capture(box, src, frame, watch=[dst], expect=dst, timeout=1.0, settle=0.1)[dst]
-
-
-def icmp(a: topologies.Vm, b: topologies.Vm) -> bytes:
-    return pk.icmp_echo(a.mac, b.mac, a.ip, b.ip)
-
-
-def error(response: httpx.Response, status: int, code: str, *words: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == code, body
-    for word in words:
-        assert word in body["message"], body
-    assert set(body) == {"code", "message", "field", "column"}
-    return body  # type: ignore[no-any-return]
 
 
 DROP_VM1 = {"priority": 10, "match": 'inport == "vm1"', "actions": "drop;"}

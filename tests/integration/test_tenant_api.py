@@ -18,11 +18,17 @@ from ovn_inject.core.validate import QuotaExceededError
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import connect
 from ovn_inject.sandbox import Sandbox
-from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
-from ovn_inject.sandbox.probe import send_and_capture
 from ovn_inject.sandbox.topology import DEMO
-from tests.integration.gatewayutil import client, inject_api, make_service, wait_hooks_ready
+from tests.integration.gatewayutil import (
+    client,
+    delivered,
+    error,
+    icmp,
+    inject_api,
+    make_service,
+    wait_hooks_ready,
+)
 from tests.integration.tenantutil import clear_services, make_tenant, revoke_tenant, snapshot
 from tests.waiting import wait_until
 
@@ -63,24 +69,6 @@ def topo(sandbox: Sandbox) -> Sandbox:
 def box(topo: Sandbox) -> Iterator[Sandbox]:
     clear_services(topo)
     yield topo
-
-
-def delivered(box: Sandbox, src: str, frame: bytes, dst: str) -> list[bytes]:
-    return send_and_capture(box, src, frame, watch=[dst], expect=dst, timeout=1.0, settle=0.1)[dst]
-
-
-def icmp(a: topologies.Vm, b: topologies.Vm) -> bytes:
-    return pk.icmp_echo(a.mac, b.mac, a.ip, b.ip)
-
-
-def error(response: httpx.Response, status: int, code: str, *words: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == code, body
-    for word in words:
-        assert word in body["message"], body
-    assert set(body) == {"code", "message", "field", "column"}
-    return body  # type: ignore[no-any-return]
 
 
 def register(http: httpx.Client, name: str = "ips", **fields: object) -> dict[str, object]:
