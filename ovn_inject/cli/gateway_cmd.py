@@ -145,4 +145,8 @@ def gateway(
     async def service(ready: Callable[[], None]) -> None:
         await serve(options, listen, tls, ready, limits, audit_log, metrics)
 
-    daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
+    from ovn_inject.gateway.limits import EVENT_LOOP
+
+    daemonize.run_service(
+        service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose, loop=EVENT_LOOP
+    )

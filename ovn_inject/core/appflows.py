@@ -145,6 +145,7 @@ class FlowCache:
 
     def _read(self, row: Any) -> _Entry:
         expiry = _expiry(row)
+        # A plain uuid (schema 1.2.0), or the row of a weak reference (before it).
         service = row.service[0] if row.service else None
         if service is None:
             return None, expiry
@@ -155,7 +156,7 @@ class FlowCache:
         attachment = row.attachment[0] if row.attachment else None
         flow = ServiceFlow(
             str(row.uuid),
-            str(service.uuid),
+            str(getattr(service, "uuid", service)),
             str(attachment.uuid) if attachment is not None else None,
             int(row.priority),
             checked,

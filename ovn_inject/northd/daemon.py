@@ -300,7 +300,7 @@ class Daemon:
             return
         txn = ovs.db.idl.Transaction(self.inject)
         for row in expired:
-            service = records.single(row.service)
+            service = records.service_of(row)
             if service is not None:
                 service.delvalue("flows", row)
         txn.commit_block()

@@ -88,7 +88,7 @@ def test_convert_keeps_every_row_and_makes_names_per_tenant(old_server: str) -> 
 
     client("convert", old_server, str(schema_path()))
 
-    assert client("get-schema-version", old_server, INJECT_DB_NAME) == "1.1.0"
+    assert client("get-schema-version", old_server, INJECT_DB_NAME) == "1.2.0"
     assert client("needs-conversion", old_server, str(schema_path())) == "no"
     api = connect(old_server, 10.0)
     try:
