@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -86,9 +87,12 @@ def _flow(i: int) -> bytes:
     ).encode()
 
 
-def _run(url: str, token: str, clients: int, total: int, request: object) -> tuple[float, list[tuple[float, float]]]:
-    """``total`` requests over ``clients`` connections; (requests/s, [(finished at, seconds)])."""
-    samples: list[tuple[float, float]] = []
+Sample = tuple[float, float]  # (finished at, seconds)
+
+
+def _run(url: str, token: str, clients: int, total: int, request: object) -> tuple[float, list[Sample]]:
+    """``total`` requests over ``clients`` connections: requests/s and every request's sample."""
+    samples: list[Sample] = []
     lock = threading.Lock()
     counter = iter(range(total))
     failures: list[str] = []
@@ -180,6 +184,14 @@ def main() -> None:
         )
         print(f"  GET /healthz     {health_rate:7.0f} req/s")
         print(f"  POST/GET ratio   {rate / get_rate:.2f}x")
+        # The HTTP stack side by side: uvicorn's pure-Python parser and asyncio's loop, then ours.
+        print("  server stack (GET /healthz, GET /v1/service, req/s):")
+        for parser, loop in (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop")):
+            os.environ.update(OVN_INJECT_HTTP=parser, OVN_INJECT_LOOP=loop)
+            box.restart_gateway()
+            h, _ = _run(url := box.gateway_url, new.token, args.clients, args.gets, healthz)
+            g, _ = _run(url, new.token, args.clients, args.gets, service)
+            print(f"    {parser:>9} + {loop:<7} {h:7.0f} {g:7.0f}")
     finally:
         box.down()
 

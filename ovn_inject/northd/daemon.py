@@ -323,8 +323,15 @@ class Daemon:
                 if row is None:
                     continue
                 if (row.status, row.reason) != (status.state, status.reason):
-                    row.status = status.state.value
-                    row.reason = status.reason
+                    # As JSON, not through the IDL row: a cold start writes one per flow.
+                    txn.add_op(
+                        {
+                            "op": "update",
+                            "table": table,
+                            "where": [["_uuid", "==", ["uuid", key]]],
+                            "row": {"status": status.state.value, "reason": status.reason},
+                        }
+                    )
                     changed = True
                 written[key] = status
         glob = self._global_row()
