@@ -52,7 +52,7 @@ class _Checked:
         return self.flow[pipeline]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class ServiceFlow:
     """One Service_Flow row as the compiler sees it (implements compiler.AppFlow).
 

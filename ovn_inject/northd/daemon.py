@@ -58,6 +58,8 @@ LOCK_NAME = "ovn_inject_northd"
 #: on a big SB); a new datapath in SB starts over from the minimum.
 REDISCOVER_SECONDS = 0.5
 REDISCOVER_MAX_SECONDS = 30.0
+#: Status updates per OVN_Inject transaction.
+STATUS_BATCH = 10_000
 #: A --wait=hv step whose transaction failed is tried again after this long.
 RETRY_SECONDS = 0.2
 
@@ -310,6 +312,7 @@ class Daemon:
         """Write the statuses that differ from what the rows say (only those not known to match)."""
         txn = ovs.db.idl.Transaction(self.inject)
         changed = False
+        batched = 0
         written = self._written
         for table, statuses in (
             ("Service_Flow", compiled.flow_status),
@@ -333,6 +336,11 @@ class Daemon:
                         }
                     )
                     changed = True
+                    batched += 1
+                    if batched == STATUS_BATCH:  # bounded transactions (and their memory) on a cold start
+                        txn.commit_block()
+                        txn = ovs.db.idl.Transaction(self.inject)
+                        batched = 0
                 written[key] = status
         glob = self._global_row()
         if glob is not None and int(glob.sb_cfg) < cfg:

@@ -34,7 +34,6 @@ INJECT_COLUMNS = {
         "priority",
         "match",
         "actions",
-        "cookie",
         "hard_timeout",
         "created",
         "status",
