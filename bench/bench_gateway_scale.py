@@ -9,7 +9,8 @@ request, the mean time per add over the first and the last 1,000 flows
 (flat if a write costs O(1) in the flows stored), and, in the same run,
 ``GET /v1/service`` (an authenticated no-op) and ``GET /healthz`` (no auth)
 with the same clients: the POST/GET ratio is the cost of a write over the
-HTTP path itself.
+HTTP path itself. Last, the same GETs on three server stacks side by side (uvicorn's
+pure-Python h11 parser on asyncio, httptools on asyncio, httptools on uvloop).
 
     .venv/bin/python bench/bench_gateway_scale.py [--flows 20000] [--clients 8]
 """
