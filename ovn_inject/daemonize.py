@@ -178,7 +178,14 @@ def run_service(
     log_file: Path | None = None,
     detach: bool = False,
     verbose: bool | Sequence[str] = False,
+    loop: str = "asyncio",
 ) -> None:
-    """Run the asyncio ``service(ready)`` as a daemon until it returns."""
+    """Run the asyncio ``service(ready)`` as a daemon until it returns (on uvloop with ``loop="uvloop"``)."""
     with daemonized(pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose) as ready:
-        asyncio.run(service(ready))
+        factory = None
+        if loop == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(service(ready))

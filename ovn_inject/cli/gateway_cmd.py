@@ -162,4 +162,8 @@ def gateway(
         finally:
             control.close()
 
-    daemonize.run_service(service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose)
+    from ovn_inject.gateway.limits import EVENT_LOOP
+
+    daemonize.run_service(
+        service, pidfile=pidfile, log_file=log_file, detach=detach, verbose=verbose, loop=EVENT_LOOP
+    )

@@ -53,7 +53,7 @@ class _Checked:
         return self.flow[pipeline]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class ServiceFlow:
     """One Service_Flow row as the compiler sees it (implements compiler.AppFlow).
 
@@ -112,12 +112,18 @@ _Entry = tuple["ServiceFlow | Status | None", "float | None"]
 
 
 class FlowCache:
-    """Service_Flow rows, parsed and checked once; re-read only when a row changes."""
+    """Service_Flow rows, parsed and checked once; re-read only when a row changes.
+
+    A check is kept while a row uses it; once the cache holds twice what the
+    rows use, what they no longer use goes (amortized O(1) a row), so that
+    memory stays bounded while flows come and go.
+    """
 
     def __init__(self, release: Release | None = None) -> None:
         self.release = release  # the language flows are checked in (None: the default)
         self._checked: dict[tuple[str, str], _Checked] = {}
         self._rows: dict[uuid.UUID, _Entry] = {}
+        self._row_keys: dict[uuid.UUID, tuple[str, str]] = {}
 
     def check(self, match: str, actions: str) -> _Checked:
         key = (match, actions)
@@ -135,17 +141,25 @@ class FlowCache:
     def update(self, rows: Mapping[uuid.UUID, Any], changed: Iterable[uuid.UUID] | None) -> None:
         """Re-read the rows in ``changed`` (every row if None); forget rows that are gone."""
         if changed is None:
-            self._rows = {key: self._read(row) for key, row in rows.items()}
-            return
-        for key in changed:
-            row = rows.get(key)
-            if row is None:
-                self._rows.pop(key, None)
-            else:
-                self._rows[key] = self._read(row)
+            self._row_keys = {}
+            self._rows = {key: self._read(key, row) for key, row in rows.items()}
+        else:
+            for key in changed:
+                row = rows.get(key)
+                if row is None:
+                    self._rows.pop(key, None)
+                    self._row_keys.pop(key, None)
+                else:
+                    self._rows[key] = self._read(key, row)
+        if len(self._checked) > 2 * len(self._row_keys) + 1024:
+            used = set(self._row_keys.values())
+            self._checked = {key: found for key, found in self._checked.items() if key in used}
 
-    def _read(self, row: Any) -> _Entry:
+    def _read(self, key: uuid.UUID, row: Any) -> _Entry:
         expiry = _expiry(row)
+        match, actions = row.match, row.actions
+        self._row_keys[key] = (match, actions)
+        # A plain uuid (schema 1.4.0), or the row of a weak reference (before it).
         service = row.service[0] if row.service else None
         if service is None:
             return None, expiry
@@ -154,14 +168,14 @@ class FlowCache:
             # The schema allows 65535; a row beyond the band would run above another hook's flows.
             reason = f"priority: {priority} is outside 0..{APP_PRIORITY_MAX}"
             return Status(FlowState.INVALID, reason), expiry
-        checked = self.check(row.match, row.actions)
+        checked = self.check(match, actions)
         problems = [o for o in checked.flow.values() if isinstance(o, str)]
         if len(problems) == len(checked.flow):
             return Status(FlowState.INVALID, problems[0]), expiry
         attachment = row.attachment[0] if row.attachment else None
         flow = ServiceFlow(
             str(row.uuid),
-            str(service.uuid),
+            str(getattr(service, "uuid", service)),
             str(attachment.uuid) if attachment is not None else None,
             priority,
             checked,

@@ -9,7 +9,7 @@ read from the databases.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,16 +85,21 @@ class DuplicateFlowError(OvnInjectError):
 FlowKey = tuple["str | None", int, str]
 
 
-def check_no_duplicates(flows: Sequence[ValidFlow], existing: Iterable[FlowKey] = ()) -> None:
+def check_no_duplicates(
+    flows: Sequence[ValidFlow],
+    existing: Iterable[FlowKey] = (),
+    stored: Callable[[FlowKey], bool] | None = None,
+) -> None:
     """Refuse a flow whose (attachment, priority, match) is already stored or earlier in the batch.
 
     With a ``drop;`` and a ``next;`` twin, ovn-controller installs one of the
-    two at random, so a quarantine could silently not act.
+    two at random, so a quarantine could silently not act. ``stored``: asks
+    an index whether a key is stored (O(1) per flow, whatever is stored).
     """
     seen = set(existing)
     for index, flow in enumerate(flows):
         key = (flow.attachment, flow.priority, flow.match)
-        if key in seen:
+        if key in seen or (stored is not None and stored(key)):
             where = f"flow {index + 1}: " if len(flows) > 1 else ""
             raise DuplicateFlowError(
                 f"{where}a flow with priority {flow.priority} and match '{flow.match}' already exists "

@@ -110,13 +110,15 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         service: str,
         flows: Sequence[ValidFlow],
         token: str | None = None,
-        keys: Any = None,
+        index: Any = None,
         default_limit: int | None = None,
+        staged: Any = None,
     ) -> ovsdbapp_api.Command:
         """Add validated flows; quota and duplicates are checked again inside the transaction.
 
         ``token``: the public id of the token a request came with (no write
-        commits once it is revoked); ``keys``: a ``db.rows.FlowKeys`` index.
+        commits once it is revoked); ``index``: a ``db.rows.FlowIndex``; ``staged``: a
+        ``db.rows.Staged`` shared by the commands of one group commit.
         """
 
     @abc.abstractmethod
@@ -128,6 +130,7 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         cookie_mask: int | None = None,
         if_exists: bool = False,
         token: str | None = None,
+        staged: Any = None,
     ) -> ovsdbapp_api.Command:
         """Delete one flow by uuid (or unique prefix), or every flow whose cookie matches."""
 
@@ -138,6 +141,7 @@ class API(ovsdbapp_api.API, metaclass=abc.ABCMeta):
         flows: Sequence[ValidFlow],
         token: str | None = None,
         default_limit: int | None = None,
+        staged: Any = None,
     ) -> ovsdbapp_api.Command:
         """Replace every flow of the service in one transaction (an OpenFlow bundle)."""
 

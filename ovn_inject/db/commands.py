@@ -27,8 +27,8 @@ from ovn_inject.core.validate import (
     cookie_to_db,
 )
 from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
-from ovn_inject.db.records import single
-from ovn_inject.db.rows import FlowKeys, set_uuids
+from ovn_inject.db.records import service_name, single
+from ovn_inject.db.rows import FlowIndex, ScanIndex, Staged, bump_flows, guard_flows, row_cost, set_size
 from ovn_inject.db.services import check_name, find_service, tenant_service
 
 Row = Any  # an ovs.db.idl.Row; python-ovs has no type hints
@@ -201,9 +201,9 @@ class ServiceSetCommand(Command):
             if self.max_flows < 0:
                 options.pop("max_flows", None)
             else:
-                row.verify("flows")
-                if len(row.flows) > self.max_flows:
-                    raise QuotaExceededError(row.name, self.max_flows, len(row.flows))
+                guard_flows(row)
+                if set_size(row, "flows") > self.max_flows:
+                    raise QuotaExceededError(row.name, self.max_flows, set_size(row, "flows"))
                 options["max_flows"] = str(self.max_flows)
             row.verify("options")
             row.options = options
@@ -213,8 +213,8 @@ class ServiceSetCommand(Command):
                 options.pop(quota.BUDGET_OPTION, None)
             else:
                 options[quota.BUDGET_OPTION] = str(self.max_openflow_flows)
-            row.verify("flows")
-            within_budget(row.name, options, FlowKeys().cost(self.api, set_uuids(row, "flows")))
+            guard_flows(row)
+            within_budget(row.name, options, ScanIndex(self.api).cost(row.uuid))
             row.verify("options")
             row.options = options
 
@@ -318,6 +318,7 @@ class AttachDelCommand(Command):
             if bound is not None and bound.uuid in doomed_uuids:
                 service.delvalue("flows", flow)
                 flow.delete()
+                bump_flows(service)
         for attachment in doomed:
             service.delvalue("attachments", attachment)
             attachment.delete()
@@ -339,8 +340,7 @@ class AttachListCommand(ReadOnlyCommand):
 
 
 def _service_name(row: Row) -> str:
-    service = single(row.service)
-    return service.name if service is not None else ""
+    return service_name(row)
 
 
 # ---- flows -------------------------------------------------------------------------
@@ -355,17 +355,18 @@ def guard_token(api: Any, public_id: str) -> None:
 
 
 def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -> list[Any]:
+    """Insert ``flows`` into ``service``; checks every attachment before it changes anything."""
     attachments = {str(a.uuid): a for a in service.attachments}
+    for flow in flows:
+        if flow.attachment is not None and flow.attachment not in attachments:
+            raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
     created = now_ms()
     uuids = []
     for flow in flows:
         row = txn.insert(api.tables["Service_Flow"])
-        row.service = [service]
+        row.service = [service.uuid]
         if flow.attachment is not None:
-            attachment = attachments.get(flow.attachment)
-            if attachment is None:
-                raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
-            row.attachment = [attachment]
+            row.attachment = [attachments[flow.attachment]]
         row.priority = flow.priority
         row.match = flow.match
         row.actions = flow.actions
@@ -376,6 +377,7 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
         row.status = FlowState.PENDING.value
         service.addvalue("flows", row)
         uuids.append(row.uuid)
+    bump_flows(service)
     return uuids
 
 
@@ -395,9 +397,12 @@ class FlowAddCommand(Command):
     """Add flows to a service; refuses duplicates and a quota overrun inside the transaction.
 
     ``token``: the public id of the token the request came with (the write
-    fails once it is revoked). ``keys``: an index of stored flows' keys that
-    makes the duplicate check O(1) per stored flow (the gateway keeps one).
-    ``default_limit``: the quota of a service that has no max_flows of its own.
+    fails once it is revoked). ``index``: a :class:`FlowIndex` the caller
+    keeps current, which makes the duplicate check O(1) in the flows stored
+    (without one, the service's flows are read). ``default_limit``: the quota
+    of a service that has no max_flows of its own. ``staged``: what earlier
+    commands of a group commit did (see gateway.group). Every check comes
+    before any change, so a refused command leaves the transaction as it was.
     """
 
     def __init__(
@@ -406,37 +411,41 @@ class FlowAddCommand(Command):
         service: str,
         flows: Sequence[ValidFlow],
         token: str | None = None,
-        keys: FlowKeys | None = None,
+        index: FlowIndex | None = None,
         default_limit: int | None = None,
+        staged: Staged | None = None,
     ) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
         self.token = token
-        self.keys = keys or FlowKeys()
+        self.index = index
         self.default_limit = default_limit
+        self.staged = staged
 
     def run_idl(self, txn: Any) -> None:
         if self.token is not None:
             guard_token(self.api, self.token)
         service = service_row(self.api, self.service)
-        existing = set_uuids(service, "flows")
+        staged = self.staged if self.staged is not None else Staged()
+        # A concurrent writer (another gateway, the CLI) makes this transaction retry,
+        # so two writers can neither both squeeze under the quota nor add the same flow.
+        guard_flows(service)
         limit = max_flows(service)
         if limit is None:
             limit = self.default_limit
         if limit is not None:
-            # verify(): a concurrent writer makes this transaction retry, so two
-            # writers cannot both squeeze under the quota.
-            service.verify("flows")
-            if len(existing) + len(self.flows) > limit:
-                raise QuotaExceededError(service.name, limit, len(existing) + len(self.flows))
-        # The OpenFlow budget, like the quota: a concurrent writer makes the transaction retry.
-        service.verify("flows")
+            count = set_size(service, "flows") + staged.delta.get(service.uuid, 0)
+            if count + len(self.flows) > limit:
+                raise QuotaExceededError(service.name, limit, count + len(self.flows))
+        index = self.index if self.index is not None else ScanIndex(self.api)
+        # The OpenFlow budget, like the quota (guard_flows makes a concurrent writer retry).
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            within_budget(service.name, service.options, self.keys.cost(self.api, existing) + adding)
-        check_no_duplicates(self.flows, self.keys.of(self.api, existing))
+            within_budget(service.name, service.options, staged.cost(index, service.uuid) + adding)
+        check_no_duplicates(self.flows, stored=lambda key: staged.holds(index, service.uuid, key))
         self._uuids = insert_flows(self.api, txn, service, self.flows)
+        staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)
 
     def post_commit(self, txn: Any) -> None:
         self.result = [txn.get_insert_uuid(u) for u in self._uuids]
@@ -452,8 +461,10 @@ class FlowDelCommand(Command):
         cookie_mask: int | None = None,
         if_exists: bool = False,
         token: str | None = None,
+        staged: Staged | None = None,
     ) -> None:
         super().__init__(api)
+        self.staged = staged
         if flow_id is not None and cookie is not None:
             raise InjectDbError("flow-del takes a flow id or --cookie, not both")
         if flow_id is None and cookie is None:
@@ -481,9 +492,14 @@ class FlowDelCommand(Command):
             ]
         if not doomed and self.flow_id is not None and not self.if_exists:
             raise RowNotFoundError(f"flow '{self.flow_id}' of service '{service.name}'")
+        if self.staged is not None:
+            cost = sum(row_cost(f) for f in doomed)
+            self.staged.remove(service.uuid, ScanIndex(self.api).keys_of(doomed), cost)
         for flow in doomed:
             service.delvalue("flows", flow)
             flow.delete()
+        if doomed:
+            bump_flows(service)
         self.result = len(doomed)
 
 
@@ -497,18 +513,20 @@ class FlowReplaceCommand(Command):
         flows: Sequence[ValidFlow],
         token: str | None = None,
         default_limit: int | None = None,
+        staged: Staged | None = None,
     ) -> None:
         super().__init__(api)
         self.service = service
         self.flows = list(flows)
         self.token = token
         self.default_limit = default_limit
+        self.staged = staged
 
     def run_idl(self, txn: Any) -> None:
         if self.token is not None:
             guard_token(self.api, self.token)
         service = service_row(self.api, self.service)
-        service.verify("flows")
+        guard_flows(service)
         limit = max_flows(service)
         if limit is None:
             limit = self.default_limit
@@ -516,11 +534,22 @@ class FlowReplaceCommand(Command):
             raise QuotaExceededError(service.name, limit, len(self.flows))
         within_budget(service.name, service.options, sum(f.openflow_flows for f in self.flows))
         check_no_duplicates(self.flows)
+        attachments = {str(a.uuid) for a in service.attachments}
+        for flow in self.flows:
+            if flow.attachment is not None and flow.attachment not in attachments:
+                raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
         old = list(service.flows)
         service.flows = []
         for flow in old:
             flow.delete()
         self._uuids = insert_flows(self.api, txn, service, self.flows)
+        if self.staged is not None:
+            staged = self.staged
+            staged.replaced.add(service.uuid)
+            staged.removed[service.uuid] = set()
+            staged.added[service.uuid] = {(f.attachment, f.priority, f.match) for f in self.flows}
+            staged.delta[service.uuid] = len(self.flows) - set_size(service, "flows")
+            staged.cost_delta[service.uuid] = sum(f.openflow_flows for f in self.flows)
 
     def post_commit(self, txn: Any) -> None:
         self.result = [txn.get_insert_uuid(u) for u in self._uuids]

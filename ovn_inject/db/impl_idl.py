@@ -128,10 +128,11 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         service: str,
         flows: Sequence[ValidFlow],
         token: str | None = None,
-        keys: Any = None,
+        index: Any = None,
         default_limit: int | None = None,
+        staged: Any = None,
     ) -> Any:
-        return commands.FlowAddCommand(self, service, flows, token, keys, default_limit)
+        return commands.FlowAddCommand(self, service, flows, token, index, default_limit, staged)
 
     def flow_del(
         self,
@@ -141,8 +142,9 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         cookie_mask: int | None = None,
         if_exists: bool = False,
         token: str | None = None,
+        staged: Any = None,
     ) -> Any:
-        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists, token)
+        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists, token, staged)
 
     def flow_replace(
         self,
@@ -150,8 +152,9 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         flows: Sequence[ValidFlow],
         token: str | None = None,
         default_limit: int | None = None,
+        staged: Any = None,
     ) -> Any:
-        return commands.FlowReplaceCommand(self, service, flows, token, default_limit)
+        return commands.FlowReplaceCommand(self, service, flows, token, default_limit, staged)
 
     def flow_list(self, service: str | None = None) -> Any:
         return commands.FlowListCommand(self, service)

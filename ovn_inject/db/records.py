@@ -81,8 +81,22 @@ def service_view(row: Any, flow_count: int | None = None) -> ServiceView:
 
 
 def service_name(row: Any) -> str:
-    service = _raw_row(row).service
-    return service[0].name if service else ""
+    service = service_of(row)
+    return str(service.name) if service is not None else ""
+
+
+def service_of(row: Any) -> Any:
+    """The Service row a child row (attachment, flow, token) belongs to, or None.
+
+    A flow names its service by a plain uuid (schema 1.4.0): a weak reference
+    from every flow made ovsdb-server copy them all whenever the service row
+    changed, which made each flow add cost O(flows of the service).
+    """
+    raw = _raw_row(row)
+    value = single(raw.service)
+    if value is None or hasattr(value, "_table"):
+        return value
+    return raw._idl.tables["Service"].rows.get(value)
 
 
 #: Inject_Global.options key where the daemon says which OVN release it compiles for.

@@ -1,13 +1,21 @@
-"""Reading IDL rows of OVN_Inject at O(1) per referenced row, for requests on services with many flows."""
+"""Reading IDL rows of OVN_Inject at O(1) per request, for services with many flows."""
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+
+import ovs.db.idl
 
 from ovn_inject.core.validate import FlowKey
 from ovn_inject.db import records
+
+#: The Service column every flow writer bumps: verifying it guards a write at O(1)
+#: where verifying ``flows`` sends the whole set (every uuid) with the transaction.
+FLOWS_VERSION = "flows_seqno"
 
 
 def row_key(row: Any) -> FlowKey:
@@ -37,41 +45,185 @@ def row_cost(row: Any) -> int:
     return int(getattr(row, "openflow_flows", 0) or 0)
 
 
-class FlowKeys:
-    """(attachment, priority, match) and OpenFlow cost of stored flows by row uuid.
+def _ref(row: Any, column: str) -> uuid.UUID | None:
+    """The uuid an optional reference holds, read from the datum (the row it names may be gone)."""
+    datum = row._data.get(column)
+    if datum is None:
+        return None
+    for atom in datum.values:
+        return atom.value
+    return None
 
-    Those columns never change after insert, so they are read from a row once.
+
+def _raw_key(row: Any) -> FlowKey:
+    attachment = _ref(row, "attachment")
+    return (str(attachment) if attachment is not None else None, int(row.priority), row.match)
+
+
+def guard_flows(service: Row) -> None:
+    """Make the transaction retry if another writer changed the service's flows meanwhile, at O(1).
+
+    Every flow writer bumps ``flows_seqno`` (see :func:`bump_flows`); a
+    database not yet converted to a schema that has it falls back to
+    verifying the whole set.
+    """
+    if FLOWS_VERSION in service._table.columns:
+        service.verify(FLOWS_VERSION)
+    else:
+        service.verify("flows")
+
+
+def bump_flows(service: Row) -> None:
+    """Tell concurrent writers (through :func:`guard_flows`) that this transaction changes the flows."""
+    if FLOWS_VERSION in service._table.columns:
+        service.verify(FLOWS_VERSION)
+        setattr(service, FLOWS_VERSION, int(getattr(service, FLOWS_VERSION)) + 1)
+
+
+Row = Any  # an ovs.db.idl.Row
+
+
+class FlowIndex:
+    """The (attachment, priority, match) keys of every stored flow, by service, kept current by the IDL.
+
+    Installed on an IDL's ``notify``, it is updated in the IDL's thread as
+    each update is applied, so a command (which runs in that thread) sees it
+    exactly as current as the rows themselves: a duplicate check is a set
+    lookup, not a scan of the service's flows. Those columns never change
+    after insert (an attachment's deletion deletes its flows with it).
     """
 
     def __init__(self) -> None:
-        self._keys: dict[uuid.UUID, FlowKey] = {}
+        self._keys: dict[uuid.UUID, dict[FlowKey, int]] = {}
         self._costs: dict[uuid.UUID, int] = {}
+        self._of_flow: dict[uuid.UUID, tuple[uuid.UUID, FlowKey, int]] = {}
+        self._lock = threading.Lock()
 
-    def cost(self, api: Any, flow_uuids: Iterable[uuid.UUID]) -> int:
-        """What the flows cost together (the service's OpenFlow budget in use)."""
-        rows = api.tables["Service_Flow"].rows
-        if len(self._costs) > 2 * len(rows) + 1024:
-            self._costs = {u: c for u, c in self._costs.items() if u in rows}
-        total = 0
-        for flow_uuid in flow_uuids:
-            found = self._costs.get(flow_uuid)
-            if found is None:
-                row = rows.get(flow_uuid)
-                if row is None:
-                    continue
-                found = self._costs[flow_uuid] = row_cost(row)
-            total += found
-        return total
+    def install(self, idl: Any) -> None:
+        """Follow ``idl`` from now on; built from its rows first (call with its connection's lock held)."""
+        with self._lock:
+            for row in idl.tables["Service_Flow"].rows.values():
+                self._add(row)
+        previous: Callable[..., None] = idl.notify
 
-    def of(self, api: Any, flow_uuids: Iterable[uuid.UUID]) -> Iterator[FlowKey]:
-        rows = api.tables["Service_Flow"].rows
-        if len(self._keys) > 2 * len(rows) + 1024:
-            self._keys = {u: k for u, k in self._keys.items() if u in rows}
-        for flow_uuid in flow_uuids:
-            key = self._keys.get(flow_uuid)
-            if key is None:
-                row = rows.get(flow_uuid)
-                if row is None:
-                    continue
-                key = self._keys[flow_uuid] = row_key(row)
-            yield key
+        def notify(event: str, row: Any, updates: Any = None) -> None:
+            previous(event, row, updates)
+            if row._table.name == "Service_Flow":
+                with self._lock:
+                    if event == ovs.db.idl.ROW_CREATE:
+                        self._add(row)
+                    elif event == ovs.db.idl.ROW_DELETE:
+                        self._remove(row.uuid)
+
+        idl.notify = notify
+
+    def _add(self, row: Any) -> None:
+        service = _ref(row, "service")
+        if service is None or row.uuid in self._of_flow:
+            return
+        key = _raw_key(row)
+        keys = self._keys.setdefault(service, {})
+        keys[key] = keys.get(key, 0) + 1
+        cost = row_cost(row)
+        self._costs[service] = self._costs.get(service, 0) + cost
+        self._of_flow[row.uuid] = (service, key, cost)
+
+    def _remove(self, flow: uuid.UUID) -> None:
+        found = self._of_flow.pop(flow, None)
+        if found is None:
+            return
+        service, key, cost = found
+        self._costs[service] -= cost
+        keys = self._keys[service]
+        if keys[key] > 1:
+            keys[key] -= 1
+        else:
+            del keys[key]
+            if not keys:
+                del self._keys[service]
+                del self._costs[service]
+
+    def holds(self, service: uuid.UUID, key: FlowKey) -> bool:
+        return key in self._keys.get(service, {})
+
+    def cost(self, service: uuid.UUID) -> int:
+        """The OpenFlow flows the service's stored flows cost together (its budget in use)."""
+        return self._costs.get(service, 0)
+
+    def keys_of(self, flows: Iterable[Any]) -> Iterator[FlowKey]:
+        """Keys of the given flow rows (what a delete takes away)."""
+        for row in flows:
+            found = self._of_flow.get(row.uuid)
+            yield found[1] if found is not None else _raw_key(row)
+
+
+class ScanIndex:
+    """The same questions answered by reading the service's flows: a one-shot client's index (the CLI)."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+        self._keys: dict[uuid.UUID, set[FlowKey]] = {}
+
+    def _flows(self, service: uuid.UUID) -> Iterator[Any]:
+        row = self._api.tables["Service"].rows.get(service)
+        rows = self._api.tables["Service_Flow"].rows
+        found = (rows.get(u) for u in (set_uuids(row, "flows") if row is not None else ()))
+        return (r for r in found if r is not None)
+
+    def holds(self, service: uuid.UUID, key: FlowKey) -> bool:
+        keys = self._keys.get(service)
+        if keys is None:
+            keys = self._keys[service] = {_raw_key(r) for r in self._flows(service)}
+        return key in keys
+
+    def cost(self, service: uuid.UUID) -> int:
+        return sum(row_cost(r) for r in self._flows(service))
+
+    def keys_of(self, flows: Iterable[Any]) -> Iterator[FlowKey]:
+        return (_raw_key(row) for row in flows)
+
+
+@dataclass
+class Staged:
+    """What earlier commands of the same transaction did to each service's flows.
+
+    Group commit runs many requests' commands in one transaction: a later one
+    must see the flows an earlier one adds or deletes, which the IDL (and so
+    the index) shows only once the transaction commits.
+    """
+
+    added: dict[uuid.UUID, set[FlowKey]] = field(default_factory=dict)
+    removed: dict[uuid.UUID, set[FlowKey]] = field(default_factory=dict)
+    delta: dict[uuid.UUID, int] = field(default_factory=dict)
+    cost_delta: dict[uuid.UUID, int] = field(default_factory=dict)
+    replaced: set[uuid.UUID] = field(default_factory=set)
+
+    def holds(self, index: FlowIndex | ScanIndex, service: uuid.UUID, key: FlowKey) -> bool:
+        if key in self.added.get(service, ()):
+            return True
+        if service in self.replaced or key in self.removed.get(service, ()):
+            return False
+        return index.holds(service, key)
+
+    def cost(self, index: FlowIndex | ScanIndex, service: uuid.UUID) -> int:
+        """The service's OpenFlow budget in use, with what this transaction did so far."""
+        base = 0 if service in self.replaced else index.cost(service)
+        return base + self.cost_delta.get(service, 0)
+
+    def add(self, service: uuid.UUID, keys: Iterable[FlowKey], cost: int = 0) -> None:
+        added = self.added.setdefault(service, set())
+        removed = self.removed.get(service, set())
+        for key in keys:
+            added.add(key)
+            removed.discard(key)
+            self.delta[service] = self.delta.get(service, 0) + 1
+        self.cost_delta[service] = self.cost_delta.get(service, 0) + cost
+
+    def remove(self, service: uuid.UUID, keys: Iterable[FlowKey], cost: int = 0) -> None:
+        added = self.added.get(service, set())
+        removed = self.removed.setdefault(service, set())
+        for key in keys:
+            added.discard(key)
+            removed.add(key)
+            self.delta[service] = self.delta.get(service, 0) - 1
+        self.cost_delta[service] = self.cost_delta.get(service, 0) - cost

@@ -195,8 +195,9 @@ def create_app(
     app.state.limits = limits
     app.state.rates = RateLimits(limits.rate, limits.burst)
     app.state.waits = CfgWaits(state.api.ovsdb_connection.idl) if state is not None else None
-    # Reads and the database round trip of a write run in Starlette's thread pool (they block for
-    # a moment); ?wait is awaited on the event loop, so that no wait holds a thread.
+    # Reads and a write's checks run in Starlette's thread pool (they block for a moment); a write's
+    # commit (grouped with the others in flight, db.group) and ?wait are awaited on the event loop,
+    # so that neither holds a thread.
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -297,7 +298,9 @@ def create_app(
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Add one flow or a list, all or nothing, in one transaction."""
-        done = await run_in_threadpool(flows.add, state, who, flows.to_requests(body), wait, quota)
+        done = await flows.commit(
+            state, await run_in_threadpool(flows.add, state, who, flows.to_requests(body), wait, quota)
+        )
         await waited(state, done, wait, timeout)
         return models.FlowList(flows=flows.written(state, done))
 
@@ -312,7 +315,9 @@ def create_app(
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Replace your service's whole flow set in one transaction (like an OpenFlow bundle)."""
-        done = await run_in_threadpool(flows.replace, state, who, flows.to_requests(body), wait, quota)
+        done = await flows.commit(
+            state, await run_in_threadpool(flows.replace, state, who, flows.to_requests(body), wait, quota)
+        )
         await waited(state, done, wait, timeout)
         return models.FlowList(flows=flows.written(state, done))
 
@@ -336,7 +341,7 @@ def create_app(
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.Deleted:
         """Delete one flow of your service."""
-        done = await run_in_threadpool(flows.delete_one, state, who, flow_id, wait)
+        done = await flows.commit(state, await run_in_threadpool(flows.delete_one, state, who, flow_id, wait))
         await waited(state, done, wait, timeout)
         return models.Deleted(deleted=int(done.result or 0))
 
@@ -352,7 +357,9 @@ def create_app(
         """Delete every flow of your service whose cookie matches, as OpenFlow's delete by cookie."""
         value, _ = _cookie_param(cookie, "cookie")
         mask = _cookie_param(cookie_mask, "cookie_mask")[0] if cookie_mask is not None else COOKIE_MAX
-        done = await run_in_threadpool(flows.delete_by_cookie, state, who, value, mask, wait)
+        done = await flows.commit(
+            state, await run_in_threadpool(flows.delete_by_cookie, state, who, value, mask, wait)
+        )
         await waited(state, done, wait, timeout)
         return models.Deleted(deleted=int(done.result or 0))
 

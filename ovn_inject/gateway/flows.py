@@ -9,6 +9,7 @@ that no identical flow appeared meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -81,13 +82,22 @@ def validated(
 # ---- writes ---------------------------------------------------------------------------------
 
 
-def _commit(state: GatewayState, command: Any, wait: str | None) -> Committed:
-    """Commit one command; with ``wait``, also bump Inject_Global.cfg (the caller then waits for it)."""
-    if wait is None:
-        [result] = state.api.commit(command)
-        return Committed(result)
-    result, cfg = state.api.commit(command, state.api.bump_cfg())
-    return Committed(result, cfg=cfg)
+@dataclass(frozen=True)
+class Pending:
+    """A checked write, ready for the group commit: its command and the flows it writes."""
+
+    command: Any
+    wait: str | None
+    flows: Sequence[ValidFlow] = ()
+
+
+async def commit(state: GatewayState, pending: Pending) -> Committed:
+    """Commit with whatever other requests are writing meanwhile (db.group); awaited, holding no thread.
+
+    With ``wait``, Inject_Global.cfg is bumped in the same transaction (the caller then waits for it).
+    """
+    done = await asyncio.wrap_future(state.group.submit(pending.command, pending.wait is not None))
+    return Committed(done.result, pending.flows, done.cfg)
 
 
 def add(
@@ -96,13 +106,13 @@ def add(
     requests: Sequence[FlowRequest],
     wait: str | None,
     quota: int | None = None,
-) -> Committed:
+) -> Pending:
     _, flows = validated(state, caller, requests, quota=quota)
     check_no_duplicates(flows)
     command = state.api.flow_add(
-        caller.service_uuid, flows, caller.token, state.flow_keys, default_limit=quota
+        caller.service_uuid, flows, caller.token, state.flow_index, default_limit=quota
     )
-    return dataclasses.replace(_commit(state, command, wait), flows=flows)
+    return Pending(command, wait, flows)
 
 
 def replace(
@@ -111,29 +121,28 @@ def replace(
     requests: Sequence[FlowRequest],
     wait: str | None,
     quota: int | None = None,
-) -> Committed:
+) -> Pending:
     _, flows = validated(state, caller, requests, replacing=True, quota=quota)
     check_no_duplicates(flows)
     command = state.api.flow_replace(caller.service_uuid, flows, caller.token, default_limit=quota)
-    return dataclasses.replace(_commit(state, command, wait), flows=flows)
+    return Pending(command, wait, flows)
 
 
-def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | None) -> Committed:
+def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | None) -> Pending:
     flow_uuid = parse_flow_id(flow_id)
     if find_flow(state, caller, flow_uuid) is None:
         raise not_found(f"service '{caller.service}' has no flow {flow_id}", "id")
-    command = state.api.flow_del(caller.service_uuid, flow_id=str(flow_uuid), token=caller.token)
-    return _commit(state, command, wait)
+    return Pending(state.api.flow_del(caller.service_uuid, flow_id=str(flow_uuid), token=caller.token), wait)
 
 
 def delete_by_cookie(
     state: GatewayState, caller: Caller, cookie: int, mask: int, wait: str | None
-) -> Committed:
+) -> Pending:
     for name, value in (("cookie", cookie), ("cookie_mask", mask)):
         if not 0 <= value <= COOKIE_MAX:
             raise bad_request(f"{name}: {value} does not fit in 64 bits", name)
     command = state.api.flow_del(caller.service_uuid, cookie=cookie, cookie_mask=mask, token=caller.token)
-    return _commit(state, command, wait)
+    return Pending(command, wait)
 
 
 def written(state: GatewayState, done: Committed) -> list[models.Flow]:
@@ -191,7 +200,7 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
     row = state.fresh_row("Service_Flow", flow_uuid)
-    service = records.single(row.service) if row is not None else None
+    service = records.service_of(row) if row is not None else None
     if service is None or str(service.uuid) != caller.service_uuid:
         return None  # another service's flow is as good as none
     return row
@@ -303,7 +312,7 @@ def service_info(state: GatewayState, caller: Caller) -> models.ServiceInfo:
         max_flows=view.max_flows,
         flow_count=view.flow_count,
         max_openflow_flows=view.max_openflow_flows,
-        openflow_flows=state.flow_keys.cost(state.api, set_uuids(row, "flows")),
+        openflow_flows=state.flow_index.cost(row.uuid),
         attachments=attachments,
         ovn_release=view.release.name if view.release is not None else None,
     )

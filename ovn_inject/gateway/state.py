@@ -41,9 +41,10 @@ from ovn_inject.core.validate import ServiceView
 from ovn_inject.db import nbrows
 from ovn_inject.db.discovery import discover
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.group import GroupCommit
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
 from ovn_inject.db.records import ovn_release, service_view
-from ovn_inject.db.rows import FlowKeys, set_size
+from ovn_inject.db.rows import FlowIndex, set_size
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.lang import Release
 
@@ -107,7 +108,10 @@ class GatewayState:
         self._rpcs: queue.SimpleQueue[Rpc] = queue.SimpleQueue()
         self._placements: dict[str, Placement | Unusable] | None = None
         self._placements_at = 0.0
-        self.flow_keys = FlowKeys()
+        self.flow_index = FlowIndex()
+        with self.api.ovsdb_connection.lock:
+            self.flow_index.install(self.api.ovsdb_connection.idl)
+        self.group = GroupCommit(self.api)
         self._closing = threading.Event()
 
     def stopping(self) -> None:
@@ -116,6 +120,7 @@ class GatewayState:
 
     def close(self) -> None:
         self.stopping()
+        self.group.close()
         self.api.close()
         self._nb.stop()
         while not self._rpcs.empty():

@@ -67,6 +67,8 @@ LOCK_NAME = "ovn_inject_northd"
 #: on a big SB); a new datapath in SB starts over from the minimum.
 REDISCOVER_SECONDS = 0.5
 REDISCOVER_MAX_SECONDS = 30.0
+#: Status updates per OVN_Inject transaction.
+STATUS_BATCH = 10_000
 #: A --wait=hv step whose transaction failed is tried again after this long.
 RETRY_SECONDS = 0.2
 #: After a failed pass, the next one waits this long, then twice as long each time up to the maximum.
@@ -384,7 +386,7 @@ class Daemon:
             return str(ovs.db.idl.Transaction.UNCHANGED)
         txn = ovs.db.idl.Transaction(self.inject)
         for row in expired:
-            service = records.single(row.service)
+            service = records.service_of(row)
             if service is not None:
                 service.delvalue("flows", row)
         status = txn.commit_block()
@@ -399,6 +401,7 @@ class Daemon:
         """
         txn = ovs.db.idl.Transaction(self.inject)
         changed = False
+        batched = 0
         written = self._written
         for table, statuses in (
             ("Service_Flow", compiled.flow_status),
@@ -412,9 +415,21 @@ class Daemon:
                 if row is None:
                     continue
                 if (row.status, row.reason) != (status.state, status.reason):
-                    row.status = status.state.value
-                    row.reason = status.reason
+                    # As JSON, not through the IDL row: a cold start writes one per flow.
+                    txn.add_op(
+                        {
+                            "op": "update",
+                            "table": table,
+                            "where": [["_uuid", "==", ["uuid", key]]],
+                            "row": {"status": status.state.value, "reason": status.reason},
+                        }
+                    )
                     changed = True
+                    batched += 1
+                    if batched == STATUS_BATCH:  # bounded transactions (and their memory) on a cold start
+                        txn.commit_block()
+                        txn = ovs.db.idl.Transaction(self.inject)
+                        batched = 0
                 written[key] = status
         glob = self._global_row()
         if glob is not None and int(glob.sb_cfg) < cfg:

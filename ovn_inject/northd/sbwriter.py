@@ -1,12 +1,17 @@
 """Applying a Delta to SB Logical_Flow through the daemon's SB IDL.
 
-Rows are inserted with their content-derived uuid (``persist_uuid``), so the
-same flow always has the same row, across restarts and failovers. Large
-deltas go in batches so that no transaction grows without bound; the IDL
-adds an ``assert`` of our lock to each, so a daemon that lost the lock
-cannot write. A batch that fails is reported, not raised: the caller
-resyncs and diffs again, and a batch that did commit although its reply was
-lost (``duplicate uuid`` on the retry) then simply no longer differs.
+Rows are inserted with their content-derived uuid (the insert's ``uuid``),
+so the same flow always has the same row, across restarts and failovers.
+The operations are written as OVSDB JSON directly (``Transaction.add_op``),
+not through IDL rows: a cold start inserts tens of thousands of rows, and
+building each through the IDL (a checked Python datum per column) cost more
+than the server's work. The daemon monitors only the rows' uuids (see
+northd.sources), so the echo of the inserts is cheap too. Large deltas go
+in batches so that no transaction grows without bound; the IDL adds an
+``assert`` of our lock to each, so a daemon that lost the lock cannot write.
+A batch that fails is reported, not raised: the caller resyncs and diffs
+again, and a batch that did commit although its reply was lost
+(``duplicate uuid`` on the retry) then simply no longer differs.
 """
 
 from __future__ import annotations
@@ -22,12 +27,30 @@ from ovn_inject.core.compiler import LogicalFlow
 from ovn_inject.core.diff import Delta
 
 LOG = logging.getLogger(__name__)
-BATCH = 4000
+BATCH = 20_000
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def insert_op(flow: LogicalFlow) -> dict[str, Any]:
+    """The OVSDB ``insert`` of one hook lflow, with its own uuid."""
+    return {
+        "op": "insert",
+        "table": "Logical_Flow",
+        "uuid": str(flow.uuid),
+        "row": {
+            "logical_datapath": ["uuid", flow.datapath],
+            "pipeline": flow.pipeline,
+            "table_id": flow.table_id,
+            "priority": flow.priority,
+            "match": flow.match,
+            "actions": flow.actions,
+            "external_ids": ["map", [list(pair) for pair in flow.external_ids]],
+        },
+    }
 
 
 def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
@@ -38,7 +61,7 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
     """
     ops: list[tuple[str, Any]] = [("delete", u) for u in delta.delete]
     ops += [("insert", flow) for flow in delta.insert]
-    table = idl.tables["Logical_Flow"]
+    rows = idl.tables["Logical_Flow"].rows
     datapaths = idl.tables["Datapath_Binding"].rows
     sent = 0
     for batch in _chunks(ops, BATCH):
@@ -46,23 +69,20 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
         txn = ovs.db.idl.Transaction(idl)
         for kind, item in batch:
             if kind == "delete":
-                row = table.rows.get(item)
-                if row is not None:
-                    row.delete()
+                if item in rows:
+                    txn.add_op(
+                        {
+                            "op": "delete",
+                            "table": "Logical_Flow",
+                            "where": [["_uuid", "==", ["uuid", str(item)]]],
+                        }
+                    )
                     ops_in_batch += 1
                 continue
             flow: LogicalFlow = item
-            datapath = datapaths.get(uuid.UUID(flow.datapath))
-            if datapath is None:
+            if uuid.UUID(flow.datapath) not in datapaths:
                 continue  # northd removed it meanwhile; the next pass recompiles
-            row = txn.insert(table, new_uuid=flow.uuid, persist_uuid=True)
-            row.logical_datapath = datapath
-            row.pipeline = flow.pipeline
-            row.table_id = flow.table_id
-            row.priority = flow.priority
-            row.match = flow.match
-            row.actions = flow.actions
-            row.external_ids = dict(flow.external_ids)
+            txn.add_op(insert_op(flow))
             ops_in_batch += 1
         status = txn.commit_block()
         if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):

@@ -19,16 +19,10 @@ NB_COLUMNS = {"NB_Global": ["nb_cfg", "hv_cfg", "sb_cfg"], **NB_TOPOLOGY_COLUMNS
 SB_COLUMNS = {
     "Datapath_Binding": ["external_ids"],
     "Port_Binding": ["logical_port", "datapath"],
-    "Logical_Flow": [
-        "logical_datapath",
-        "logical_dp_group",
-        "pipeline",
-        "table_id",
-        "priority",
-        "match",
-        "actions",
-        "external_ids",
-    ],
+    # Our own rows (a conditional monitor): only which exist matters, their uuid says what they
+    # hold (see core.compiler.LogicalFlow.uuid), and sbwriter writes them as JSON. Mirroring their
+    # content cost more than writing it at a cold start.
+    "Logical_Flow": ["table_id"],
 }
 INJECT_COLUMNS = {
     "Inject_Global": ["cfg", "sb_cfg", "hv_cfg", "options"],
@@ -40,7 +34,6 @@ INJECT_COLUMNS = {
         "priority",
         "match",
         "actions",
-        "cookie",
         "hard_timeout",
         "created",
         "status",

@@ -72,7 +72,15 @@ class CentralServices:
             return pid, tcp_port
         return pid, processes.listening_port(log, listen, skip=log_size)
 
-    def _start_central(self) -> None:
+    def _start_central(self, inject: bool = False) -> None:
+        """The databases, the gate and northd; ovn-inject's own daemons (with ``inject``) get ready meanwhile.
+
+        The Python daemons take a second or more each to import and connect:
+        they are launched together here and get ready while the caller starts
+        the chassis; :meth:`_finish_central` waits for each to say it is ready.
+        Chassis start after northd (an ovn-controller started before it may
+        never claim its ports on OVN 23.03).
+        """
         if self.state.extra.get("ssl"):
             pki.create(self.layout.pki)
         inject_db = self._create_inject_db()
@@ -84,10 +92,28 @@ class CentralServices:
             self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
-        self.nbctl("init")
+        self._launched: list[processes.Launched] = []
         if self.gated:
-            self.start_gate()
+            gate = self._launch_python_daemon("sbgate", self._gate_argv())
+            if inject:
+                self._launched.append(self._launch_python_daemon("inject-northd", self._inject_northd_argv()))
+                self._launched.append(self._launch_python_daemon("gateway", self._gateway_argv()))
+                self._launched.append(self._launch_python_daemon("ofswitch", self._ofswitch_argv()))
+            self.nbctl("init")
+            self._finish_python_daemon(gate)
+        else:
+            self.nbctl("init")
         self.start_northd()
+
+    def _finish_central(self) -> None:
+        """Wait until each daemon :meth:`_start_central` launched says it is ready."""
+        launched, self._launched = getattr(self, "_launched", []), []
+        try:
+            for daemon in launched:
+                self._finish_python_daemon(daemon)
+        finally:
+            for daemon in launched:
+                daemon.abandon()
 
     @property
     def ssl(self) -> SslOptions | None:
@@ -183,6 +209,9 @@ class CentralServices:
         return self.layout.central / "sbgate-record.jsonl"
 
     def start_gate(self) -> None:
+        self._start_python_daemon("sbgate", self._gate_argv())
+
+    def _gate_argv(self) -> list[str]:
         listen = f"punix:{self.layout.sbgate_socket}"
         if self.ssl is not None:
             port = self.state.extra.get("sbgate_port") or processes.free_tcp_port()
@@ -191,45 +220,45 @@ class CentralServices:
         argv = ["sbgate", f"--listen={listen}", f"--sb-db={self.sb_daemon_remote}", *self._ssl_args()]
         if self.state.extra.get("gate_record"):
             argv.append(f"--record={self.gate_record}")
-        self._start_python_daemon("sbgate", argv)
+        return argv
 
     def start_inject_northd(self, name: str = "inject-northd") -> None:
         """ovn-inject's compiler daemon; a second one (another name) waits as standby."""
-        self._start_python_daemon(
-            name,
-            [
-                "northd",
-                f"--nb-db={self.nb_daemon_remote}",
-                f"--sb-db={self.sb_daemon_remote}",
-                f"--inject-db={self.inject_daemon_remote}",
-                *self._ssl_args(),
-            ],
-        )
+        self._start_python_daemon(name, self._inject_northd_argv())
+
+    def _inject_northd_argv(self) -> list[str]:
+        return [
+            "northd",
+            f"--nb-db={self.nb_daemon_remote}",
+            f"--sb-db={self.sb_daemon_remote}",
+            f"--inject-db={self.inject_daemon_remote}",
+            *self._ssl_args(),
+        ]
 
     def start_gateway(self) -> None:
         """ovn-inject's HTTP gateway on a free loopback port (``env()`` names it)."""
+        self._start_python_daemon("gateway", self._gateway_argv())
+
+    def _gateway_argv(self) -> list[str]:
         port = processes.free_tcp_port()
-        self._start_python_daemon(
-            "gateway",
-            [
-                "gateway",
-                f"--listen=127.0.0.1:{port}",
-                f"--inject-db={self.inject_daemon_remote}",
-                f"--nb-db={self.nb_daemon_remote}",
-                f"--sb-db={self.sb_daemon_remote}",
-                *self._ssl_args("--db-"),
-                # Tests drive one service hard; a deployment keeps the default rate limit.
-                "--rate-limit=0",
-            ],
-        )
         self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
-        self.save()
+        return [
+            "gateway",
+            f"--listen=127.0.0.1:{port}",
+            f"--inject-db={self.inject_daemon_remote}",
+            f"--nb-db={self.nb_daemon_remote}",
+            f"--sb-db={self.sb_daemon_remote}",
+            *self._ssl_args("--db-"),
+            # Tests drive one service hard; a deployment keeps the default rate limit.
+            "--rate-limit=0",
+        ]
 
     def start_ofswitch(self) -> None:
         """ovn-inject's OpenFlow endpoints (each service with openflow_targets as a switch)."""
-        self._start_python_daemon(
-            "ofswitch", ["ofswitch", f"--inject-db={self.inject_remote}", f"--nb={self.nb_remote}"]
-        )
+        self._start_python_daemon("ofswitch", self._ofswitch_argv())
+
+    def _ofswitch_argv(self) -> list[str]:
+        return ["ofswitch", f"--inject-db={self.inject_remote}", f"--nb-db={self.nb_remote}"]
 
     @property
     def gateway_url(self) -> str:
@@ -245,21 +274,26 @@ class CentralServices:
 
     def _start_python_daemon(self, name: str, argv: list[str]) -> None:
         """One of ovn-inject's own daemons, started like OVS's: detached once ready, with a pidfile."""
+        self._finish_python_daemon(self._launch_python_daemon(name, argv))
+
+    def _launch_python_daemon(self, name: str, argv: list[str]) -> processes.Launched:
         rundir = self.layout.central
-        pidfile = rundir / f"{name}.pid"
-        processes.run(
-            [
-                sys.executable,
-                "-m",
-                "ovn_inject",
-                *argv,
-                "--detach",
-                f"--pidfile={pidfile}",
-                f"--log-file={rundir / (name + '.log')}",
-                f"--unixctl={rundir / (name + '.ctl')}",
-            ]
-        )
-        pid = processes.read_pid(pidfile)
+        command = [
+            sys.executable,
+            "-m",
+            "ovn_inject",
+            *argv,
+            "--detach",
+            f"--pidfile={rundir / (name + '.pid')}",
+            f"--log-file={rundir / (name + '.log')}",
+            f"--unixctl={rundir / (name + '.ctl')}",
+        ]
+        return processes.Launched(command, name)
+
+    def _finish_python_daemon(self, launched: processes.Launched) -> None:
+        name, rundir = launched.name, self.layout.central
+        launched.wait()
+        pid = processes.read_pid(rundir / f"{name}.pid")
         if pid is None:
             raise SandboxError(f"{name} wrote no pidfile; see {rundir / (name + '.log')}")
         self.state.pids[name] = pid

@@ -64,6 +64,43 @@ def run(
     return proc
 
 
+class Launched:
+    """A daemon started with ``--detach`` whose parent has not returned yet: it is getting ready.
+
+    Several of them get ready at once (each parent returns once its daemon
+    is ready, the readiness condition), rather than one after the other.
+    """
+
+    def __init__(self, argv: Sequence[str], name: str) -> None:
+        require(argv[0])
+        self.name = name
+        self.argv = list(argv)
+        self._proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait(self, timeout: float = COMMAND_TIMEOUT) -> None:
+        """Until its parent returned (the daemon is ready); raise with its stderr if it failed."""
+        try:
+            _, stderr = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self._proc.kill()
+            self._proc.communicate()
+            raise SandboxError(f"{self.name} was not ready within {timeout:g} s") from exc
+        if self._proc.returncode != 0:
+            raise CommandFailedError(self.argv, self._proc.returncode, stderr)
+
+    def abandon(self) -> None:
+        """Wait quietly for its parent (so that a daemon that did start has its pidfile for teardown)."""
+        if self._proc.returncode is None:
+            with contextlib.suppress(SandboxError, CommandFailedError):
+                self.wait()
+
+
 def start_daemon(argv: Sequence[str], rundir: Path, name: str, env: Mapping[str, str] | None = None) -> int:
     """Start one detached daemon whose pidfile is ``rundir/name.pid``; return its pid."""
     pidfile = rundir / f"{name}.pid"

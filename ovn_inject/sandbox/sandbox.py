@@ -83,16 +83,16 @@ class Sandbox(CentralServices):
         self.state = State()
         self.state.extra.update(gate=gate, sb_cluster=sb_cluster, gate_record=gate_record, ssl=ssl)
         try:
-            self._start_central()
+            # ovn-inject's daemons get ready while the chassis start (see _start_central).
+            self._start_central(inject=inject)
             self._start_hub()
             for index in range(1, chassis + 1):
                 self._start_chassis(index)
             self._set_tunnel_neighbours()
-            if inject and gate:
-                self.start_inject_northd()
-                self.start_gateway()
-                self.start_ofswitch()
+            self._finish_central()
         except BaseException:
+            for daemon in getattr(self, "_launched", []):
+                daemon.abandon()
             self.save()
             self.down()
             raise

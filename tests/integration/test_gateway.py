@@ -6,6 +6,7 @@ import re
 import ssl
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -125,6 +126,35 @@ def test_a_batch_is_all_or_nothing(topo: Sandbox) -> None:
         assert stored_flows(topo, "ips") == []
         batch[2]["actions"] = "drop;"
         assert len(http.post("/v1/flows", json=batch).json()["flows"]) == 3
+    assert len(stored_flows(topo, "ips")) == 3
+
+
+def _concurrently(topo: Sandbox, token: str, bodies: list[dict[str, object]]) -> list[httpx.Response]:
+    """POST each body from its own client at once: the gateway commits what arrives together."""
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        futures = []
+        for body in bodies:
+
+            def post(body: dict[str, object] = body) -> httpx.Response:
+                with client(topo, token) as http:
+                    return http.post("/v1/flows", json=body)
+
+            futures.append(pool.submit(post))
+        return [f.result() for f in futures]
+
+
+def test_concurrent_writes_each_get_their_own_answer(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    same = {"priority": 5, "match": "tcp.dst == 80", "actions": "drop;"}
+    others = [{"priority": 5, "match": f"tcp.dst == {81 + n}", "actions": "drop;"} for n in range(5)]
+    answers = _concurrently(topo, token, [same, same, same, *others])
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] * 6 + [409] * 2, [r.text for r in answers]
+    assert len(stored_flows(topo, "ips")) == 6
+    # A quota: however the writes are grouped, exactly as many as fit commit.
+    token = make_service(topo, "ips", "tenant-a", LS_A, max_flows=3)
+    answers = _concurrently(topo, token, others)
+    assert sorted(r.status_code for r in answers) == [201] * 3 + [429] * 2, [r.text for r in answers]
     assert len(stored_flows(topo, "ips")) == 3
 
 

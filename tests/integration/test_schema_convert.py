@@ -1,7 +1,9 @@
 """An OVN_Inject database of schema 1.1.0 converts online to the current one (``ovsdb-client convert``).
 
 1.2.0 added Service_Flow.openflow_flows; a flow stored before has 0 there
-(its cost is not known until it is written again), and nothing else changes.
+(its cost is not known until it is written again). 1.3.0 added
+Service.openflow_targets; 1.4.0 made Service_Flow.service a plain uuid (the
+same value) and added Service.flows_seqno (0 until a flow is written).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ pytestmark = pytest.mark.integration
 
 
 def _old_schema() -> dict[str, object]:
-    """The schema as it was at 1.1.0: the current one without the columns 1.2.0 and 1.3.0 added."""
+    """The schema as it was at 1.1.0: the current one without what 1.2.0, 1.3.0 and 1.4.0 changed."""
     schema = json.loads(schema_path().read_text())
     schema["version"] = "1.1.0"
     del schema["tables"]["Service_Flow"]["columns"]["openflow_flows"]  # 1.2.0
     del schema["tables"]["Service"]["columns"]["openflow_targets"]  # 1.3.0
+    del schema["tables"]["Service"]["columns"]["flows_seqno"]  # 1.4.0
+    schema["tables"]["Service_Flow"]["columns"]["service"]["type"]["key"] = {  # type: ignore[index]
+        "type": "uuid", "refTable": "Service", "refType": "weak"}  # 1.4.0 made it a plain uuid
     return schema
 
 
