@@ -99,6 +99,18 @@ def service_of(row: Any) -> Any:
     return raw._idl.tables["Service"].rows.get(value)
 
 
+def service_uuid_of(row: Any) -> str | None:
+    """The uuid of the service a flow belongs to, without looking the Service row up.
+
+    The IDL takes a row out of its table while it applies a change to it: a
+    lock-free lookup of a busy service can miss, where the uuid cannot.
+    """
+    value = single(_raw_row(row).service)
+    if value is None:
+        return None
+    return str(value.uuid) if hasattr(value, "_table") else str(value)
+
+
 #: Inject_Global.options key where the daemon says which OVN release it compiles for.
 RELEASE_OPTION = "ovn_release"
 

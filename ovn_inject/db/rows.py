@@ -11,16 +11,10 @@ from typing import Any
 import ovs.db.idl
 
 from ovn_inject.core.validate import FlowKey
-from ovn_inject.db import records
 
 #: The Service column every flow writer bumps: verifying it guards a write at O(1)
 #: where verifying ``flows`` sends the whole set (every uuid) with the transaction.
 FLOWS_VERSION = "flows_seqno"
-
-
-def row_key(row: Any) -> FlowKey:
-    attachment = records.single(row.attachment)
-    return (str(attachment.uuid) if attachment is not None else None, int(row.priority), row.match)
 
 
 def set_size(row: Any, column: str) -> int:

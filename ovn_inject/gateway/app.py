@@ -31,6 +31,9 @@ LOG = logging.getLogger("ovn_inject.gateway")
 #: A request body larger than this is refused (413) before it is parsed.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 10.0
+#: A write of at most this many flows is checked on the event loop (a few hundred microseconds each);
+#: a larger one in a worker thread, so that it does not hold up other requests.
+INLINE_FLOWS = 4
 #: A 64-bit cookie in a query: decimal or 0x-hex (documented; the route's own check says what is wrong).
 COOKIE: dict[str, Any] = {"json_schema_extra": {"pattern": r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"}}
 
@@ -195,8 +198,9 @@ def create_app(
     app.state.limits = limits
     app.state.rates = RateLimits(limits.rate, limits.burst)
     app.state.waits = CfgWaits(state.api.ovsdb_connection.idl) if state is not None else None
-    # Reads and a write's checks run in Starlette's thread pool (they block for a moment); a write's
-    # commit (grouped with the others in flight, db.group) and ?wait are awaited on the event loop,
+    # Reads of many rows and the checks of a large write run in Starlette's thread pool (they block for
+    # a while); a small one runs on the event loop, since a thread hand-off costs more than the work. A
+    # write's commit (grouped with the others in flight, db.group) and ?wait are awaited on the loop,
     # so that neither holds a thread.
 
     @app.exception_handler(ApiError)
@@ -250,7 +254,7 @@ def create_app(
             )
 
     @app.get("/v1/service", response_model=models.ServiceInfo, responses=errors(), tags=["service"])
-    def get_service(who: Authed, state: State) -> models.ServiceInfo:
+    async def get_service(who: Authed, state: State) -> models.ServiceInfo:
         """Your service: its attachments resolved to datapaths, the ports flows may name, and hooks."""
         info = flows.service_info(state, who)
         if info.max_flows is None and quota is not None:
@@ -298,9 +302,12 @@ def create_app(
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Add one flow or a list, all or nothing, in one transaction."""
-        done = await flows.commit(
-            state, await run_in_threadpool(flows.add, state, who, flows.to_requests(body), wait, quota)
-        )
+        requests = flows.to_requests(body)
+        if len(requests) <= INLINE_FLOWS:
+            pending = flows.add(state, who, requests, wait, quota)
+        else:
+            pending = await run_in_threadpool(flows.add, state, who, requests, wait, quota)
+        done = await flows.commit(state, pending)
         await waited(state, done, wait, timeout)
         return models.FlowList(flows=flows.written(state, done))
 

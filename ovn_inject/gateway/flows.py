@@ -200,8 +200,7 @@ def parse_flow_id(flow_id: str) -> uuid.UUID:
 
 def find_flow(state: GatewayState, caller: Caller, flow_uuid: uuid.UUID) -> Any:
     row = state.fresh_row("Service_Flow", flow_uuid)
-    service = records.service_of(row) if row is not None else None
-    if service is None or str(service.uuid) != caller.service_uuid:
+    if row is None or records.service_uuid_of(row) != caller.service_uuid:
         return None  # another service's flow is as good as none
     return row
 

@@ -4,8 +4,10 @@ Three connections: OVN_Inject through the typed API (an IDL kept current by
 ovsdbapp's thread), NB through a monitor of only the tables that say who owns
 which port, and a small pool of one-shot JSON-RPC connections for token
 lookups. Tokens are looked up with a ``select`` on every request, never from
-a cache, so that a revoked token fails on the very next request; writes also
-``verify`` the token row, so that no write commits after its revocation.
+a cache, so that a revoked token fails on the very next request (on the
+event loop, many requests' reads in one round trip: gateway.tokenreads);
+writes also ``verify`` the token row, so that no write commits after its
+revocation.
 
 Rows are read from the IDL without its lock, but a miss is looked up again
 under it: the IDL takes a row out of its table while it applies a change to
@@ -46,6 +48,7 @@ from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
 from ovn_inject.db.records import ovn_release, service_view
 from ovn_inject.db.rows import FlowIndex, set_size
 from ovn_inject.db.rpc import Rpc
+from ovn_inject.gateway.tokenreads import TokenReads
 from ovn_inject.lang import Release
 
 LOG = logging.getLogger("ovn_inject.gateway")
@@ -55,6 +58,17 @@ PLACEMENT_TTL = 5.0
 #: While waiting for the IDL to show a token's service, re-check the token this often (it may go).
 SERVICE_RECHECK_SECONDS = 0.2
 YIELD_EVERY_ROWS = 64
+#: Services whose attachments' reach is kept between requests (until NB changes).
+REACH_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What a service's attachments let its flows name and reach, for one NB topology."""
+
+    allowed: dict[str, Any]
+    reach: dict[str, Any]
+    scopes: Any
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,10 @@ class GatewayState:
         self._topology: Topology | None = None
         self._topology_seqno = -1
         self._topology_lock = threading.Lock()
+        self._reach_topology: Topology | None = None
+        self._reach: dict[tuple[Any, ...], _Reach] = {}
         self._rpcs: queue.SimpleQueue[Rpc] = queue.SimpleQueue()
+        self.token_reads = TokenReads(options.inject_db, options.timeout)
         self._placements: dict[str, Placement | Unusable] | None = None
         self._placements_at = 0.0
         self.flow_index = FlowIndex()
@@ -171,7 +188,27 @@ class GatewayState:
     def authenticate(self, token: str) -> Caller:
         """The service a token names; raises TokenError (401) for any bad, expired or revoked token."""
         public_id, secret = split_token(token)
-        row = self._token_row(public_id)
+        service_uuid = self._checked_service(secret, self._token_row(public_id))
+        return Caller(self._service_name(public_id, service_uuid), service_uuid, public_id)
+
+    async def authenticate_async(self, token: str) -> Caller | None:
+        """:meth:`authenticate` without a thread; None when it needs one (call :meth:`authenticate`).
+
+        It needs one when the token reads cannot be made on the event loop
+        (an ``ssl:`` remote) or the IDL does not show the token's service yet
+        (created a moment ago: waiting for it blocks).
+        """
+        if not self.token_reads.usable:
+            return None
+        public_id, secret = split_token(token)
+        service_uuid = self._checked_service(secret, await self.token_reads.read(public_id))
+        row = self.service_row(service_uuid)
+        if row is None:
+            return None
+        return Caller(str(row.name), service_uuid, public_id)
+
+    def _checked_service(self, secret: str, row: dict[str, Any] | None) -> str:
+        """The service uuid of a token row whose secret matches and that has not expired."""
         if row is None:
             raise TokenError("invalid token")
         expires = row["expires"]
@@ -180,7 +217,7 @@ class GatewayState:
         service_uuid = self._service_of(row)
         if service_uuid is None:
             raise TokenError("invalid token: its service is gone")
-        return Caller(self._service_name(public_id, service_uuid), service_uuid, public_id)
+        return service_uuid
 
     def _service_name(self, public_id: str, service_uuid: str) -> str:
         """The service's name once the IDL shows it.
@@ -255,24 +292,34 @@ class GatewayState:
         if row is None:
             raise TokenError("invalid token: its service is gone")
         view = service_view(row, set_size(row, "flows"))
-        allowed = {
-            a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
-            for a in view.attachments
-        }
-        reach = {
-            a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
-            for a in view.attachments
-        }
+        release = self.release()
+        # What the attachments may reach depends only on them, the tenant and NB: kept until one changes.
+        key = (view.tenant, view.attachments, release)
+        with self._topology_lock:
+            if self._reach_topology is not topology:
+                self._reach_topology, self._reach = topology, {}
+            found = self._reach.get(key)
+        if found is None:
+            found = _Reach(
+                allowed={
+                    a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
+                    for a in view.attachments
+                },
+                reach={
+                    a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+                    for a in view.attachments
+                },
+                scopes=compiled_scopes(
+                    topology,
+                    ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
+                    view.tenant,
+                ),
+            )
+            with self._topology_lock:
+                if self._reach_topology is topology and len(self._reach) < REACH_CACHE_SIZE:
+                    self._reach[key] = found
         return dataclasses.replace(
-            view,
-            allowed_ports=allowed,
-            reach=reach,
-            scopes=compiled_scopes(
-                topology,
-                ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
-                view.tenant,
-            ),
-            release=self.release(),
+            view, allowed_ports=found.allowed, reach=found.reach, scopes=found.scopes, release=release
         )
 
     def release(self) -> Release | None:

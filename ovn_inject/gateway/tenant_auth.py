@@ -27,7 +27,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ovn_inject.core.tokens import TokenError, check_token, split_token
 from ovn_inject.errors import OvnInjectError
-from ovn_inject.gateway.auth import gateway_state
 from ovn_inject.gateway.errors import unauthorized
 from ovn_inject.gateway.state import GatewayState
 
@@ -119,6 +118,6 @@ def tenant_caller(
     if credentials is None:
         raise unauthorized("missing 'Authorization: Bearer <tenant credential>' header")
     try:
-        return authenticate_tenant(gateway_state(request), credentials.credentials)
+        return authenticate_tenant(request.app.state.gateway, credentials.credentials)
     except TokenError as exc:
         raise unauthorized(str(exc)) from None

@@ -1,0 +1,200 @@
+"""Token rows read from OVN_Inject on the event loop, the reads of one loop turn in one round trip.
+
+A token is read from the server on every request (never from the IDL's
+replica), so that a token revoked a moment ago fails on the very next
+request. Done from a worker thread with a blocking JSON-RPC connection,
+that read cost two thread hand-offs per request, which were most of the
+gateway's CPU per request under load. Here one asyncio connection carries
+them: every read asked for while the loop runs other callbacks goes out in
+one ``transact`` of ``select`` operations, and the answer resolves each
+reader's future. ovsdb-server answers a transact after every transaction
+committed before it, so a revocation acknowledged to its writer is seen.
+
+Only ``unix:`` and ``tcp:`` remotes are spoken here; for any other (``ssl:``)
+:attr:`TokenReads.usable` is False and the caller reads through a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from ovn_inject.constants import INJECT_DB_NAME
+from ovn_inject.db.errors import InjectDbError
+
+COLUMNS = ["service", "secret_hash", "expires"]
+#: At most this many tokens in one transact (a bound on one message).
+MAX_BATCH = 512
+
+
+def _addresses(remote: str) -> list[tuple[str, str, int]]:
+    """(kind, host or path, port) of each ``unix:``/``tcp:`` part of ``remote``; [] if any is another kind."""
+    out: list[tuple[str, str, int]] = []
+    for part in (p.strip() for p in remote.split(",") if p.strip()):
+        kind, _, rest = part.partition(":")
+        if kind == "unix" and rest:
+            out.append(("unix", rest, 0))
+        elif kind == "tcp" and rest:
+            host, _, port = rest.rpartition(":")
+            if not host or not port.isdigit():
+                return []
+            out.append(("tcp", host.strip("[]"), int(port)))
+        else:
+            return []
+    return out
+
+
+class TokenReads:
+    """One asyncio JSON-RPC connection to OVN_Inject's server, for token reads only."""
+
+    def __init__(self, remote: str, timeout: float) -> None:
+        self.remote = remote
+        self.timeout = timeout
+        self._addresses = _addresses(remote)
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._pending: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._flushing = False
+        self._inflight: dict[int, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        self._next_id = 0
+
+    @property
+    def usable(self) -> bool:
+        return bool(self._addresses)
+
+    async def read(self, public_id: str) -> dict[str, Any] | None:
+        """The token's row (service, secret_hash, expires) as the server has it now, or None."""
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(public_id, []).append(future)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise InjectDbError(
+                f"{INJECT_DB_NAME} at {self.remote} did not answer within {self.timeout:g} s"
+            ) from None
+
+    async def close(self) -> None:
+        self._drop(InjectDbError("the gateway is stopping"))
+
+    async def _flush(self) -> None:
+        try:
+            await self._connect()
+        except OSError as exc:
+            self._flushing = False
+            self._fail(self._pending, InjectDbError(f"cannot reach {INJECT_DB_NAME} at {self.remote}: {exc}"))
+            self._pending = {}
+            return
+        while self._pending:
+            ids = list(self._pending)[:MAX_BATCH]
+            batch = {public_id: self._pending.pop(public_id) for public_id in ids}
+            self._send(batch)
+        self._flushing = False
+
+    def _send(self, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
+        self._next_id += 1
+        ops = [
+            {"op": "select", "table": "Token", "where": [["public_id", "==", p]], "columns": COLUMNS}
+            for p in batch
+        ]
+        message = {"id": self._next_id, "method": "transact", "params": [INJECT_DB_NAME, *ops]}
+        assert self._writer is not None
+        self._inflight[self._next_id] = batch
+        self._writer.write(json.dumps(message).encode())
+
+    async def _connect(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            return
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._writer is not None and not self._writer.is_closing():
+                return
+            problems: list[str] = []
+            for kind, where, port in self._addresses:
+                try:
+                    if kind == "unix":
+                        reader, writer = await asyncio.wait_for(
+                            asyncio.open_unix_connection(where), self.timeout
+                        )
+                    else:
+                        reader, writer = await asyncio.wait_for(
+                            asyncio.open_connection(where, port), self.timeout
+                        )
+                except (OSError, TimeoutError) as exc:
+                    problems.append(f"{kind}:{where}{f':{port}' if port else ''}: {exc}")
+                    continue
+                self._writer = writer
+                self._reader_task = asyncio.get_running_loop().create_task(self._receive(reader, writer))
+                return
+            raise OSError("; ".join(problems) or "no address")
+
+    async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = json.JSONDecoder()
+        text = ""
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise InjectDbError(f"{INJECT_DB_NAME} at {self.remote} closed the connection")
+                text += chunk.decode()
+                while True:
+                    text = text.lstrip()
+                    if not text:
+                        break
+                    try:
+                        message, end = decoder.raw_decode(text)
+                    except json.JSONDecodeError:
+                        break  # the rest of the message is still on its way
+                    text = text[end:]
+                    self._handle(message, writer)
+        except (OSError, InjectDbError, UnicodeDecodeError) as exc:
+            error = exc if isinstance(exc, InjectDbError) else InjectDbError(f"lost {INJECT_DB_NAME}: {exc}")
+            if self._writer is writer:
+                self._drop(error)
+
+    def _handle(self, message: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        if message.get("method") == "echo":  # the server's inactivity probe
+            reply = {"id": message.get("id"), "result": message.get("params", []), "error": None}
+            writer.write(json.dumps(reply).encode())
+            return
+        batch = self._inflight.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if batch is None:
+            return
+        results = message.get("result")
+        if message.get("error") is not None or not isinstance(results, list):
+            self._fail(batch, InjectDbError(f"{INJECT_DB_NAME} refused a token read: {message.get('error')}"))
+            return
+        for (public_id, futures), result in zip(batch.items(), results, strict=False):
+            rows = result.get("rows") if isinstance(result, dict) else None
+            if rows is None:
+                self._fail({public_id: futures}, InjectDbError(f"token read failed: {result}"))
+                continue
+            for future in futures:
+                if not future.done():
+                    future.set_result(rows[0] if rows else None)
+
+    def _drop(self, error: InjectDbError) -> None:
+        """The connection is gone: every read in flight fails (the next read connects again)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
+            self._reader_task.cancel()
+        self._reader_task = None
+        for batch in self._inflight.values():
+            self._fail(batch, error)
+        self._inflight = {}
+
+    @staticmethod
+    def _fail(batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]], error: Exception) -> None:
+        for futures in batch.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
