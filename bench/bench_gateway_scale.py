@@ -148,6 +148,7 @@ def main() -> None:
         try:
             new = tokens.new_token()
             api.commit(api.service_add("lb", "tenant-a", max_flows=args.flows + 1000))
+            api.commit(api.service_set("lb", max_openflow_flows=10 * args.flows))
             api.commit(api.attach_add("lb", "ls", "ls-a", "ls-in-port"))
             api.commit(api.token_add("lb", new.public_id, new.secret_hash, now_ms()))
         finally:
