@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from ovn_inject.core.status import AttachmentState, FlowState, Verdict
 from ovn_inject.core.validate import FlowRequest, parse_cookie
 from ovn_inject.gateway.ofctl import OfctlError, translate_actions, translate_match
 
@@ -84,8 +85,9 @@ FlowBody = FlowEntry | list[FlowEntry]
 #: Formats of the document's fields (FastAPI has no type of its own for them; the values are plain strings).
 UUID_FORMAT: dict[str, Any] = {"format": "uuid"}
 COOKIE_RANGE: dict[str, Any] = {"minimum": 0, "maximum": (1 << 64) - 1, "format": "uint64"}
-FLOW_STATES: dict[str, Any] = {"enum": ["pending", "installed", "invalid"]}
-ATTACHMENT_STATES: dict[str, Any] = {"enum": ["pending", "active", "invalid"]}
+FLOW_STATES: dict[str, Any] = {"enum": [s.value for s in FlowState]}
+ATTACHMENT_STATES: dict[str, Any] = {"enum": [s.value for s in AttachmentState]}
+VERDICTS: dict[str, Any] = {"enum": [v.value for v in Verdict]}
 
 
 class Flow(BaseModel):
@@ -184,7 +186,11 @@ class ValidatedFlow(BaseModel):
         description="OpenFlow flows ovn-controller would install for it on a chassis (upper bound).",
         json_schema_extra={"minimum": 0},
     )
-    status: str = Field(json_schema_extra=FLOW_STATES)
+    status: str = Field(
+        description="What the dry run says (nothing is written): valid (it would be installed as lflows "
+        "shows), pending (valid, but it would wait; reason says why) or invalid (reason says why).",
+        json_schema_extra=VERDICTS,
+    )
     reason: str
     lflows: list[LogicalFlowInfo]
 

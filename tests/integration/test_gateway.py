@@ -180,6 +180,7 @@ def test_validate_is_a_dry_run_with_canonical_flows_and_their_lflows(topo: Sandb
         result = http.post("/v1/flows/validate", json=entry)
         assert result.status_code == 200, result.text
         [flow] = result.json()["flows"]
+        assert (flow["status"], flow["reason"]) == ("valid", "")  # a verdict: nothing was installed
         assert flow["match"] == "ip4.src == 10.0.1.11 && tcp.dst == 0x1bb"
         assert flow["actions"] == "ip.dscp = 46; next;"
         [lflow] = flow["lflows"]
