@@ -194,23 +194,14 @@ def flow_add(
 
 def _explicit(view: ServiceView, attachment: str | None, all_attachments: bool, command: str) -> str | None:
     """A flow's attachment: the one named, the service's only one, or none with --all-attachments."""
-    if attachment is not None and all_attachments:
-        raise OvnInjectError(f"{command}: --attachment and --all-attachments exclude each other")
-    if attachment is not None or all_attachments:
-        return attachment
-    names = [f"{a.target}@{a.hook}" for a in view.attachments]
-    if len(names) == 1:
-        return view.attachments[0].uuid
-    if not names:
-        raise OvnInjectError(
-            f"{command}: service '{view.name}' has no attachment yet: attach it first "
-            "('ovn-inject attach-add') "
-            "or give --all-attachments (the flow then applies wherever it is attached later)"
+    from ovn_inject.core.validate import FlowValidationError, explicit_attachment
+
+    try:
+        return explicit_attachment(
+            attachment, all_attachments, view, "--attachment KIND:NAME@HOOK", "--all-attachments"
         )
-    raise OvnInjectError(
-        f"{command}: service '{view.name}' has {len(names)} attachments ({', '.join(sorted(names))}): "
-        "give --attachment KIND:NAME@HOOK, or --all-attachments"
-    )
+    except FlowValidationError as exc:
+        raise OvnInjectError(f"{command}: {exc.detail}") from None
 
 
 def _print_added(view: ServiceView, uuids: list[Any], flows: list[Any]) -> None:

@@ -10,6 +10,7 @@ import click
 
 from ovn_inject.cli.db_options import emit, settings, ssl_ready
 from ovn_inject.core.validate import ServiceView, ValidFlow
+from ovn_inject.db import wire
 from ovn_inject.errors import OvnInjectError
 
 
@@ -43,8 +44,8 @@ def show_preview(api: Any, view: ServiceView, flows: list[ValidFlow]) -> None:
             "actions": p.flow.actions,
             "cookie": f"0x{p.flow.cookie:x}",
             "hard_timeout": p.flow.hard_timeout,
-            "attachment": names.get(p.flow.attachment or "", "*all*"),
-            "verdict": "valid" if p.status == "installed" else p.status,
+            "attachment": names.get(p.flow.attachment or "", wire.ALL_ATTACHMENTS),
+            "verdict": p.status.value,
             "reason": p.reason,
             "lflows": [dataclasses.asdict(lflow) for lflow in p.lflows],
         }

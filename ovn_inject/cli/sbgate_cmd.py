@@ -9,7 +9,7 @@ import click
 
 from ovn_inject import daemonize
 from ovn_inject.cli.db_options import Renamed, settings, ssl_options
-from ovn_inject.constants import OWNER_KEY
+from ovn_inject.constants import OWNER_KEY, SB_DB_ENV
 from ovn_inject.gate.proxy import NorthdGate, parse_listen, parse_remotes
 from ovn_inject.unixctl import Control, signal_self
 
@@ -25,9 +25,11 @@ from ovn_inject.unixctl import Control, signal_self
     "--remote",
     "remotes",
     cls=Renamed,
+    envvar=SB_DB_ENV,
     required=True,
     multiple=True,
-    help="The SB database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT; comma-separated for a cluster.",
+    help="The SB database: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT; comma-separated for a cluster "
+    f"(default ${SB_DB_ENV}).",
 )
 @click.option("--owner-key", default=OWNER_KEY, show_default=True, help="external_ids key of hidden rows.")
 @click.option(

@@ -14,7 +14,7 @@ from ovn_inject.core.appflows import FlowCache, ServiceFlow
 from ovn_inject.core.compiler import AttachmentSpec, ServiceSpec, compile_hooks
 from ovn_inject.core.contract import FLOW_ID, Contract
 from ovn_inject.core.placement import Placement, Unusable
-from ovn_inject.core.status import FlowState
+from ovn_inject.core.status import VERDICTS, FlowState, Verdict
 from ovn_inject.core.topology import Topology
 from ovn_inject.core.validate import ValidFlow
 from ovn_inject.lang import Release
@@ -37,7 +37,7 @@ class PreviewLflow:
 @dataclass(frozen=True)
 class Preview:
     flow: ValidFlow
-    status: str
+    status: Verdict  # what a dry run can say: valid, pending or invalid (nothing is installed)
     reason: str
     lflows: tuple[PreviewLflow, ...]
 
@@ -51,7 +51,7 @@ def preview_flows(
     flows: Sequence[ValidFlow],
     release: Release | None,
 ) -> list[Preview]:
-    """Each flow's status and its lflows if it were added to ``service_uuid`` now."""
+    """Each flow's verdict and its lflows if it were added to ``service_uuid`` now."""
     cache = FlowCache(release)
     app_flows = [
         ServiceFlow(
@@ -93,7 +93,7 @@ def preview_flows(
         out.append(
             Preview(
                 flow,
-                status.state if status is not None else FlowState.PENDING,
+                VERDICTS[FlowState(status.state)] if status is not None else Verdict.PENDING,
                 status.reason if status is not None else "",
                 tuple(lflows[app_flow.uuid]),
             )

@@ -22,6 +22,22 @@ class AttachmentState(StrEnum):
     INVALID = "invalid"  # its target, hook or cursor does not work; the reason says why
 
 
+class Verdict(StrEnum):
+    """What a dry run (``/v1/flows/validate``, ``flow-add --dry-run``) says of a flow it did not write."""
+
+    VALID = "valid"  # it would be installed as shown
+    PENDING = "pending"  # it is valid but would wait (no active attachment, ...); the reason says why
+    INVALID = "invalid"  # the compiler would refuse it; the reason says why
+
+
+#: The verdict of a dry run on a flow the compiler gave ``state``: never "installed", nothing was.
+VERDICTS = {
+    FlowState.PENDING: Verdict.PENDING,
+    FlowState.INSTALLED: Verdict.VALID,
+    FlowState.INVALID: Verdict.INVALID,
+}
+
+
 @dataclass(frozen=True)
 class Status:
     """A state with the reason shown next to it (empty when all is well)."""

@@ -9,6 +9,7 @@ read from the databases.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -119,6 +120,8 @@ class FlowRequest:
     cookie: int = 0
     attachment: str | None = None  # uuid (or a unique prefix) of one of the service's attachments
     hard_timeout: int = 0
+    #: said explicitly: at every attachment, later ones too (``attachment`` None); see explicit_attachment
+    all_attachments: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,59 @@ def resolve_attachment(reference: str, service: ServiceView) -> AttachmentView:
         f"'{reference}' names {len(found)} attachments of service '{service.name}' "
         f"({', '.join(f'{a.target}@{a.hook}' for a in found)}); add its hook: KIND:NAME@HOOK",
     )
+
+
+def explicit_attachment(
+    attachment: str | None,
+    every: bool,
+    service: ServiceView,
+    name_one: str,
+    name_all: str,
+    index: int | None = None,
+) -> str | None:
+    """A flow's attachment, said explicitly: the one named, the service's only one, or (``every``) None.
+
+    A flow stored without an attachment applies at every attachment of its
+    service, those added later included, so nobody gets that by leaving the
+    attachment out: with several attachments, or none yet, the caller must
+    name one or say all of them. ``name_one`` and ``name_all`` are how the
+    caller's interface says so (an option, a JSON field), for the message.
+    """
+    if attachment is not None and every:
+        raise FlowValidationError("attachment", f"{name_one} and {name_all} exclude each other", index=index)
+    if attachment is not None or every:
+        return attachment
+    if len(service.attachments) == 1:
+        return service.attachments[0].uuid
+    names = sorted(f"{a.target}@{a.hook}" for a in service.attachments)
+    if not names:
+        message = (
+            f"service '{service.name}' has no attachment yet: attach it first, or give {name_all} "
+            "(the flow then applies wherever it is attached later)"
+        )
+    else:
+        message = (
+            f"service '{service.name}' has {len(names)} attachments ({', '.join(names)}): "
+            f"give {name_one}, or {name_all}"
+        )
+    raise FlowValidationError("attachment", message, index=index)
+
+
+def explicit_attachments(
+    requests: Sequence[FlowRequest], service: ServiceView, name_one: str, name_all: str
+) -> list[FlowRequest]:
+    """Each request with its attachment said explicitly (:func:`explicit_attachment`), numbered as
+    :func:`validate_flows` numbers them."""
+    numbered = len(requests) > 1
+    return [
+        dataclasses.replace(
+            r,
+            attachment=explicit_attachment(
+                r.attachment, r.all_attachments, service, name_one, name_all, i if numbered else None
+            ),
+        )
+        for i, r in enumerate(requests)
+    ]
 
 
 def validate_flow(request: FlowRequest, service: ServiceView, index: int | None = None) -> ValidFlow:

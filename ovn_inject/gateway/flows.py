@@ -31,6 +31,7 @@ from ovn_inject.core.validate import (
     ValidFlow,
     check_no_duplicates,
     cookie_from_db,
+    explicit_attachments,
     validate_flows,
 )
 from ovn_inject.db import records
@@ -76,6 +77,8 @@ def validated(
     view = state.service_view(caller)
     if view.max_flows is None and quota is not None:
         view = dataclasses.replace(view, max_flows=quota)
+    # As the CLI: a flow that names no attachment needs the service's only one, or all_attachments.
+    requests = explicit_attachments(requests, view, models.NAME_ONE_ATTACHMENT, models.NAME_ALL_ATTACHMENTS)
     return view, validate_flows(requests, view, replacing=replacing)
 
 

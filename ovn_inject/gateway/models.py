@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, computed_field
 
+from ovn_inject.core.status import AttachmentState, FlowState, Verdict
 from ovn_inject.core.validate import FlowRequest, parse_cookie
 from ovn_inject.gateway.ofctl import OfctlError, translate_actions, translate_match
 
@@ -51,7 +52,15 @@ class FlowEntry(BaseModel):
         0, description="Seconds until the flow is removed (0: never).", json_schema_extra={"minimum": 0}
     )
     attachment: StrictStr | None = Field(
-        None, description="Only at this attachment (uuid or KIND:NAME); default: all of the service's."
+        None,
+        description="The attachment the flow is installed at: its id, KIND:NAME@HOOK, or KIND:NAME when "
+        "unique. May be left out when the service has exactly one attachment (the flow is then bound "
+        "to it); with several, name one or say all_attachments.",
+    )
+    all_attachments: StrictBool = Field(
+        False,
+        description="true: at every attachment of the service, including those added later, instead of "
+        "naming one (listings then show all_attachments: true and attachment null).",
     )
 
     def to_request(self, where: str) -> FlowRequest:
@@ -63,7 +72,13 @@ class FlowEntry(BaseModel):
             else translate_actions(self.actions, f"{where}actions")
         )
         return FlowRequest(
-            self.priority, match, actions, _cookie(self.cookie, where), self.attachment, self.hard_timeout
+            self.priority,
+            match,
+            actions,
+            _cookie(self.cookie, where),
+            self.attachment,
+            self.hard_timeout,
+            self.all_attachments,
         )
 
 
@@ -79,13 +94,17 @@ def _cookie(value: int | str, where: str) -> int:
 
 
 FlowBody = FlowEntry | list[FlowEntry]
+#: How a request names one attachment and all of them (core.validate.explicit_attachment's messages).
+NAME_ONE_ATTACHMENT = '"attachment": "KIND:NAME@HOOK"'
+NAME_ALL_ATTACHMENTS = '"all_attachments": true'
 
 
 #: Formats of the document's fields (FastAPI has no type of its own for them; the values are plain strings).
 UUID_FORMAT: dict[str, Any] = {"format": "uuid"}
 COOKIE_RANGE: dict[str, Any] = {"minimum": 0, "maximum": (1 << 64) - 1, "format": "uint64"}
-FLOW_STATES: dict[str, Any] = {"enum": ["pending", "installed", "invalid"]}
-ATTACHMENT_STATES: dict[str, Any] = {"enum": ["pending", "active", "invalid"]}
+FLOW_STATES: dict[str, Any] = {"enum": [s.value for s in FlowState]}
+ATTACHMENT_STATES: dict[str, Any] = {"enum": [s.value for s in AttachmentState]}
+VERDICTS: dict[str, Any] = {"enum": [v.value for v in Verdict]}
 
 
 class Flow(BaseModel):
@@ -97,7 +116,9 @@ class Flow(BaseModel):
     actions: str
     cookie: int = Field(json_schema_extra=COOKIE_RANGE)
     hard_timeout: int = Field(json_schema_extra={"minimum": 0})
-    attachment: str | None = Field(description="uuid of the attachment the flow is limited to.")
+    attachment: str | None = Field(
+        description="uuid of the attachment the flow is installed at; null: at all of them."
+    )
     openflow_flows: int = Field(
         0,
         description="OpenFlow flows ovn-controller installs for it on a chassis (estimated upper bound).",
@@ -105,6 +126,13 @@ class Flow(BaseModel):
     )
     status: str = Field(description="pending, installed or invalid", json_schema_extra=FLOW_STATES)
     reason: str = ""
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="true: the flow was added for every attachment of the service (those added later too)."
+    )
+    @property
+    def all_attachments(self) -> bool:
+        return self.attachment is None
 
 
 class FlowList(BaseModel):
@@ -179,14 +207,25 @@ class ValidatedFlow(BaseModel):
     actions: str
     cookie: int = Field(json_schema_extra=COOKIE_RANGE)
     hard_timeout: int = Field(json_schema_extra={"minimum": 0})
-    attachment: str | None
+    attachment: str | None = Field(description="uuid of the attachment it would be at; null: at all of them.")
     openflow_flows: int = Field(
         description="OpenFlow flows ovn-controller would install for it on a chassis (upper bound).",
         json_schema_extra={"minimum": 0},
     )
-    status: str = Field(json_schema_extra=FLOW_STATES)
+    status: str = Field(
+        description="What the dry run says (nothing is written): valid (it would be installed as lflows "
+        "shows), pending (valid, but it would wait; reason says why) or invalid (reason says why).",
+        json_schema_extra=VERDICTS,
+    )
     reason: str
     lflows: list[LogicalFlowInfo]
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="true: it would be at every attachment of the service (those added later too)."
+    )
+    @property
+    def all_attachments(self) -> bool:
+        return self.attachment is None
 
 
 class ValidateResult(BaseModel):

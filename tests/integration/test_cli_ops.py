@@ -153,7 +153,7 @@ def test_output_is_readable_and_consistent(run: Run) -> None:
     assert "[]" not in run("service-list").stdout
 
 
-def test_timeouts_and_bad_arguments_are_one_line_errors(run: Run, tmp_path: Path) -> None:
+def test_timeouts_and_bad_arguments_are_one_line_errors(run: Run, demo: Sandbox, tmp_path: Path) -> None:
     silent = tmp_path / "silent.sock"
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(silent))
@@ -164,6 +164,11 @@ def test_timeouts_and_bad_arguments_are_one_line_errors(run: Run, tmp_path: Path
             assert result.exit_code == 1 and "did not answer within 0.2 s" in result.stderr
     finally:
         server.close()
+    # A real server and a timeout too short for anything: an answer or one line, never a traceback.
+    tight = CliRunner().invoke(main, ["--db", demo.inject_remote, "--timeout", "0.001", "service-list"])
+    assert tight.exit_code in (0, 1) and (tight.exception is None or isinstance(tight.exception, SystemExit))
+    if tight.exit_code == 1:
+        assert tight.stderr.startswith("ovn-inject: ") and len(tight.stderr.splitlines()) == 1, tight.stderr
     run("service-add", "ips", "--tenant", "tenant-a")
     assert "give a flow ID or --cookie" in run("flow-del", "ips", ok=False).stderr
 

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.integration
 
 vm1, vm2, vm3, vm4, vm5 = (DEMO.vm(f"vm{n}") for n in range(1, 6))
 TARGETS = [("lsp", "vm1", "ls-in-port"), ("ls", "ls-a", "ls-out-deliver")]
+#: The services here have two attachments: their flows say they are at both (the CLI's --all-attachments).
+ALL = {"all_attachments": True}
 #: ovn-controller's resident memory may grow this much over the whole module (an explosion takes GBs).
 RSS_SLACK_KB = 64 * 1024
 
@@ -133,7 +135,7 @@ def test_explosive_flow_is_refused_and_nothing_is_stored(
     boom: tuple[Sandbox, str, dict[str, int]], match: str
 ) -> None:
     box, token, rss = boom
-    entry = {"priority": 5, "match": match, "actions": "drop;"}
+    entry = {"priority": 5, "match": match, "actions": "drop;", **ALL}
     with client(box, token) as http:
         dry = http.post("/v1/flows/validate", json=entry)
         if dry.status_code == 200:
@@ -186,7 +188,12 @@ def test_explosive_flow_is_refused_by_the_cli(boom: tuple[Sandbox, str, dict[str
 
 def test_the_figure_is_shown(boom: tuple[Sandbox, str, dict[str, int]]) -> None:
     box, token, _ = boom
-    entry = {"priority": 5, "match": "ip4.src == {10.0.0.1, 10.0.0.2} && tcp.dst == 22", "actions": "drop;"}
+    entry = {
+        "priority": 5,
+        "match": "ip4.src == {10.0.0.1, 10.0.0.2} && tcp.dst == 22",
+        "actions": "drop;",
+        **ALL,
+    }
     with client(box, token) as http:
         dry = http.post("/v1/flows/validate", json=entry)
         assert dry.status_code == 200, dry.text
@@ -209,7 +216,9 @@ def test_the_service_budget_refuses_the_flow_that_exceeds_it(
     token = make_service(box, "thrifty", "tenant-a", TARGETS)
     assert cli(box, "service-set", "thrifty", "--max-openflow-flows", "300").returncode == 0
     # Each costs a few hundred OpenFlow flows at most; together they pass the budget of 300.
-    entries = [{"priority": i, "match": f"ip4.src != 10.0.{i}.1", "actions": "drop;"} for i in range(10)]
+    entries = [
+        {"priority": i, "match": f"ip4.src != 10.0.{i}.1", "actions": "drop;", **ALL} for i in range(10)
+    ]
     accepted = 0
     with client(box, token) as http:
         for entry in entries:
@@ -281,7 +290,7 @@ def test_a_wait_that_times_out_says_what_it_saw_not_a_guess(
     boom: tuple[Sandbox, str, dict[str, int]],
 ) -> None:
     box, token, _ = boom
-    entry = {"priority": 7, "match": "tcp.dst == 7", "actions": "drop;"}
+    entry = {"priority": 7, "match": "tcp.dst == 7", "actions": "drop;", **ALL}
     with client(box, token) as http:
         box.stop("inject-northd")  # nothing compiles: the wait must end in 504
         try:
@@ -299,7 +308,9 @@ def test_a_wait_that_times_out_says_what_it_saw_not_a_guess(
 def test_rows_written_by_hand_past_the_budget_are_invalid(boom: tuple[Sandbox, str, dict[str, int]]) -> None:
     box, _, rss = boom
     token = make_service(box, "hand", "tenant-a", TARGETS)
-    entries = [{"priority": i, "match": f"ip4.src != 10.0.{i}.1", "actions": "drop;"} for i in range(3)]
+    entries = [
+        {"priority": i, "match": f"ip4.src != 10.0.{i}.1", "actions": "drop;", **ALL} for i in range(3)
+    ]
     with client(box, token) as http:
         costs = [f["openflow_flows"] for f in http.post("/v1/flows/validate", json=entries).json()["flows"]]
     assert len(set(costs)) == 1 and costs[0] > 0

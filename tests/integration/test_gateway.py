@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import ssl
 import subprocess
@@ -87,6 +89,8 @@ def test_add_get_list_delete_with_wait_hv_proven_by_packets(topo: Sandbox) -> No
         assert added.status_code == 201, added.text
         [flow] = added.json()["flows"]
         assert (flow["status"], flow["match"], flow["actions"]) == ("installed", 'inport == "vm1"', "drop;")
+        [only] = http.get("/v1/service").json()["attachments"]
+        assert (flow["attachment"], flow["all_attachments"]) == (only["id"], False)  # its only one, named
         assert not delivered(topo, "vm1", icmp(vm1, vm2), "vm2")
         assert delivered(topo, "vm3", icmp(vm3, vm2), "vm2")
         assert delivered(topo, "vm4", icmp(vm4, vm5), "vm5") == [icmp(vm4, vm5)]
@@ -210,6 +214,7 @@ def test_validate_is_a_dry_run_with_canonical_flows_and_their_lflows(topo: Sandb
         result = http.post("/v1/flows/validate", json=entry)
         assert result.status_code == 200, result.text
         [flow] = result.json()["flows"]
+        assert (flow["status"], flow["reason"]) == ("valid", "")  # a verdict: nothing was installed
         assert flow["match"] == "ip4.src == 10.0.1.11 && tcp.dst == 0x1bb"
         assert flow["actions"] == "ip.dscp = 46; next;"
         [lflow] = flow["lflows"]
@@ -218,6 +223,61 @@ def test_validate_is_a_dry_run_with_canonical_flows_and_their_lflows(topo: Sandb
         assert re.match(r"ip\.dscp = 46; reg\d\[", lflow["actions"]), lflow  # then the cursor moves on
         error(http.post("/v1/flows/validate", json={**entry, "match": 'inport == "vm5"'}), 403, "forbidden")
     assert stored_flows(topo, "dpi") == []
+
+
+def _inject_cli(box: Sandbox, *args: str) -> str:
+    env = dict(os.environ, **box.env())
+    done = subprocess.run(
+        [sys.executable, "-m", "ovn_inject", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_flow_names_its_attachment_when_the_service_has_several(topo: Sandbox) -> None:
+    """As the CLI's flow-add: nothing spreads to attachments by default (issue #18)."""
+    token = make_service(topo, "ips", "tenant-a", LS_A)
+    entry = {"priority": 3, "match": "tcp.dst == 23", "actions": "drop;"}
+    with client(topo, token) as http:
+        first = http.post("/v1/flows", json=entry).json()["flows"][0]  # the only attachment: bound to it
+        with inject_api(topo) as api:
+            api.commit(api.attach_add("ips", "lsp", "vm1", "ls-out-deliver"))  # type: ignore[attr-defined]
+        ids = {a["target"]: a["id"] for a in http.get("/v1/service").json()["attachments"]}
+        assert http.get(f"/v1/flows/{first['id']}").json()["attachment"] == ids["ls:ls-a"]
+
+        choices = "has 2 attachments (ls:ls-a@ls-in-port, lsp:vm1@ls-out-deliver)"
+        unnamed = {**entry, "priority": 4}
+        for path in ("/v1/flows", "/v1/flows/validate", "/v1/flows/replace"):
+            body = error(http.post(path, json=unnamed), 400, "invalid", choices, '"all_attachments": true')
+            assert body["field"] == "attachment", (path, body)
+        body = error(
+            http.post("/v1/flows", json=[{**entry, "attachment": "ls:ls-a"}, unnamed]),
+            400,
+            "invalid",
+            choices,
+        )
+        assert body["field"] == "flows[1].attachment"
+        both = {**unnamed, "attachment": "ls:ls-a", "all_attachments": True}
+        error(http.post("/v1/flows", json=both), 400, "invalid", "exclude each other")
+        assert len(stored_flows(topo, "ips")) == 1
+
+        named = {**unnamed, "attachment": "lsp:vm1@ls-out-deliver"}
+        everywhere = {**unnamed, "priority": 6, "all_attachments": True}
+        dry = http.post("/v1/flows/validate", json=[named, everywhere]).json()["flows"]
+        stages = [sorted({lflow["stage_name"] for lflow in f["lflows"]}) for f in dry]
+        assert stages == [["ls_out_hook_deliver"], ["ls_in_hook_port", "ls_out_hook_deliver"]], stages
+        added = http.post("/v1/flows", params={"wait": "sb"}, json=[named, everywhere])
+        assert added.status_code == 201, added.text
+        one, every = added.json()["flows"]
+        assert (one["attachment"], one["all_attachments"]) == (ids["lsp:vm1"], False)
+        assert (every["attachment"], every["all_attachments"]) == (None, True)
+        listed = {f["priority"]: f["all_attachments"] for f in http.get("/v1/flows").json()["flows"]}
+        assert listed == {3: False, 4: False, 6: True}
+    shown = {
+        f["priority"]: f["attachment"]
+        for f in json.loads(_inject_cli(topo, "-f", "json", "flow-list", "ips"))
+    }
+    assert shown == {3: "ls:ls-a@ls-in-port", 4: "lsp:vm1@ls-out-deliver", 6: "*all*"}
 
 
 def test_ofctl_form_marks_dscp_proven_by_a_packet(topo: Sandbox) -> None:

@@ -73,6 +73,43 @@ def test_tenants_are_not_connected(demo: Sandbox) -> None:
     assert "No route to host" in trace or "drop" in trace
 
 
+def test_an_appliance_port_sends_and_captures_from_the_cli(demo: Sandbox) -> None:
+    """sandbox port-add, send and capture (issue #18): what the guides use to play the VMs."""
+
+    def sandbox(command: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ovn_inject", "sandbox", command, "--dir", str(demo.root), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    added = sandbox("port-add", "ls-a", "tap1", "--tenant", "tenant-a", "--chassis", "hv2")
+    assert added.returncode == 0 and "bound on hv2" in added.stdout, added.stderr
+    try:
+        tenant = demo.nbctl("get", "logical_switch_port", "tap1", 'external_ids:"neutron:project_id"')
+        assert tenant.strip().strip('"') == "tenant-a"
+        assert (
+            sandbox("port-add", "ls-a", "tap1", "--tenant", "t", "--chassis", "hv2", "--may-exist").returncode
+            == 0
+        )
+        early = sandbox("capture", "tap1", "--expect", "1", "--timeout", "0")  # nothing was sent to it
+        assert early.returncode == 1 and "tap1 received 0 packets" in early.stderr, early
+        assert sandbox("capture", "tap1").stdout == ""
+        before = len(sandbox("capture", "vm2").stdout.splitlines())  # what earlier tests sent it
+        sent = sandbox("send", "vm1", f"udp dst={vm2.mac}/{vm2.ip} sport=4000 dport=53 dscp=46")
+        assert sent.returncode == 0 and sent.stdout.startswith("sent by vm1: "), sent.stderr
+        got = sandbox("capture", "vm2", "--expect", str(before + 1))
+        assert got.returncode == 0, got.stderr
+        new = got.stdout.splitlines()[before:]
+        assert any(f"udp {vm1.ip}:4000 > {vm2.ip}:53" in line and "dscp 46" in line for line in new), new
+        pcap = Path(sandbox("capture", "vm2", "--path").stdout.strip())
+        assert pcap.is_file() and pcap.read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+    finally:
+        assert sandbox("port-del", "tap1").returncode == 0
+    assert demo.nbctl("--if-exists", "get", "logical_switch_port", "tap1", "name").strip() == ""
+
+
 def test_cli_up_status_env_down(tmp_path: Path) -> None:
     directory = tmp_path / "cli"
     cli = [sys.executable, "-m", "ovn_inject", "sandbox"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,20 @@ def test_man_page_is_current() -> None:
 
     installed = ROOT / "ovn_inject" / "data" / MAN_FILE
     assert installed.read_text() == render(), "run 'make man' and commit ovn_inject/data/ovn-inject.8"
+
+
+def test_the_package_installs_the_man_page() -> None:
+    """In the package (data/) and where man(1) looks under the install prefix (share/man/man8)."""
+    import tomllib
+
+    from ovn_inject.cli.manpage import MAN_FILE
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["data-files"]["share/man/man8"] == [f"ovn_inject/data/{MAN_FILE}"]
+    assert "data/*" in setuptools["package-data"]["ovn_inject"]
+    assert (
+        MAN_FILE == "ovn-inject.8" and (importlib.resources.files("ovn_inject") / "data" / MAN_FILE).is_file()
+    )
 
 
 def test_global_flags_only_where_they_mean_something() -> None:

@@ -6,9 +6,13 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 from ovn_inject.cli.gateway_cmd import gateway
 from ovn_inject.cli.northd_cmd import northd
+from ovn_inject.cli.ofswitch_cmd import ofswitch
 from ovn_inject.cli.sbgate_cmd import sbgate
+from ovn_inject.constants import INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -36,6 +40,19 @@ def test_the_daemons_take_the_db_option_names_of_the_cli_and_the_old_ones() -> N
     assert (params["nb"], params["sb"], params["verbose"]) == ("n", "s", ())
     legacy = sbgate.make_context("sbgate", ["--listen", "punix:g", "--remote", "unix:sb"]).params
     assert legacy["remotes"] == ("unix:sb",)
+
+
+def test_the_daemons_take_the_remotes_from_the_clis_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """$OVN_NB_DB, $OVN_SB_DB and $OVN_INJECT_DB, as the CLI and OVN's own tools read them."""
+    monkeypatch.setenv(NB_DB_ENV, "unix:nb")
+    monkeypatch.setenv(SB_DB_ENV, "unix:sb")
+    monkeypatch.setenv(INJECT_DB_ENV, "unix:inject")
+    for command in (northd, gateway):
+        params = command.make_context(command.name or "", []).params
+        assert (params["nb"], params["sb"], params["inject_db"]) == ("unix:nb", "unix:sb", "unix:inject")
+    params = ofswitch.make_context("ofswitch", []).params
+    assert (params["nb"], params["inject_db"]) == ("unix:nb", "unix:inject")
+    assert sbgate.make_context("sbgate", ["--listen", "punix:g"]).params["remotes"] == ("unix:sb",)
 
 
 #: An os-ken application runs inside os-ken's osken-manager: the framework is its point.
