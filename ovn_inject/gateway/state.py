@@ -60,6 +60,9 @@ SERVICE_RECHECK_SECONDS = 0.2
 YIELD_EVERY_ROWS = 64
 #: Services whose attachments' reach is kept between requests (until NB changes).
 REACH_CACHE_SIZE = 4096
+#: The columns records.service_view reads, of the service and of each of its attachments.
+VIEW_COLUMNS = ("name", "tenant", "options", "attachments")
+VIEW_ATTACHMENT_COLUMNS = ("target_kind", "target_name", "hook")
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class GatewayState:
         self._topology_lock = threading.Lock()
         self._reach_topology: Topology | None = None
         self._reach: dict[tuple[Any, ...], _Reach] = {}
+        self._views: dict[uuid.UUID, tuple[tuple[Any, ...], ServiceView]] = {}
+        self._release: Release | None = None
+        self._release_key: tuple[Any, Any] | None = None
         self._rpcs: queue.SimpleQueue[Rpc] = queue.SimpleQueue()
         self.token_reads = TokenReads(options.inject_db, options.timeout)
         self._placements: dict[str, Placement | Unusable] | None = None
@@ -291,7 +297,7 @@ class GatewayState:
         row = self.service_row(caller.service_uuid)
         if row is None:
             raise TokenError("invalid token: its service is gone")
-        view = service_view(row, set_size(row, "flows"))
+        view = dataclasses.replace(self._base_view(row), flow_count=set_size(row, "flows"))
         release = self.release()
         # What the attachments may reach depends only on them, the tenant and NB: kept until one changes.
         key = (view.tenant, view.attachments, release)
@@ -322,9 +328,55 @@ class GatewayState:
             view, allowed_ports=found.allowed, reach=found.reach, scopes=found.scopes, release=release
         )
 
+    def _base_view(self, row: Any) -> ServiceView:
+        """records.service_view of the row, reused while the columns it reads are the same objects.
+
+        The IDL replaces a column's datum when the column changes and leaves
+        it alone otherwise; a service whose flows change all the time keeps
+        its name, options and attachments, whose conversion cost as much as
+        checking a flow.
+        """
+        identity = self._view_identity(row)
+        if identity is not None:
+            found = self._views.get(row.uuid)
+            if (
+                found is not None
+                and len(found[0]) == len(identity)
+                and all(a is b for a, b in zip(found[0], identity, strict=True))
+            ):
+                return found[1]
+        view = service_view(row, 0)
+        if identity is not None:
+            if len(self._views) >= REACH_CACHE_SIZE:
+                self._views.clear()
+            self._views[row.uuid] = (identity, view)
+        return view
+
+    def _view_identity(self, row: Any) -> tuple[Any, ...] | None:
+        data = getattr(row, "_data", None)
+        if data is None:
+            return None
+        parts = [data.get(column) for column in VIEW_COLUMNS]
+        attachments = self.api.tables["Attachment"].rows
+        held = data.get("attachments")
+        for atom in held.values if held is not None else ():
+            attachment = attachments.get(atom.value)
+            if attachment is None or attachment._data is None:
+                return None
+            parts += [attachment._data.get(column) for column in VIEW_ATTACHMENT_COLUMNS]
+        return tuple(parts)
+
     def release(self) -> Release | None:
         """The OVN release flows are checked in: what the compiler daemon learnt from SB."""
-        return ovn_release(self.api.tables)
+        rows = list(self.api.tables["Inject_Global"].rows.values())
+        data = rows[0]._data if rows else None
+        # The row and its options datum (None while the column holds its default) say if it changed.
+        key = (rows[0] if rows else None, data.get("options") if data is not None else None)
+        known = self._release_key
+        if data is None or known is None or key[0] is not known[0] or key[1] is not known[1]:
+            self._release = ovn_release(self.api.tables)
+            self._release_key = key if data is not None else None
+        return self._release
 
     # ---- NB ---------------------------------------------------------------
 
