@@ -106,11 +106,9 @@ def main(audit_log: str | None) -> None:
     Options of the database commands may come before the command, as with ovn-nbctl
     (ovn-inject --may-exist --wait=sb service-add ...); 'man ovn-inject' has every command.
     """
-    # Every command talks OVSDB through python-ovs; without its C extension (the index's
-    # wheel has none) its JSON parser runs per character in Python.
-    from ovn_inject import ovs_json
-
-    ovs_json.install()
+    # python-ovs's JSON parser is replaced where a connection of python-ovs is made
+    # (db.impl_idl, northd.tracking, db.rpc for ssl:): a command that reads with
+    # db.rpc's plain sockets does not import python-ovs at all.
 
 
 install_on_group(main)
