@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -110,6 +111,11 @@ def daemonized(
 
     def ready() -> None:
         nonlocal notify
+        if not gc.isenabled():
+            # Started without cyclic collections (cli.Group.main): what start-up made (modules,
+            # the app, the IDLs' schemas) lives as long as the daemon, kept out of them from now on.
+            gc.freeze()
+            gc.enable()
         if pidfile is not None:
             pidfile.write_text(f"{os.getpid()}\n")
         if notify is not None:

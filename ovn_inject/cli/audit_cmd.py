@@ -7,16 +7,11 @@ with the reason, in the same format as the gateway's: an operator's
 
 from __future__ import annotations
 
-import getpass
-import shlex
 import sys
-import uuid
-from pathlib import Path
 from typing import Any
 
 import click
 
-from ovn_inject.audit import AuditLog
 from ovn_inject.errors import OvnInjectError
 
 #: The commands that change OVN_Inject.
@@ -48,6 +43,12 @@ def audited(command: click.Command) -> click.Command:
         path = ctx.find_root().params.get("audit_log")
         if not path:
             return original(ctx)
+        # Imported only with an audit log: a write without one pays nothing for it.
+        import uuid
+        from pathlib import Path
+
+        from ovn_inject.audit import AuditLog
+
         log = AuditLog(Path(path))
         service = ctx.params.get("service") or ctx.params.get("name")
         token = ctx.params.get("token_id")
@@ -78,12 +79,16 @@ def audited(command: click.Command) -> click.Command:
 
 def _what(name: str) -> str:
     """The command and its own arguments as typed (the group's options before it are left out)."""
+    import shlex
+
     argv = sys.argv[1:]
     mine = argv[argv.index(name) + 1 :] if name in argv else []
     return f"{name} {shlex.join(mine)}".strip()[:1024]
 
 
 def _user() -> str | None:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

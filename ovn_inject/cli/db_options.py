@@ -274,17 +274,30 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
     cfg = bump.result
     column = "sb_cfg" if wait == "sb" else "hv_cfg"
     if not api.wait_cfg(column, cfg, config.wait_timeout):
-        what = "written to SB" if wait == "sb" else "installed on every chassis"
-        from ovn_inject.db.errors import InjectDbError
-
         rows = [str(getattr(r, "uuid", r)) for r in _flatten(results[:-1]) if r is not None]
-        committed = f" ({', '.join(rows)})" if rows else ""
-        raise InjectDbError(
-            f"the change is committed{committed} but was not {what} within {config.wait_timeout:g} s "
-            f"(Inject_Global.{column} = {api.current_cfg(column)} < cfg = {cfg}); "
-            "is 'ovn-inject northd' running?"
-        )
+        raise not_in_time(rows, cfg, api.current_cfg(column))
     return results[:-1]
+
+
+def wait_column() -> str | None:
+    """The Inject_Global column --wait follows (``sb_cfg``, ``hv_cfg``), or None without --wait."""
+    wait = settings().wait or "none"
+    return None if wait == "none" else "sb_cfg" if wait == "sb" else "hv_cfg"
+
+
+def not_in_time(rows: list[str], cfg: int, current: int) -> Exception:
+    """The error of a --wait that timed out: the change is committed, the daemon did not follow."""
+    from ovn_inject.db.errors import InjectDbError
+
+    config = settings()
+    column = wait_column()
+    what = "written to SB" if column == "sb_cfg" else "installed on every chassis"
+    committed = f" ({', '.join(rows)})" if rows else ""
+    return InjectDbError(
+        f"the change is committed{committed} but was not {what} within {config.wait_timeout:g} s "
+        f"(Inject_Global.{column} = {current} < cfg = {cfg}); "
+        "is 'ovn-inject northd' running?"
+    )
 
 
 def _flatten(results: list[Any]) -> list[Any]:

@@ -15,9 +15,11 @@ from ovn_inject.cli.db_options import (
     format_option,
     if_exists,
     inject_api,
+    not_in_time,
     read,
     settings,
     ssl_ready,
+    wait_column,
     wait_option,
 )
 from ovn_inject.cli.output import fit_to_terminal, render
@@ -178,6 +180,16 @@ def flow_add(
 
     if attachment is not None and hook_name is not None:
         attachment = f"{attachment}@{hook_name}"
+    if not dry_run:
+        from ovn_inject.db.oneshot import Fallback
+
+        try:
+            _add_oneshot(
+                service, attachment, all_attachments, (priority, match, actions, cookie, hard_timeout)
+            )
+            return
+        except Fallback:
+            pass  # an OVN_Inject the one-shot write does not fit: through the IDL, as before
     with inject_api() as api:
         view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
         chosen = _explicit(view, attachment, all_attachments, "flow-add")
@@ -190,6 +202,56 @@ def flow_add(
             return
         [uuids] = commit_and_wait(api, api.flow_add(service, flows))
     _print_added(view, uuids, flows)
+
+
+def _add_oneshot(
+    service: str, attachment: str | None, all_attachments: bool, fields: tuple[int, str, str, str, int]
+) -> None:
+    """flow-add without an IDL: one read, one transaction, and --wait as the server's wait.
+
+    See :mod:`ovn_inject.db.oneshot`; a concurrent writer makes the write fail
+    and the whole command (read, checks, write) run again, as the IDL retries.
+    """
+    import time
+
+    from ovn_inject.constants import INJECT_DB_NAME
+    from ovn_inject.core.validate import FlowRequest, validate_flows
+    from ovn_inject.db import oneshot
+    from ovn_inject.db.rpc import Rpc
+
+    priority, match, actions, cookie, hard_timeout = fields
+    config = settings()
+    column = wait_column()
+    ssl_ready(config.inject_remote)
+    deadline = time.monotonic() + config.db_timeout
+    with Rpc(config.inject_remote, config.db_timeout, INJECT_DB_NAME) as rpc:
+        while True:
+            state = oneshot.read_service(rpc, service)
+            view = _scoped(state.view, _release(state.release))
+            chosen = _explicit(view, attachment, all_attachments, "flow-add")
+            request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), chosen, hard_timeout)
+            flows = validate_flows([request], view)
+            try:
+                uuids, cfg = oneshot.add_flows(rpc, state, flows, bump=column is not None)
+                break
+            except oneshot.Conflict:
+                if time.monotonic() >= deadline:
+                    raise
+        if column is not None and not oneshot.wait_cfg(rpc, column, cfg, config.wait_timeout):
+            raise not_in_time(uuids, cfg, oneshot.current_cfg(rpc, column))
+    _print_added(view, uuids, flows)
+
+
+def _release(name: str | None) -> Release | None:
+    """The release the daemon said it compiles for (Inject_Global.options:ovn_release), if any."""
+    if not name:
+        return None
+    from ovn_inject.lang import LanguageError, parse_release
+
+    try:
+        return parse_release(name)
+    except LanguageError:
+        return None
 
 
 def _explicit(view: ServiceView, attachment: str | None, all_attachments: bool, command: str) -> str | None:

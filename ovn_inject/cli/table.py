@@ -15,6 +15,8 @@ DAEMONS = "Daemons"
 DEPLOY = "Deployment"
 DEV = "Sandbox and development tools"
 SECTIONS = (DATABASE, INSPECT, DAEMONS, DEPLOY, DEV)
+#: Sections of commands that run once and exit (the others run for long: daemons, the sandbox).
+ONE_SHOT = frozenset({DATABASE, INSPECT})
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,11 @@ from ovn_inject.db import api, commands, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.ovs_json import install as _linear_json
 
 DEFAULT_TIMEOUT = 30.0
+# Without its C extension (the index's wheel has none) python-ovs parses JSON per character.
+_linear_json()
 
 # ovsdbapp and python-ovs log through the logging module; without a handler
 # Python prints their warnings to stderr, next to our own one-line errors.

@@ -1,23 +1,27 @@
-"""One-shot OVSDB JSON-RPC requests (get_schema, read-only selects) with a deadline.
+"""One-shot OVSDB JSON-RPC requests (get_schema, selects, transacts) with a deadline.
 
 For checks that read a few rows, a ``select`` is far cheaper than an IDL
 that monitors whole tables: ``attach-add`` on an NB with 10,000 ports reads
 one port and its switch, not all of them.
+
+``unix:`` and ``tcp:`` remotes are spoken with the standard library's socket
+and JSON decoder: python-ovs's stream, poller and jsonrpc modules cost a CLI
+command more to import than its whole request takes. ``ssl:`` goes through
+python-ovs (its SSL setup is :mod:`ovn_inject.db.ssl_options`').
 """
 
 from __future__ import annotations
 
+import codecs
 import errno
+import json
 import os
 import socket
 import time
 from typing import Any
 
-import ovs.jsonrpc
-import ovs.poller
-import ovs.stream
-
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.ovs_json import StreamParser
 
 
 class Rpc:
@@ -26,18 +30,22 @@ class Rpc:
     def __init__(self, remote: str, timeout: float, what: str) -> None:
         self.timeout = timeout
         self.what = what
+        self._next_id = 0
         problems = []
         for single in (r.strip() for r in remote.split(",") if r.strip()):
-            error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(single), int(timeout * 1000))
-            if not error:
-                self.remote = single
-                self._rpc = ovs.jsonrpc.Connection(stream)
-                return
-            problems.append(f"{single}: {_failure(single, error)}")
+            try:
+                self._link: _Plain | _Ovs = (
+                    _Ovs(single, timeout) if single.startswith("ssl:") else _Plain(single, timeout)
+                )
+            except _Unreachable as exc:
+                problems.append(f"{single}: {_failure(single, exc.error)}")
+                continue
+            self.remote = single
+            return
         raise InjectDbError(f"cannot reach {what}: {'; '.join(problems) or 'no remote given'}")
 
     def close(self) -> None:
-        self._rpc.close()
+        self._link.close()
 
     def __enter__(self) -> Rpc:
         return self
@@ -45,34 +53,35 @@ class Rpc:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, params: list[Any]) -> Any:
-        """Send one request and return its result; JSON-RPC errors are raised as InjectDbError."""
-        message = ovs.jsonrpc.Message.create_request(method, params)
-        error = self._rpc.send(message)
-        deadline = time.monotonic() + self.timeout
-        while not error:
-            error, reply = self._rpc.recv()
-            if error == errno.EAGAIN:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise InjectDbError(
-                        f"{self.what} at {self.remote} did not answer within {self.timeout:g} s"
-                    )
-                self._rpc.run()
-                poller = ovs.poller.Poller()
-                self._rpc.wait(poller)
-                self._rpc.recv_wait(poller)
-                poller.timer_wait(int(remaining * 1000) + 1)
-                poller.block()
-                error = 0
-                continue
-            if error:
-                break
-            if reply is not None and reply.id == message.id:
-                if reply.type == ovs.jsonrpc.Message.T_ERROR or reply.error is not None:
-                    raise RpcError(self.what, self.remote, reply.error)
-                return reply.result
-        raise InjectDbError(f"lost {self.what} at {self.remote}: {_failure(self.remote, error)}")
+    def request(self, method: str, params: list[Any], timeout: float | None = None) -> Any:
+        """Send one request and return its result; JSON-RPC errors are raised as :class:`RpcError`.
+
+        ``timeout``: how long to wait for this reply (default: the connection's), e.g. a
+        transaction whose ``wait`` operation the server holds until a condition is met.
+        """
+        self._next_id += 1
+        ident = self._next_id
+        allowed = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + allowed
+        try:
+            self._link.send({"method": method, "params": params, "id": ident})
+            while True:
+                message = self._link.receive(deadline)
+                if message is None:
+                    raise InjectDbError(f"{self.what} at {self.remote} did not answer within {allowed:g} s")
+                if message.get("method") == "echo" and "id" in message:
+                    # The server's keepalive (TCP, SSL): a long wait must not look like a dead client.
+                    self._link.send({"result": message.get("params"), "error": None, "id": message["id"]})
+                    continue
+                if message.get("id") != ident or "method" in message:
+                    continue  # a notification, or the reply to nothing we asked
+                if message.get("error") is not None:
+                    raise RpcError(self.what, self.remote, message["error"])
+                return message.get("result")
+        except _Unreachable as exc:
+            raise InjectDbError(
+                f"lost {self.what} at {self.remote}: {_failure(self.remote, exc.error)}"
+            ) from None
 
     def select(self, database: str, table: str, where: list[Any], columns: list[str]) -> list[dict[str, Any]]:
         op = {"op": "select", "table": table, "where": where, "columns": columns}
@@ -83,13 +92,169 @@ class Rpc:
         return rows
 
 
+class _Unreachable(Exception):
+    def __init__(self, error: int) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Plain:
+    """``unix:PATH`` or ``tcp:HOST:PORT`` over a plain socket; messages split by a linear-time parser."""
+
+    def __init__(self, remote: str, timeout: float) -> None:
+        scheme, _, rest = remote.partition(":")
+        try:
+            if scheme == "unix":
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                address: Any = _unix_path(rest)
+            elif scheme == "tcp":
+                host, _, port = rest.rpartition(":")
+                host = host.strip("[]")
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                self._socket = socket.socket(family, socket.SOCK_STREAM)
+                self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                address = (host, int(port))
+            else:
+                raise _Unreachable(errno.EAFNOSUPPORT)
+        except (ValueError, OSError):
+            raise _Unreachable(errno.EINVAL) from None
+        try:
+            self._socket.settimeout(timeout)
+            self._connect(address)
+        except OSError as exc:
+            self._socket.close()
+            raise _Unreachable(exc.errno or errno.ETIMEDOUT) from None
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._pending = ""
+        self._parser = StreamParser()
+
+    def _connect(self, address: Any) -> None:
+        if not isinstance(address, str) or len(os.fsencode(address)) < _SUN_PATH_MAX:
+            self._socket.connect(address)
+            return
+        # A path longer than sockaddr_un holds: through the directory's fd, as python-ovs does.
+        directory = os.open(os.path.dirname(address) or ".", os.O_RDONLY)
+        try:
+            self._socket.connect(f"/proc/self/fd/{directory}/{os.path.basename(address)}")
+        finally:
+            os.close(directory)
+
+    def close(self) -> None:
+        self._socket.close()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._socket.settimeout(None)
+            self._socket.sendall(json.dumps(message, separators=(",", ":")).encode())
+        except OSError as exc:
+            raise _Unreachable(exc.errno or errno.EPIPE) from None
+
+    def receive(self, deadline: float) -> dict[str, Any] | None:
+        """The next whole message, or None once ``deadline`` (time.monotonic) has passed."""
+        while True:
+            while self._pending:
+                taken = self._parser.feed(self._pending)
+                self._pending = self._pending[taken:]
+                if self._parser.is_done():
+                    value, self._parser = self._parser.finish(), StreamParser()
+                    if not isinstance(value, dict):
+                        raise _Unreachable(errno.EPROTO)
+                    return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                self._socket.settimeout(remaining)
+                data = self._socket.recv(1 << 20)
+            except TimeoutError:
+                return None
+            except OSError as exc:
+                raise _Unreachable(exc.errno or errno.EIO) from None
+            if not data:
+                raise _Unreachable(0)
+            self._pending = self._decoder.decode(data)
+
+
+class _Ovs:
+    """python-ovs's stream and jsonrpc connection (``ssl:``)."""
+
+    def __init__(self, remote: str, timeout: float) -> None:
+        import ovs.jsonrpc
+        import ovs.stream
+
+        from ovn_inject import ovs_json
+
+        ovs_json.install()
+        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(remote), int(timeout * 1000))
+        if error:
+            raise _Unreachable(error)
+        self._rpc = ovs.jsonrpc.Connection(stream)
+
+    def close(self) -> None:
+        self._rpc.close()
+
+    def send(self, message: dict[str, Any]) -> None:
+        import ovs.jsonrpc
+
+        if "method" in message:
+            out = ovs.jsonrpc.Message.create_request(message["method"], message["params"])
+            out.id = message["id"]
+        else:
+            out = ovs.jsonrpc.Message.create_reply(message["result"], message["id"])
+        error = self._rpc.send(out)
+        if error:
+            raise _Unreachable(error)
+
+    def receive(self, deadline: float) -> dict[str, Any] | None:
+        import ovs.jsonrpc
+        import ovs.poller
+
+        while True:
+            error, message = self._rpc.recv()
+            if error == errno.EAGAIN:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._rpc.run()
+                poller = ovs.poller.Poller()
+                self._rpc.wait(poller)
+                self._rpc.recv_wait(poller)
+                poller.timer_wait(int(remaining * 1000) + 1)
+                poller.block()
+                continue
+            if error:
+                raise _Unreachable(error)
+            if message is None:
+                continue
+            out: dict[str, Any] = {"id": message.id}
+            if message.type in (ovs.jsonrpc.Message.T_REQUEST, ovs.jsonrpc.Message.T_NOTIFY):
+                out.update(method=message.method, params=message.params)
+            else:
+                out.update(result=message.result, error=message.error)
+                if message.type == ovs.jsonrpc.Message.T_ERROR and message.error is None:
+                    out["error"] = "error"
+            return out
+
+
+#: Room for a path in sockaddr_un (108 bytes on Linux, with its terminating NUL).
+_SUN_PATH_MAX = 108
+
+
+def _unix_path(path: str) -> str:
+    """A relative socket name is in $OVS_RUNDIR, as python-ovs and OVS's tools read it."""
+    if os.path.isabs(path):
+        return path
+    rundir = os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
+    return os.path.join(rundir, path)
+
+
 def _failure(remote: str, error: int) -> str:
     """Why ``remote`` failed; for ``ssl:``, whether TCP itself failed or the SSL handshake did.
 
     python-ovs reports both as a bare errno, often a meaningless one (EPERM, ENOEXEC).
     """
     if not remote.startswith("ssl:"):
-        return os.strerror(error)
+        return os.strerror(error) if error else "connection closed"
     host, _, port = remote.removeprefix("ssl:").rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()

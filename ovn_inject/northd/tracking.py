@@ -17,6 +17,11 @@ from typing import Any
 
 import ovs.db.idl
 
+from ovn_inject.ovs_json import install as _linear_json
+
+# Without its C extension (the index's wheel has none) python-ovs parses JSON per character.
+_linear_json()
+
 
 @dataclass
 class Changes:

@@ -73,13 +73,14 @@ class CentralServices:
         return pid, processes.listening_port(log, listen, skip=log_size)
 
     def _start_central(self, inject: bool = False) -> None:
-        """The databases, the gate and northd; ovn-inject's own daemons (with ``inject``) get ready meanwhile.
+        """The databases; the gate and ovn-inject's own daemons (with ``inject``) launched, not waited for.
 
         The Python daemons take a second or more each to import and connect:
-        they are launched together here and get ready while the caller starts
-        the chassis; :meth:`_finish_central` waits for each to say it is ready.
-        Chassis start after northd (an ovn-controller started before it may
-        never claim its ports on OVN 23.03).
+        they are launched here and get ready while the caller brings up the
+        chassis' switches; :meth:`_start_northd_when_gated` waits for the gate
+        (ovn-northd's way to SB) and starts northd, :meth:`_finish_central` waits
+        for the others. ovn-controllers start after northd (one started before
+        it may never claim its ports on OVN 23.03).
         """
         if self.state.extra.get("ssl"):
             pki.create(self.layout.pki)
@@ -93,21 +94,38 @@ class CentralServices:
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
         self._launched: list[processes.Launched] = []
+        self._gate: processes.Launched | None = None
         if self.gated:
-            gate = self._launch_python_daemon("sbgate", self._gate_argv())
+            # The gate first: northd waits for it, the others only the end of up().
+            self._gate = self._launch_python_daemon("sbgate", self._gate_argv())
             if inject:
                 self._launched.append(self._launch_python_daemon("inject-northd", self._inject_northd_argv()))
                 self._launched.append(self._launch_python_daemon("gateway", self._gateway_argv()))
                 self._launched.append(self._launch_python_daemon("ofswitch", self._ofswitch_argv()))
-            self.nbctl("init")
-            self._finish_python_daemon(gate)
-        else:
-            self.nbctl("init")
+        self.nbctl("init")
+
+    def _start_northd_when_gated(self) -> None:
+        """ovn-northd, once the gate it reaches SB through (if any) is ready; return once it has run.
+
+        ``--wait=sb sync`` returns once northd has read NB and written SB: an ovn-controller
+        started before that may never claim its ports on OVN 23.03.
+        """
+        gate, self._gate = getattr(self, "_gate", None), None
+        if gate is not None:
+            try:
+                self._finish_python_daemon(gate)
+            finally:
+                gate.abandon()
         self.start_northd()
+        self.nbctl("--wait=sb", "sync")
 
     def _finish_central(self) -> None:
         """Wait until each daemon :meth:`_start_central` launched says it is ready."""
         launched, self._launched = getattr(self, "_launched", []), []
+        gate = getattr(self, "_gate", None)
+        if gate is not None:
+            launched.insert(0, gate)
+            self._gate = None
         try:
             for daemon in launched:
                 self._finish_python_daemon(daemon)

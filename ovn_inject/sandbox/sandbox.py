@@ -83,15 +83,19 @@ class Sandbox(CentralServices):
         self.state = State()
         self.state.extra.update(gate=gate, sb_cluster=sb_cluster, gate_record=gate_record, ssl=ssl)
         try:
-            # ovn-inject's daemons get ready while the chassis start (see _start_central).
+            # ovn-inject's daemons get ready while the chassis' switches start (see _start_central).
             self._start_central(inject=inject)
             self._start_hub()
             for index in range(1, chassis + 1):
                 self._start_chassis(index)
             self._set_tunnel_neighbours()
+            self._start_northd_when_gated()
+            for name in self.state.chassis:
+                self._start_controller(name)
             self._finish_central()
         except BaseException:
-            for daemon in getattr(self, "_launched", []):
+            pending = getattr(self, "_gate", None)
+            for daemon in [*([pending] if pending is not None else []), *getattr(self, "_launched", [])]:
                 daemon.abandon()
             self.save()
             self.down()
@@ -184,6 +188,7 @@ class Sandbox(CentralServices):
         )
 
     def _start_chassis(self, index: int) -> None:
+        """The chassis' switches, tunnel port and OVN settings; its ovn-controller comes later."""
         name = chassis_name(index)
         rundir = self.layout.chassis(name)
         self.state.chassis.append(name)
@@ -239,6 +244,10 @@ class Sandbox(CentralServices):
             "fail-mode=secure",
             "other-config:disable-in-band=true",
         )
+
+    def _start_controller(self, name: str) -> None:
+        """The chassis' ovn-controller (after northd: see _start_central)."""
+        rundir = self.layout.chassis(name)
         self.state.pids[f"{name}/ovn-controller"] = processes.start_daemon(
             ["ovn-controller", *self._ssl_args(), f"unix:{rundir / 'db.sock'}"],
             rundir,

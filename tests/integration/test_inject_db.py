@@ -566,3 +566,33 @@ def test_flow_add_checks_language_and_policy_and_stores_canonical_text(run: Run)
     [flow] = json.loads(run("flow-list", "ips", "--format", "json").stdout)
     assert flow["match"] == "ip4.src == 10.0.1.11 && tcp.dst == 80"
     assert flow["actions"] == 'outport = "vm2"; output;'
+
+
+def test_flow_add_guards_its_write_against_a_concurrent_writer(run: Run, topo: Sandbox) -> None:
+    """flow-add's one-shot write fails when the service's flows moved after its read (db.oneshot)."""
+    from ovn_inject.core.validate import DuplicateFlowError, ValidFlow
+    from ovn_inject.db import oneshot
+    from ovn_inject.db.rpc import Rpc
+
+    run("service-add", "ips", "--tenant", "tenant-a")
+    run("attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
+    with Rpc(topo.inject_remote, 10.0, "OVN_Inject") as rpc:
+        stale = oneshot.read_service(rpc, "ips")
+        [attachment] = stale.view.attachments
+        flow = ValidFlow(5, "ip4", "drop;", 0, attachment.uuid, 0, 1)
+        run("flow-add", "ips", "--priority", "5", "--match", "ip4", "--actions", "drop;")
+        with pytest.raises(oneshot.Conflict):
+            oneshot.add_flows(rpc, stale, [flow], bump=False)
+        with pytest.raises(DuplicateFlowError):
+            oneshot.add_flows(rpc, oneshot.read_service(rpc, "ips"), [flow], bump=False)
+    assert len(json.loads(run("flow-list", "ips", "-f", "json").stdout)) == 1
+
+
+def test_wait_without_a_compiler_daemon_times_out_after_the_commit(run: Run) -> None:
+    """--wait=sb is the server's wait on Inject_Global.sb_cfg: no daemon here, so it runs out."""
+    run("service-add", "ips", "--tenant", "tenant-a")
+    run("attach-add", "ips", "lsp:vm1", "--hook", "ls-in-port")
+    flow = ["flow-add", "ips", "--priority", "5", "--match", "ip4", "--actions", "drop;"]
+    result = run("-t", "0.3", "--wait=sb", *flow, ok=False)
+    assert "is committed (" in result.stderr and "was not written to SB within 0.3 s" in result.stderr
+    assert len(json.loads(run("flow-list", "ips", "-f", "json").stdout)) == 1
