@@ -7,7 +7,9 @@ One sandbox with one chassis (hv1). Three parts:
    hv1 says ``Datapath actions: drop``, with 1, 100 and 1,000 logical
    switches of 2 ports each; alternating repetitions, medians, and the
    median of the per-repetition ratios. Also both sides' ``--wait=hv``
-   (ours: Inject_Global.hv_cfg; native: NB_Global.hv_cfg).
+   (ours: Inject_Global.hv_cfg; native: NB_Global.hv_cfg), and the
+   gateway's ``POST /v1/flows?wait=hv`` (what an application waits for)
+   until its answer, with the packet then checked to be dropped.
 2. 1,000 services x 10 flows (each service on its own tenant's switch),
    written while the daemon is down; the daemon then starts on an SB that
    holds none of our rows: time until SB holds them all (Inject_Global.sb_cfg),
@@ -20,12 +22,14 @@ Not part of ``make test``; ``make bench`` runs it. BENCH_REPS sets repetitions.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,11 +37,15 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 
+from ovn_inject.core import tokens
 from ovn_inject.core.validate import FlowRequest, ServiceView, validate_flows
+from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
 from ovn_inject.sandbox import Sandbox
 
 REPS = int(os.environ.get("BENCH_REPS", "5"))
+#: BENCH_ACTING_ONLY=1: part 1 only (bench_northd_scale measures the cold start at scale).
+ACTING_ONLY = os.environ.get("BENCH_ACTING_ONLY") == "1"
 SCALES = (1, 100, 1000)
 SERVICES = int(os.environ.get("BENCH_SERVICES", "1000"))
 FLOWS_PER_SERVICE = 10
@@ -111,10 +119,29 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = POLL_T
 class Sides:
     """One write of each kind, timed; each leaves the state as it found it."""
 
-    def __init__(self, box: Sandbox, api: InjectDbApiIdlImpl, nb: Any, trace: Trace) -> None:
-        self.box, self.api, self.nb, self.trace = box, api, nb, trace
+    def __init__(self, box: Sandbox, api: InjectDbApiIdlImpl, nb: Any, trace: Trace, token: str) -> None:
+        self.box, self.api, self.nb, self.trace, self.token = box, api, nb, trace, token
         self.view = ServiceView("bench-svc", "tenant-0", None, (), 0)
         self.count = 0
+
+    def gateway_hv(self) -> float:
+        """POST ?wait=hv through the gateway until its answer; the packet must then be dropped."""
+        ip = self.next_ip()
+        body = json.dumps({"priority": 100, "match": f"ip4.dst == {ip}", "actions": "drop;"}).encode()
+        request = urllib.request.Request(
+            f"{self.box.gateway_url}/v1/flows?wait=hv&timeout=60",
+            data=body,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=90) as answer:
+            flow_id = json.loads(answer.read())["flows"][0]["id"]
+        elapsed = time.perf_counter() - started
+        if not self.trace.drops(ip):
+            raise SystemExit("the gateway answered ?wait=hv but hv1 does not drop the packet yet")
+        self.api.commit(self.api.flow_del("bench-svc", flow_id))
+        self.trace.until(ip, False)
+        return elapsed
 
     def next_ip(self) -> str:
         self.count += 1
@@ -188,11 +215,13 @@ def acting(box: Sandbox, api: InjectDbApiIdlImpl, nb: Any) -> list[tuple[int, di
         [FlowRequest(100, "ip4.dst == 10.97.0.2", "drop;")], ServiceView("bench-svc", "tenant-0", None, (), 0)
     )
     api.commit(api.flow_add("bench-svc", base))
+    token = tokens.new_token()
+    api.commit(api.token_add("bench-svc", token.public_id, token.secret_hash, now_ms()))
     box.nbctl("--wait=hv", "sync", timeout=60)
     trace = Trace(box, chassis)
     trace.until("10.97.0.3", False)
     trace.until("10.97.0.2", True)
-    sides = Sides(box, api, nb, trace)
+    sides = Sides(box, api, nb, trace, token.token)
     results = []
     built = 1
     for scale in SCALES:
@@ -201,7 +230,8 @@ def acting(box: Sandbox, api: InjectDbApiIdlImpl, nb: Any) -> list[tuple[int, di
             built = scale
             box.nbctl("--wait=hv", "sync", timeout=120)
             time.sleep(1)
-        times: dict[str, list[float]] = {k: [] for k in ("ours", "native", "ours_hv", "native_hv", "ratio")}
+        kinds = ("ours", "native", "ours_hv", "native_hv", "gateway_hv", "ratio", "hv_ratio")
+        times: dict[str, list[float]] = {k: [] for k in kinds}
         for rep in range(REPS):
             order = (True, False) if rep % 2 == 0 else (False, True)
             pair: dict[bool, float] = {}
@@ -214,6 +244,8 @@ def acting(box: Sandbox, api: InjectDbApiIdlImpl, nb: Any) -> list[tuple[int, di
                 (times["ours_hv"] if ours else times["native_hv"]).append(
                     sides.ours(True) if ours else sides.native(True)
                 )
+            times["gateway_hv"].append(sides.gateway_hv())
+            times["hv_ratio"].append(times["gateway_hv"][-1] / times["native_hv"][-1])
         results.append((scale, times))
         print(f"  ... {scale} switches done", file=sys.stderr)
     api.commit(api.service_del("bench-svc"))
@@ -304,7 +336,7 @@ def main() -> int:
         nb = nb_api(box.nb_remote)
         try:
             results = acting(box, api, nb)
-            big = bulk(box, api)
+            big = bulk(box, api) if not ACTING_ONLY else None
         finally:
             api.close()
             nb.ovsdb_connection.stop()
@@ -312,14 +344,17 @@ def main() -> int:
     print(f"(1) time until a drop flow acts on hv1 (ofproto/trace), ms, median of {REPS} alternating reps")
     print(
         f"{'switches':>9} {'ours':>7} {'native':>7} {'ratio':>6} "
-        f"{'ours --wait=hv':>15} {'native --wait=hv':>17}"
+        f"{'ours --wait=hv':>15} {'native --wait=hv':>17} {'POST ?wait=hv':>14} {'ratio':>6}"
     )
     for scale, times in results:
         print(
             f"{scale:>9} {ms(times['ours'])} {ms(times['native'])} "
             f"{statistics.median(times['ratio']):6.2f} "
-            f"{ms(times['ours_hv']):>15} {ms(times['native_hv']):>17}"
+            f"{ms(times['ours_hv']):>15} {ms(times['native_hv']):>17} {ms(times['gateway_hv']):>14} "
+            f"{statistics.median(times['hv_ratio']):6.2f}"
         )
+    if big is None:
+        return 0
     print(f"(2) {SERVICES} services x {FLOWS_PER_SERVICE} flows, daemon started on an SB without our rows")
     print(f"    writing them to OVN_Inject (API, in process): {big['write_s']:.1f} s")
     print(
