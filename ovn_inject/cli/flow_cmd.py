@@ -367,26 +367,12 @@ def flow_replace(service: str, file: Any, all_attachments: bool) -> None:
 
 def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
     """The view with the ports each attachment's flows may name (read from NB), in the daemon's release."""
-    from ovn_inject.core.hooks import TargetKind
+    from ovn_inject.core.validate import scoped
     from ovn_inject.db.readers import read_topology
 
     config = settings()
     ssl_ready(config.nb_remote)
-    topology = read_topology(config.nb_remote, config.db_timeout, config.tenant)
-    allowed = {
-        a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
-        for a in view.attachments
-    }
-    reach = {
-        a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
-        for a in view.attachments
-    }
-    from ovn_inject.core.bound import compiled_scopes
-
-    scopes = compiled_scopes(
-        topology, ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments), view.tenant
-    )
-    return dataclasses.replace(view, allowed_ports=allowed, reach=reach, scopes=scopes, release=release)
+    return scoped(view, read_topology(config.nb_remote, config.db_timeout, config.tenant), release)
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

@@ -21,7 +21,7 @@ from ovn_inject.errors import OvnInjectError
 
 if TYPE_CHECKING:  # the language is imported where a flow is checked: a CLI write without flows skips it
     from ovn_inject.core.policy import CheckedFlow
-    from ovn_inject.core.topology import Reach
+    from ovn_inject.core.topology import Reach, Topology
     from ovn_inject.lang import Expr, Release
 
 MAX_MATCH_LENGTH = 4096
@@ -371,6 +371,28 @@ def _check_language_and_policy(
             exc.where, exc.reason, position=exc.column or None, index=index, forbidden=True
         ) from None
     return flow
+
+
+def scoped(view: ServiceView, topology: Topology, release: Release | None) -> ServiceView:
+    """The view with what each attachment's flows may name and reach in ``topology``, in ``release``.
+
+    The gateway and the CLI read the topology their own way; this is what both make of it.
+    """
+    from ovn_inject.core.bound import compiled_scopes
+    from ovn_inject.core.hooks import TargetKind
+
+    allowed = {
+        a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
+        for a in view.attachments
+    }
+    reach = {
+        a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
+        for a in view.attachments
+    }
+    scopes = compiled_scopes(
+        topology, ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments), view.tenant
+    )
+    return dataclasses.replace(view, allowed_ports=allowed, reach=reach, scopes=scopes, release=release)
 
 
 def validate_flows(

@@ -29,17 +29,15 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_NAME
-from ovn_inject.core.bound import compiled_scopes
-from ovn_inject.core.hooks import TargetKind
 from ovn_inject.core.placement import Placement, Unusable
 from ovn_inject.core.tokens import TokenError, check_token, split_token
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topology
-from ovn_inject.core.validate import ServiceView
+from ovn_inject.core.validate import ServiceView, scoped
 from ovn_inject.db import nbrows
 from ovn_inject.db.discovery import discover
 from ovn_inject.db.errors import InjectDbError
@@ -69,9 +67,9 @@ VIEW_ATTACHMENT_COLUMNS = ("target_kind", "target_name", "hook")
 class _Reach:
     """What a service's attachments let its flows name and reach, for one NB topology."""
 
-    allowed: dict[str, Any]
-    reach: dict[str, Any]
-    scopes: Any
+    allowed: Mapping[str, frozenset[str]]
+    reach: Mapping[str, Any]
+    scopes: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -306,21 +304,9 @@ class GatewayState:
                 self._reach_topology, self._reach = topology, {}
             found = self._reach.get(key)
         if found is None:
-            found = _Reach(
-                allowed={
-                    a.uuid: topology.tenant_ports(TargetKind(a.target_kind), a.target_name, view.tenant)
-                    for a in view.attachments
-                },
-                reach={
-                    a.uuid: topology.target_reach(TargetKind(a.target_kind), a.target_name, view.tenant)
-                    for a in view.attachments
-                },
-                scopes=compiled_scopes(
-                    topology,
-                    ((a.uuid, a.target_kind, a.target_name, a.hook) for a in view.attachments),
-                    view.tenant,
-                ),
-            )
+            full = scoped(view, topology, release)
+            assert full.allowed_ports is not None and full.reach is not None and full.scopes is not None
+            found = _Reach(full.allowed_ports, full.reach, full.scopes)
             with self._topology_lock:
                 if self._reach_topology is topology and len(self._reach) < REACH_CACHE_SIZE:
                     self._reach[key] = found
