@@ -1,0 +1,149 @@
+"""The ``ovn-inject`` program: the CLI in this process, or a thin client of ``ovn-inject --detach``.
+
+With ``$OVN_INJECT_DAEMON`` set (the control socket ``ovn-inject --detach``
+printed), a call sends its arguments, environment and working directory to
+that daemon, which runs the command in its warm process (see
+:mod:`ovn_inject.cli.server`), then prints what the command printed and exits
+with its status: ``ovn-nbctl``'s daemon mode (``OVN_NB_DAEMON``). This module
+decides that before anything heavy is imported (click, the CLI's commands): a
+scripted call then costs the interpreter's start and one round trip.
+
+Commands that do not run in the daemon (the daemons, the sandbox, deployment,
+``--detach`` itself) are sent back, and run here as without it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ovn_inject.constants import DAEMON_ENV
+
+#: The daemon's control command for this client: one JSON request, one JSON reply.
+RUN_JSON = "run-json"
+#: How long the client waits for the daemon's answer (the command's own --timeout bounds it).
+_NO_DEADLINE = 365 * 86400.0
+
+
+def main(prog_name: str | None = None) -> None:
+    """The console entry point (``ovn-inject``) and ``python -m ovn_inject``."""
+    path = os.environ.get(DAEMON_ENV)
+    if path:
+        status = _through_daemon(path, sys.argv[1:])
+        if status is not None:
+            sys.exit(status)
+    from ovn_inject.cli import main as app
+
+    app(prog_name=prog_name)
+
+
+def request(argv: list[str]) -> dict[str, object]:
+    """What the daemon needs to run ``argv`` as this process would: environment and directory too.
+
+    The terminal's size goes with them when stdout is one (the daemon's is not): tables are fit
+    to it and help is wrapped to it, as in this process.
+    """
+    env = dict(os.environ)
+    columns, lines = _positive(env.get("COLUMNS")), _positive(env.get("LINES"))
+    if not (columns and lines):
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+        else:
+            if not columns:
+                env["COLUMNS"] = str(size.columns)
+            if not lines:
+                env["LINES"] = str(size.lines)
+    return {"argv": argv, "env": env, "cwd": os.getcwd()}
+
+
+def _positive(text: str | None) -> bool:
+    try:
+        return text is not None and int(text) > 0
+    except ValueError:
+        return False
+
+
+def _through_daemon(path: str, argv: list[str]) -> int | None:
+    """Run ``argv`` in the daemon and print its output; its exit status, or None to run it here."""
+    import json
+
+    try:
+        reply = json.loads(_call(os.path.abspath(path), RUN_JSON, json.dumps(request(argv))))
+    except _Failed as exc:
+        sys.stderr.write(f"ovn-inject: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        # As click says it when interrupted; the daemon finishes the command.
+        sys.stderr.write("\nAborted!\n")
+        return 1
+    if reply.get("local"):
+        return None
+    try:
+        for fd, text in reply["output"]:
+            stream = sys.stdout if fd == 1 else sys.stderr
+            stream.write(text)
+            stream.flush()
+    except BrokenPipeError:
+        # The reader went away (ovn-inject ... | head): quietly, as click does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return int(reply["status"])
+
+
+class _Failed(Exception):
+    pass
+
+
+def _call(path: str, method: str, param: str) -> str:
+    """One unixctl request (JSON-RPC on a unix socket) and its result, with the socket module alone.
+
+    db.rpc's client would do, but its imports cost more than the request.
+    """
+    import json
+    import socket
+
+    where = f"the ovn-inject daemon at {path} (${DAEMON_ENV})"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            _connect(sock, path)
+        except OSError as exc:
+            raise _Failed(f"cannot reach {where}: {exc.strerror or exc}") from None
+        message = json.dumps({"method": method, "params": [param], "id": 0})
+        data = bytearray()
+        try:
+            sock.sendall(message.encode())
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise _Failed(f"lost {where}: it closed the connection (see its log)")
+                data += chunk
+                if not data.rstrip().endswith(b"}"):
+                    continue  # not a whole message yet: a reply is one JSON object
+                try:
+                    reply = json.loads(data)
+                except ValueError:
+                    continue  # a "}" inside the text, not the end
+                break
+        except OSError as exc:
+            raise _Failed(f"lost {where}: {exc.strerror or exc}") from None
+    finally:
+        sock.close()
+    if reply.get("error") is not None:
+        raise _Failed(f"{where} refused the request: {str(reply['error']).strip()}")
+    return str(reply.get("result"))
+
+
+def _connect(sock: object, path: str) -> None:
+    """Connect ``sock``; a path longer than a socket address holds goes through its directory's fd."""
+    if len(os.fsencode(path)) < 108:
+        sock.connect(path)  # type: ignore[attr-defined]
+        return
+    directory = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        sock.connect(f"/proc/self/fd/{directory}/{os.path.basename(path)}")  # type: ignore[attr-defined]
+    finally:
+        os.close(directory)
