@@ -7,6 +7,11 @@ command an operator compares it with; the ratio is what the goals bound
 --wait=sb flow-add <= 3x --wait=sb lsp-add). The machine's load average is
 printed with them: on a shared machine it moves the absolute figures.
 
+Then the same ``--wait=sb flow-add`` in daemon mode (``ovn-inject --detach``,
+``OVN_INJECT_DAEMON``), against ``ovn-nbctl --wait=sb lsp-add`` run directly
+(the goal's ratio) and in ovn-nbctl's own daemon mode (``ovn-nbctl --detach``,
+``OVN_NB_DAEMON``).
+
 The package is byte-compiled first, as installing it does (pip compiles a
 wheel's modules): a checkout run with ``PYTHONDONTWRITEBYTECODE`` would
 otherwise compile every module of the command again in each process.
@@ -47,6 +52,41 @@ def median_seconds(argv_of: Callable[[int], Sequence[str]], env: dict[str, str])
     return statistics.median(times)
 
 
+def _flow_add(program: str, net: int) -> Callable[[int], Sequence[str]]:
+    return lambda i: [
+        program,
+        "--wait=sb",
+        "flow-add",
+        "bench",
+        "--priority",
+        "10",
+        "--match",
+        f"ip4.dst == 10.{net}.{i // 250}.{i % 250}",
+        "--actions",
+        "next;",
+    ]
+
+
+def _daemon_rows(program: str, env: dict[str, str], port: float) -> list[tuple[str, float, float]]:
+    """flow-add through ``ovn-inject --detach``; ovn-nbctl's lsp-add direct and through its own daemon."""
+    ours = subprocess.run([program, "--detach"], env=env, check=True, capture_output=True, text=True)
+    theirs = subprocess.run(["ovn-nbctl", "--detach"], env=env, check=True, capture_output=True, text=True)
+    sockets = [ours.stdout.strip(), theirs.stdout.strip()]
+    try:
+        flow = median_seconds(_flow_add(program, 8), {**env, "OVN_INJECT_DAEMON": sockets[0]})
+        nbctl = median_seconds(
+            lambda i: ["ovn-nbctl", "--wait=sb", "lsp-add", "ls-b", f"bench-d{i}-{time.monotonic_ns()}"],
+            {**env, "OVN_NB_DAEMON": sockets[1]},
+        )
+    finally:
+        for path in sockets:
+            subprocess.run(["ovs-appctl", "-t", path, "exit"], env=env, check=False, capture_output=True)
+    return [
+        ("daemon flow-add / lsp-add", flow, port),
+        ("daemon flow-add / daemon lsp-add", flow, nbctl),
+    ]
+
+
 def main() -> None:
     program = _program()
     compileall.compile_dir(Path(ovn_inject.__file__).parent, quiet=1)
@@ -72,32 +112,19 @@ def main() -> None:
                 mine = median_seconds(lambda _i, a=ours: a, env)  # type: ignore[misc]
                 base = median_seconds(lambda _i, a=theirs: a, env)  # type: ignore[misc]
                 rows.append((name, mine, base))
-            flow = median_seconds(
-                lambda i: [
-                    program,
-                    "--wait=sb",
-                    "flow-add",
-                    "bench",
-                    "--priority",
-                    "10",
-                    "--match",
-                    f"ip4.dst == 10.9.{i // 250}.{i % 250}",
-                    "--actions",
-                    "next;",
-                ],
-                env,
-            )
+            flow = median_seconds(_flow_add(program, 9), env)
             port = median_seconds(
                 lambda i: ["ovn-nbctl", "--wait=sb", "lsp-add", "ls-b", f"bench-{i}-{time.monotonic_ns()}"],
                 env,
             )
             rows.append(("--wait=sb flow-add / lsp-add", flow, port))
+            rows += _daemon_rows(program, env, port)
         finally:
             box.down()
     load = os.getloadavg()
     print(f"ovn-inject CLI vs ovn-nbctl, median of {ROUNDS} runs each, load average {load[0]:.2f}:")
     for name, mine, base in rows:
-        print(f"  {name:<30} {mine * 1000:7.1f} ms vs {base * 1000:6.1f} ms  ({mine / base:5.1f}x)")
+        print(f"  {name:<34} {mine * 1000:7.1f} ms vs {base * 1000:6.1f} ms  ({mine / base:5.1f}x)")
 
 
 if __name__ == "__main__":
