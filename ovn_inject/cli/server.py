@@ -169,8 +169,7 @@ def _as_caller(
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_argv = sys.argv
     os.chdir(cwd)  # first: a directory the daemon cannot enter changes nothing
-    os.environ.clear()
-    os.environ.update(env)
+    _environ(env)
     sys.argv = [PROGRAM, *argv]
     sys.stdin, sys.stdout, sys.stderr = _NoStdin(), _Output(1, segments), _Output(2, segments)
     # A command run by itself has no log handlers: Python prints its warnings bare on stderr.
@@ -183,9 +182,17 @@ def _as_caller(
         logging.getLogger().removeHandler(warnings)
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         sys.argv = saved_argv
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _environ(saved_env)
         os.chdir(saved_cwd)
+
+
+def _environ(wanted: dict[str, str]) -> None:
+    """Make os.environ ``wanted``, touching only what differs (each change is a putenv)."""
+    for key in [k for k in os.environ if k not in wanted]:
+        del os.environ[key]
+    for key, value in wanted.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def execute(argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None) -> Reply:
