@@ -42,7 +42,7 @@ def main(prog_name: str | None = None) -> None:
 
 
 def request(argv: list[str]) -> dict[str, object]:
-    """What the daemon needs to run ``argv`` as this process would: environment and directory too.
+    """What the daemon needs to run ``argv`` as this process would: environment, directory, umask.
 
     The terminal's size goes with them when stdout is one (the daemon's is not): tables are fit
     to it and help is wrapped to it, as in this process.
@@ -59,7 +59,9 @@ def request(argv: list[str]) -> dict[str, object]:
                 env["COLUMNS"] = str(size.columns)
             if not lines:
                 env["LINES"] = str(size.lines)
-    return {"argv": argv, "env": env, "cwd": os.getcwd()}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return {"argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask}
 
 
 def _positive(text: str | None) -> bool:

@@ -4,7 +4,7 @@ As ``ovn-nbctl --detach``: it prints its control socket; with that path in
 ``$OVN_INJECT_DAEMON``, ``ovn-inject COMMAND ...`` (:mod:`ovn_inject.launcher`)
 sends its arguments, environment and working directory over the socket, and
 this process runs the command in the click app it loaded once, with the
-caller's environment, directory and ``sys.argv`` in place and stdout/stderr
+caller's environment, directory, umask and ``sys.argv`` in place and stdout/stderr
 captured, then answers with what was printed and the exit status. The
 interpreter's start, the imports and the language's tables are paid once,
 not per call.
@@ -161,14 +161,15 @@ class Reply:
 
 @contextlib.contextmanager
 def _as_caller(
-    argv: Sequence[str], env: dict[str, str], cwd: str, segments: list[list[Any]]
+    argv: Sequence[str], env: dict[str, str], cwd: str, umask: int | None, segments: list[list[Any]]
 ) -> Iterator[None]:
-    """The process as the caller's own would be: environment, directory, argv, std streams, warnings."""
+    """The process as the caller's own would be: environment, directory, umask, argv, std streams."""
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_argv = sys.argv
     os.chdir(cwd)  # first: a directory the daemon cannot enter changes nothing
+    saved_umask = os.umask(umask) if umask is not None else None
     _environ(env)
     sys.argv = [PROGRAM, *argv]
     sys.stdin, sys.stdout, sys.stderr = _NoStdin(), _Output(1, segments), _Output(2, segments)
@@ -183,6 +184,8 @@ def _as_caller(
         sys.stdin, sys.stdout, sys.stderr = saved_streams
         sys.argv = saved_argv
         _environ(saved_env)
+        if saved_umask is not None:
+            os.umask(saved_umask)
         os.chdir(saved_cwd)
 
 
@@ -195,13 +198,16 @@ def _environ(wanted: dict[str, str]) -> None:
             os.environ[key] = value
 
 
-def execute(argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None) -> Reply:
+def execute(
+    argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None, umask: int | None = None
+) -> Reply:
     """Run ``ovn-inject ARGV`` here as the caller's process would, output captured."""
     from ovn_inject import cli
 
     segments: list[list[Any]] = []
+    caller = dict(os.environ) if env is None else env
     try:
-        with _as_caller(argv, dict(os.environ) if env is None else env, cwd or os.getcwd(), segments):
+        with _as_caller(argv, caller, cwd or os.getcwd(), umask, segments):
             try:
                 cli.main.main(args=list(argv), prog_name=PROGRAM, standalone_mode=True)
                 status = 0
@@ -229,16 +235,17 @@ def _status(code: Any) -> int:
 
 
 def _run_json(args: list[str]) -> str:
-    """The thin client's request: {"argv", "env", "cwd"} in; {"status", "output"} or {"local"} out."""
+    """The thin client's request: {argv, env, cwd, umask} in; {status, output} or {local} out."""
     try:
         request = json.loads(args[0])
         argv = [str(a) for a in request["argv"]]
         env = {str(k): str(v) for k, v in request["env"].items()}
         cwd = str(request["cwd"])
+        umask = int(request["umask"]) if "umask" in request else None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OvnInjectError(f"{RUN_JSON}: a bad request ({exc})") from None
     try:
-        reply = execute(argv, env, cwd)
+        reply = execute(argv, env, cwd, umask)
         LOG.debug("%s: status %s", argv[:1], "local" if reply.status is None else reply.status)
         return reply.to_json()
     except Exception as exc:  # the daemon answers the next caller all the same

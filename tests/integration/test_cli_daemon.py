@@ -32,10 +32,17 @@ def _env(box: Sandbox, **extra: str) -> dict[str, str]:
 
 
 def cli(
-    env: dict[str, str], *argv: str, cwd: Path | None = None, stdin: str | None = None
+    env: dict[str, str], *argv: str, cwd: Path | None = None, stdin: str | None = None, umask: int = -1
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*PROGRAM, *argv], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120
+        [*PROGRAM, *argv],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        umask=umask,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -148,10 +155,11 @@ def test_flow_add_with_wait_sb_through_the_daemon(demo: Sandbox, daemon: Daemon,
 def test_the_callers_directory_and_environment(
     demo: Sandbox, daemon: Daemon, service: str, tmp_path: Path
 ) -> None:
-    """Relative paths are the caller's; the audit log names the caller's user, from its environment."""
+    """Relative paths are the caller's, so is the umask; the audit log names the caller's user."""
     env = {**daemon.env, "USER": "operator-7", "LOGNAME": "operator-7"}
-    added = cli(env, "--audit-log", "audit.log", "token-create", service, cwd=tmp_path)
+    added = cli(env, "--audit-log", "audit.log", "token-create", service, cwd=tmp_path, umask=0o077)
     assert added.returncode == 0, added.stderr
+    assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
     entry = json.loads((tmp_path / "audit.log").read_text().splitlines()[-1])
     assert entry["user"] == "operator-7" and entry["what"] == f"token-create {service}", entry
     env["OVN_INJECT_AUDIT_LOG"] = str(tmp_path / "by-env.log")
