@@ -2,10 +2,10 @@
 
 As ``ovn-nbctl --detach``: it prints its control socket; with that path in
 ``$OVN_INJECT_DAEMON``, ``ovn-inject COMMAND ...`` (:mod:`ovn_inject.launcher`)
-sends its arguments, environment and working directory over the socket, and
-this process runs the command in the click app it loaded once, with the
-caller's environment, directory, umask and ``sys.argv`` in place and stdout/stderr
-captured, then answers with what was printed and the exit status. The
+sends its arguments, environment, working directory and umask over the socket,
+and this process runs the command in the click app it loaded once, with those
+and ``sys.argv`` in place and stdout/stderr captured, then answers with what
+was printed and the exit status. The
 interpreter's start, the imports and the language's tables are paid once,
 not per call.
 
@@ -60,6 +60,10 @@ _WARM = (
 
 class NeedsStdin(BaseException):
     """The command reads stdin, which the daemon does not have: the client runs it itself."""
+
+
+class _Elsewhere(Exception):
+    """The caller's directory is not one the daemon may enter: the client runs the command itself."""
 
 
 class _Output(io.TextIOBase):
@@ -168,7 +172,10 @@ def _as_caller(
     saved_cwd = os.getcwd()
     saved_streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_argv = sys.argv
-    os.chdir(cwd)  # first: a directory the daemon cannot enter changes nothing
+    try:
+        os.chdir(cwd)  # first: a directory the daemon cannot enter changes nothing
+    except OSError as exc:
+        raise _Elsewhere(str(exc)) from None
     saved_umask = os.umask(umask) if umask is not None else None
     _environ(env)
     sys.argv = [PROGRAM, *argv]
@@ -218,8 +225,8 @@ def execute(
             except Exception:
                 traceback.print_exc()  # into the caller's stderr, as the command alone would print it
                 status = 1
-    except OSError as exc:  # the caller's directory, not one the daemon may enter
-        LOG.info("running %s in the client: %s", argv[:1], exc)
+    except _Elsewhere as exc:
+        LOG.info("%s runs in the client: %s", argv[:1], exc)
         return Reply(None, [])
     return Reply(status, segments)
 
@@ -307,6 +314,8 @@ def serve(
             raise daemonize.DaemonError(
                 "no control socket for the clients: give --unixctl PATH, or make $OVN_RUNDIR writable"
             )
+        # Each command runs in its caller's directory, and returns to one that cannot go away.
+        os.chdir("/")
         control.command("run", "[OPTIONS] COMMAND [ARG...]", 0, 1 << 16, _run)
         control.command(RUN_JSON, "REQUEST", 1, 1, _run_json)
         ready(str(control.path))
