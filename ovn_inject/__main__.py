@@ -1,3 +1,3 @@
-from ovn_inject.cli import main
+from ovn_inject.launcher import main
 
 main(prog_name="ovn-inject")

@@ -22,6 +22,10 @@ INJECT_DB_NAME = "OVN_Inject"
 #: Environment variable with the gateway's base URL, as ``ovn-inject sandbox env`` exports it.
 GATEWAY_ENV = "OVN_INJECT_GATEWAY"
 
+#: Environment variable naming the control socket of ``ovn-inject --detach``: set, every
+#: ``ovn-inject`` call has that daemon run its command (as ``OVN_NB_DAEMON`` for ovn-nbctl).
+DAEMON_ENV = "OVN_INJECT_DAEMON"
+
 #: Environment variable naming the CLI's audit log (``ovn-inject --audit-log``).
 AUDIT_LOG_ENV = "OVN_INJECT_AUDIT_LOG"
 

@@ -86,8 +86,12 @@ def daemonized(
     log_file: Path | None = None,
     detach: bool = False,
     verbose: bool | Sequence[str] = False,
-) -> Iterator[Callable[[], None]]:
-    """Become a daemon; the body runs the service and calls the yielded ``ready()`` once usable."""
+) -> Iterator[Callable[..., None]]:
+    """Become a daemon; the body runs the service and calls the yielded ``ready()`` once usable.
+
+    ``ready(announce)``: a line the starting process prints on its stdout before it
+    returns (``ovn-inject --detach`` prints its control socket, as ``ovn-nbctl --detach``).
+    """
     pidfile = pidfile.resolve() if pidfile else None
     log_file = log_file.resolve() if log_file else None
     setup_logging(log_file, verbose)  # before detaching: a bad -v spec is reported to the caller
@@ -98,8 +102,11 @@ def daemonized(
             os.close(write_end)
             with os.fdopen(read_end, "rb") as pipe:
                 status = pipe.read().decode(errors="replace")
-            if status != "ok":
+            if status != "ok" and not status.startswith("ok\n"):
                 raise DaemonError(status or "the daemon exited before it was ready")
+            announce = status[3:]
+            if announce:
+                click.echo(announce)
             sys.exit(0)
         os.close(read_end)
         os.setsid()
@@ -109,7 +116,7 @@ def daemonized(
             os.dup2(devnull, fd)
         os.close(devnull)
 
-    def ready() -> None:
+    def ready(announce: str = "") -> None:
         nonlocal notify
         if not gc.isenabled():
             # Started without cyclic collections (cli.Group.main): what start-up made (modules,
@@ -119,9 +126,11 @@ def daemonized(
         if pidfile is not None:
             pidfile.write_text(f"{os.getpid()}\n")
         if notify is not None:
-            os.write(notify, b"ok")
+            os.write(notify, b"ok" + (b"\n" + announce.encode() if announce else b""))
             os.close(notify)
             notify = None
+        elif announce:
+            click.echo(announce)
 
     try:
         yield ready

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import gc
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ovn_inject.cli.db_options import install_on_group
 from ovn_inject.cli.table import COMMANDS, DAEMONS, ONE_SHOT, SECTIONS, Entry, entry
-from ovn_inject.constants import AUDIT_LOG_ENV
+from ovn_inject.constants import AUDIT_LOG_ENV, DAEMON_ENV
 from ovn_inject.errors import OvnInjectError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -30,7 +31,7 @@ class Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = entry(cmd_name)
-        return None if found is None else _load(found)
+        return None if found is None else load(found)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Sections as in ovn-nbctl's usage, each command's help whole (never cut at a width)."""
@@ -53,6 +54,8 @@ class Group(click.Group):
         name, command, rest = super().resolve_command(ctx, args)
         found = entry(name or "")
         if found is not None:
+            if _serving and found.section not in ONE_SHOT:
+                raise RunLocally(found.name)
             _check_global_flags(ctx, found)
         return name, command, rest
 
@@ -62,7 +65,7 @@ class Group(click.Group):
         What a command's start-up allocates lives as long as the process (modules,
         classes, the language's tables), so collections during it find nothing; on a
         ``flow-add``, which imports the language, they cost about a tenth of the call.
-        A long-running command turns them back on when it is loaded (:func:`_load`), a
+        A long-running command turns them back on when it is loaded (:func:`load`), a
         daemon once it is ready; an in-process caller (a test's CliRunner) gets them back
         when the call returns.
         """
@@ -82,10 +85,23 @@ class Group(click.Group):
             sys.exit(1)
 
 
+class RunLocally(BaseException):
+    """In the daemon (``ovn-inject --detach``): a command its client runs in its own process instead."""
+
+
+_serving = False
+
+
+def serving(flag: bool) -> None:
+    """Whether this process is the daemon of ``ovn-inject --detach`` (see :mod:`ovn_inject.cli.server`)."""
+    global _serving
+    _serving = flag
+
+
 _LOADED: dict[str, click.Command] = {}
 
 
-def _load(found: Entry) -> click.Command:
+def load(found: Entry) -> click.Command:
     """Import the command's module (only now) and wrap a write in the audit trail."""
     if found.name not in _LOADED:
         import importlib
@@ -115,7 +131,13 @@ def _check_global_flags(ctx: click.Context, found: Entry) -> None:
             raise click.UsageError(f"'--{flag}' is not a valid option for '{found.name}'", ctx)
 
 
-@click.group(cls=Group, context_settings=CONTEXT)
+@click.group(
+    cls=Group,
+    context_settings=CONTEXT,
+    invoke_without_command=True,  # --detach alone
+    no_args_is_help=True,
+    subcommand_metavar="COMMAND [ARGS]...",
+)
 @click.version_option(package_name="ovn-inject")
 @click.option(
     "--audit-log",
@@ -123,7 +145,38 @@ def _check_global_flags(ctx: click.Context, found: Entry) -> None:
     type=click.Path(dir_okay=False),
     help=f"Append a JSON line per write or refusal to this file (default ${AUDIT_LOG_ENV}).",
 )
-def main(audit_log: str | None) -> None:
+@click.option(
+    "--detach",
+    is_flag=True,
+    help=f"Start a daemon that runs the database commands of later calls; it prints its control "
+    f"socket: export {DAEMON_ENV}=PATH.",
+)
+@click.option("--pidfile", type=click.Path(path_type=Path), help="With --detach: the daemon's pid file.")
+@click.option("--log-file", type=click.Path(path_type=Path), help="With --detach: the daemon's log file.")
+@click.option(
+    "--unixctl",
+    type=click.Path(path_type=Path),
+    help="With --detach: its control socket (default: $OVN_RUNDIR/ovn-inject.PID.ctl).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    multiple=True,
+    is_flag=False,
+    flag_value="dbg",
+    metavar="[SPEC]",
+    help="With --detach: OVS log levels, as the daemons take them (-vfile:dbg).",
+)
+@click.pass_context
+def main(
+    ctx: click.Context,
+    audit_log: str | None,
+    detach: bool,
+    pidfile: Path | None,
+    log_file: Path | None,
+    unixctl: Path | None,
+    verbose: tuple[str, ...],
+) -> None:
     """Topology Service Injection for OVN.
 
     Options of the database commands may come before the command, as with ovn-nbctl
@@ -132,6 +185,19 @@ def main(audit_log: str | None) -> None:
     # python-ovs's JSON parser is replaced where a connection of python-ovs is made
     # (db.impl_idl, northd.tracking, db.rpc for ssl:): a command that reads with
     # db.rpc's plain sockets does not import python-ovs at all.
+    if not (detach or pidfile or log_file or unixctl or verbose):
+        if ctx.invoked_subcommand is None:
+            ctx.fail("Missing command.")  # as click says it without --detach
+        return
+    if not detach:
+        raise click.UsageError("--pidfile, --log-file, --unixctl and -v go with --detach", ctx)
+    if ctx.invoked_subcommand is not None:
+        raise click.UsageError(f"--detach starts the daemon; run '{ctx.invoked_subcommand}' after it", ctx)
+    if _serving:
+        raise RunLocally("--detach")
+    from ovn_inject.cli.server import serve
+
+    serve(pidfile=pidfile, log_file=log_file, unixctl=unixctl, verbose=verbose)
 
 
 install_on_group(main)

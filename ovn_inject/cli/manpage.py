@@ -67,6 +67,23 @@ def _command(name: str, command: click.Command, parent: click.Context) -> list[s
     return lines
 
 
+_DAEMON_MODE = """
+As ovn-nbctl's: 'ovn-inject --detach' starts a daemon and prints its control socket; with
+that path in OVN_INJECT_DAEMON, every 'ovn-inject' call sends its arguments, environment and
+working directory to the daemon, which runs the command in its warm process and answers with
+what it printed and its exit status. A scripted call then costs a small client's start and one
+round trip, not the imports of a whole CLI. Output, errors and exit statuses are those of the
+command run by itself.
+
+The database and inspection commands run in the daemon, one at a time; the others (the
+daemons, deployment, the sandbox, the demo, parse, --detach) and a command that reads stdin
+(flow-replace SERVICE -) run in the calling process, as without it. --pidfile, --log-file,
+--unixctl and -v go with --detach. 'ovn-appctl -t SOCKET exit' (or SIGTERM) stops it; 'ovn-appctl
+-t SOCKET run COMMAND...' runs one command with the daemon's own environment. Whoever may
+connect to the socket runs commands as the daemon's user.
+"""
+
+
 def render() -> str:
     from ovn_inject.cli import main
 
@@ -90,10 +107,16 @@ def render() -> str:
             module = importlib.import_module(f"ovn_inject.cli.{entry.module}")
             lines += _command(entry.name, getattr(module, entry.attribute), root)
     lines += [
+        ".SH DAEMON MODE",
+        _paragraphs(_DAEMON_MODE),
         ".SH ENVIRONMENT",
         ".TP",
         "\\fBOVN_INJECT_DB\\fR, \\fBOVN_NB_DB\\fR, \\fBOVN_SB_DB\\fR",
         "The default \\fB\\-\\-inject\\-db\\fR, \\fB\\-\\-nb\\-db\\fR and \\fB\\-\\-sb\\-db\\fR.",
+        ".TP",
+        "\\fBOVN_INJECT_DAEMON\\fR",
+        "The control socket of an \\fBovn\\-inject \\-\\-detach\\fR daemon: the commands run there "
+        "(see DAEMON MODE).",
         '.SH "SEE ALSO"',
         "\\fBovn\\-nbctl\\fR(8), \\fBovn\\-sbctl\\fR(8), \\fBovn\\-trace\\fR(8), \\fBovn\\-northd\\fR(8)",
     ]

@@ -32,8 +32,8 @@ IO_MODULES = {
     "uvicorn",
 }
 PROCESS_PACKAGES = {
-    "cli", "daemonize", "db", "demo", "gate", "gateway", "northd", "ofswitch", "sandbox", "units",
-    "unixctl", "vlog",
+    "cli", "daemonize", "db", "demo", "gate", "gateway", "launcher", "northd", "ofswitch", "sandbox",
+    "units", "unixctl", "vlog",
 }  # fmt: skip
 PURE_PACKAGES = ("core", "lang")
 
@@ -100,6 +100,31 @@ def test_gateway_and_gate_import_no_cli_or_sandbox() -> None:
         if _own_package(module) in {"cli", "sandbox", "demo"}
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_the_launcher_imports_little_before_it_knows_where_the_command_runs() -> None:
+    """The program's entry point: with OVN_INJECT_DAEMON set, a call imports neither click nor the CLI.
+
+    Only in a function (``main``'s fallback: no daemon, or a command the daemon sends back) may it
+    import the CLI.
+    """
+    path = PACKAGE / "launcher.py"
+    tree = ast.parse(path.read_text(), str(path))
+    light = {"__future__", "_json", "_socket", "os", "sys", "ovn_inject.constants"}
+
+    def imported(nodes: list[ast.AST]) -> set[str]:
+        found = set()
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found.add(node.module or "")
+        return found
+
+    top = imported(list(tree.body))
+    anywhere = imported(list(ast.walk(tree)))
+    assert top <= light, top - light
+    assert anywhere <= light | {"ovn_inject.cli", "typing"}, anywhere - light  # typing: for mypy only
 
 
 def test_cited_documents_exist() -> None:

@@ -1,0 +1,193 @@
+"""The ``ovn-inject`` program: the CLI in this process, or a thin client of ``ovn-inject --detach``.
+
+With ``$OVN_INJECT_DAEMON`` set (the control socket ``ovn-inject --detach``
+printed), a call sends its arguments, environment and working directory to
+that daemon, which runs the command in its warm process (see
+:mod:`ovn_inject.cli.server`), then prints what the command printed and exits
+with its status: ``ovn-nbctl``'s daemon mode (``OVN_NB_DAEMON``). This module
+decides that before anything heavy is imported (click, the CLI's commands): a
+scripted call then costs the interpreter's start and one round trip.
+
+Commands that do not run in the daemon (the daemons, the sandbox, deployment,
+``--detach`` itself) are sent back, and run here as without it.
+"""
+
+from __future__ import annotations
+
+import _json  # the json module's C core (see _dumps)
+import _socket  # the socket module's C core (see _call)
+import os
+import sys
+
+from ovn_inject.constants import DAEMON_ENV
+
+TYPE_CHECKING = False  # typing's own costs an import this module avoids
+if TYPE_CHECKING:
+    from typing import Any
+
+#: The daemon's control command for this client: one JSON request, one JSON reply.
+RUN_JSON = "run-json"
+
+
+def main(prog_name: str | None = None) -> None:
+    """The console entry point (``ovn-inject``) and ``python -m ovn_inject``."""
+    path = os.environ.get(DAEMON_ENV)
+    if path:
+        status = _through_daemon(path, sys.argv[1:])
+        if status is not None:
+            sys.exit(status)
+    from ovn_inject.cli import main as app
+
+    app(prog_name=prog_name)
+
+
+def request(argv: list[str]) -> dict[str, object]:
+    """What the daemon needs to run ``argv`` as this process would: environment, directory, umask.
+
+    The terminal's size goes with them when stdout is one (the daemon's is not): tables are fit
+    to it and help is wrapped to it, as in this process.
+    """
+    env = dict(os.environ)
+    columns, lines = _positive(env.get("COLUMNS")), _positive(env.get("LINES"))
+    if not (columns and lines):
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+        else:
+            if not columns:
+                env["COLUMNS"] = str(size.columns)
+            if not lines:
+                env["LINES"] = str(size.lines)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return {"argv": argv, "env": env, "cwd": os.getcwd(), "umask": umask}
+
+
+def _positive(text: str | None) -> bool:
+    try:
+        return text is not None and int(text) > 0
+    except ValueError:
+        return False
+
+
+def _through_daemon(path: str, argv: list[str]) -> int | None:
+    """Run ``argv`` in the daemon and print its output; its exit status, or None to run it here."""
+    try:
+        target, sent = os.path.abspath(path), _dumps(request(argv))
+    except OSError:
+        return None  # no working directory to run it in (removed): here, as it would run without a daemon
+    try:
+        reply = _loads(_call(target, RUN_JSON, sent))
+    except _Failed as exc:
+        sys.stderr.write(f"ovn-inject: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        # As click says it when interrupted; the daemon finishes the command.
+        sys.stderr.write("\nAborted!\n")
+        return 1
+    if reply.get("local"):
+        return None
+    try:
+        for fd, text in reply["output"]:
+            stream = sys.stdout if fd == 1 else sys.stderr
+            stream.write(text)
+            stream.flush()
+    except BrokenPipeError:
+        # The reader went away (ovn-inject ... | head): quietly, as click does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return int(reply["status"])
+
+
+class _Failed(Exception):
+    pass
+
+
+def _call(path: str, method: str, param: str) -> str:
+    """One unixctl request (JSON-RPC on a unix socket) and its result, with the socket module alone.
+
+    db.rpc's client would do, but its imports cost more than the request; so would the socket
+    module's (enum, selectors, array: 5 ms): its C core has all a blocking client uses.
+    """
+    where = f"the ovn-inject daemon at {path} (${DAEMON_ENV})"
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        try:
+            _connect(sock, path)
+        except OSError as exc:
+            raise _Failed(f"cannot reach {where}: {exc.strerror or exc}") from None
+        message = _dumps({"method": method, "params": [param], "id": 0})
+        data = bytearray()
+        try:
+            sock.sendall(message.encode())
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise _Failed(f"lost {where}: it closed the connection (see its log)")
+                data += chunk
+                if not data.rstrip().endswith(b"}"):
+                    continue  # not a whole message yet: a reply is one JSON object
+                try:
+                    reply = _loads(data.decode())
+                except (ValueError, StopIteration):
+                    continue  # a "}" inside the text, not the end
+                break
+        except OSError as exc:
+            raise _Failed(f"lost {where}: {exc.strerror or exc}") from None
+    finally:
+        sock.close()
+    if reply.get("error") is not None:
+        raise _Failed(f"{where} refused the request: {str(reply['error']).strip()}")
+    return str(reply.get("result"))
+
+
+def _connect(sock: _socket.socket, path: str) -> None:
+    """Connect ``sock``; a path longer than a socket address holds goes through its directory's fd."""
+    if len(os.fsencode(path)) < 108:
+        sock.connect(path)
+        return
+    directory = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        sock.connect(f"/proc/self/fd/{directory}/{os.path.basename(path)}")
+    finally:
+        os.close(directory)
+
+
+# JSON with the json module's C functions alone: importing json imports re (and enum), 5 ms
+# here, a third of this client's whole call. The requests are strings, lists and objects.
+
+
+def _dumps(value: object) -> str:
+    if isinstance(value, str):
+        return str(_json.encode_basestring_ascii(value))
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_dumps(str(k))}:{_dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dumps(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"not sent as JSON: {type(value).__name__}")
+
+
+class _Decoding:
+    """What the C scanner reads from json.JSONDecoder: plain JSON, in Python's types."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo: dict[str, str] = {}
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """One JSON object (the C scanner raises StopIteration or ValueError on anything else)."""
+    value, end = _json.make_scanner(_Decoding())(text, 0)  # type: ignore[arg-type]
+    if not isinstance(value, dict) or text[end:].strip():
+        raise ValueError("not one JSON object")
+    return value
