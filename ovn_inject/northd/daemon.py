@@ -23,6 +23,7 @@ the IDLs show once they resynced, after a back-off that doubles up to
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -74,6 +75,8 @@ RETRY_SECONDS = 0.2
 #: After a failed pass, the next one waits this long, then twice as long each time up to the maximum.
 RESYNC_SECONDS = 0.1
 RESYNC_MAX_SECONDS = 2.0
+#: A turn that leaves more new objects than this hands them to gc.freeze (see run_once).
+GC_BULK_OBJECTS = 100_000
 _DONE = (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED)
 
 
@@ -149,12 +152,31 @@ class Daemon:
     # ---- the loop -------------------------------------------------------
 
     def run_once(self) -> None:
-        """One turn of the loop; any failure is logged and retried, never raised."""
+        """One turn of the loop; any failure is logged and retried, never raised.
+
+        Python's cyclic garbage collector is paused for the turn: a cold start
+        allocates a million objects that all live on, and each time the heap
+        grew by a quarter the collector walked all of it (measured: a third of
+        a cold start on 10,000 flows). What a turn that allocated in bulk
+        leaves is the daemon's state (IDL rows, checked flows, compiled rows):
+        it is moved out of the collector's sight (``gc.freeze``) rather than
+        walked again after every later turn. The daemon builds no cycles (a
+        full collection after a cold start finds none), so what it drops later
+        is still freed, by reference counting; smaller turns are collected as
+        usual.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
         try:
             self._run_once()
         except Exception as exc:  # a daemon outlives its databases and its own bugs
             LOG.exception("pass failed: %s", exc)
             self.failed(f"{type(exc).__name__}: {exc}")
+        finally:
+            if gc.get_count()[0] > GC_BULK_OBJECTS:
+                gc.freeze()
+            if enabled:
+                gc.enable()
 
     def failed(self, why: str) -> None:
         """Forget what we believe SB and the statuses hold; look again after a back-off."""
