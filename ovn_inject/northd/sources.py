@@ -27,7 +27,8 @@ SB_COLUMNS = {
 INJECT_COLUMNS = {
     "Inject_Global": ["cfg", "sb_cfg", "hv_cfg", "options"],
     "Service": ["name", "tenant", "enabled", "attachments", "flows", "options"],
-    "Attachment": ["service", "target_kind", "target_name", "hook", "order", "status", "reason"],
+    # Not their status and reason: the daemon writes those, and reads them once (Daemon._read_statuses).
+    "Attachment": ["service", "target_kind", "target_name", "hook", "order"],
     "Service_Flow": [
         "service",
         "attachment",
@@ -36,16 +37,12 @@ INJECT_COLUMNS = {
         "actions",
         "hard_timeout",
         "created",
-        "status",
-        "reason",
     ],
 }
 #: Columns whose change alone is no reason to look at the row again: those only the daemon
 #: writes (the echo of our own writes), and a service's lists of attachments and flows (their
 #: own rows change with them, and each names its service).
 IGNORED_ALONE = {
-    "Service_Flow": frozenset({"status", "reason"}),
-    "Attachment": frozenset({"status", "reason"}),
     "Inject_Global": frozenset({"sb_cfg", "hv_cfg"}),
     "Service": frozenset({"flows", "attachments"}),
 }
