@@ -28,7 +28,10 @@ def _old_schema() -> dict[str, object]:
     del schema["tables"]["Service"]["columns"]["openflow_targets"]  # 1.3.0
     del schema["tables"]["Service"]["columns"]["flows_seqno"]  # 1.4.0
     schema["tables"]["Service_Flow"]["columns"]["service"]["type"]["key"] = {  # type: ignore[index]
-        "type": "uuid", "refTable": "Service", "refType": "weak"}  # 1.4.0 made it a plain uuid
+        "type": "uuid",
+        "refTable": "Service",
+        "refType": "weak",
+    }  # 1.4.0 made it a plain uuid
     return schema
 
 

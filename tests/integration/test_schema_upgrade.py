@@ -29,7 +29,10 @@ def schema_1_0_0() -> dict[str, object]:
     del old["tables"]["Service"]["columns"]["openflow_targets"]  # 1.3.0
     del old["tables"]["Service"]["columns"]["flows_seqno"]  # 1.4.0
     old["tables"]["Service_Flow"]["columns"]["service"]["type"]["key"] = {  # type: ignore[index]
-        "type": "uuid", "refTable": "Service", "refType": "weak"}  # 1.4.0 made it a plain uuid
+        "type": "uuid",
+        "refTable": "Service",
+        "refType": "weak",
+    }  # 1.4.0 made it a plain uuid
     old["tables"]["Service"]["indexes"] = [["name"]]
     return old  # type: ignore[no-any-return]
 
