@@ -55,6 +55,7 @@ from ovn_inject.core.topology import Topology
 from ovn_inject.db import records
 from ovn_inject.db.discovery import detect_release, discover
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.lazyrows import Readers
 from ovn_inject.db.records import RELEASE_OPTION
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.lang import Release
@@ -294,7 +295,7 @@ class Daemon:
                 self.placements = place(self._discovery, self.options.registers, self._widths())
         if inject.touched("Service_Flow") or self._compiled is None or expired:
             app_flows, flow_errors, self._next_expiry = self.flows.load(
-                tables["Service_Flow"].rows, now, inject.of("Service_Flow")
+                Readers(tables["Service_Flow"].rows), now, inject.of("Service_Flow")
             )
             self._compiled = compile_hooks(
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo

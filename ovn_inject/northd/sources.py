@@ -11,6 +11,7 @@ from typing import Any
 
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topology
 from ovn_inject.db import nbrows
+from ovn_inject.db.lazyrows import read
 
 Tables = Mapping[str, Any]  # ovs.db.idl table name -> ovs.db.schema.TableSchema with .rows
 
@@ -52,10 +53,10 @@ def topology(nb: Tables, sb: Tables, tenant_key: str) -> Topology:
     """NB's topology, limited to the datapaths and ports SB already has bindings for."""
     sb_datapaths: dict[str, str] = {}
     for row in sb["Datapath_Binding"].rows.values():
-        ids = row.external_ids
+        ids = read(row, "external_ids")
         nb_uuid = ids.get("logical-switch") or ids.get("logical-router")
         if nb_uuid:
             sb_datapaths[nb_uuid] = str(row.uuid)
-    bound = {row.logical_port for row in sb["Port_Binding"].rows.values()}
+    bound = {read(row, "logical_port") for row in sb["Port_Binding"].rows.values()}
     datapaths, groups = nbrows.from_idl(nb)
     return build_topology(datapaths, groups, tenant_key, sb_datapaths, bound)

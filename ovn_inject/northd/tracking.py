@@ -12,8 +12,9 @@ receives into a checked Datum (and compares it with a default one) before
 anyone reads it, which made the IDL the largest cost of a cold start (the
 initial dump of 10,000 flows, then the echo of the 11,000 rows the daemon
 writes to SB, which it never reads). Here a row inserted by the server keeps
-the JSON of its columns, and a column becomes a Datum the first time it is
-read; :func:`raw` reads a string or integer column without building one.
+the JSON of its columns (``db.lazyrows``), and a column becomes a Datum the
+first time it is read through the row; ``db.lazyrows.read`` reads it from
+the JSON without building one.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import ovs.db.data
 import ovs.db.idl
-import ovs.db.types
-import ovs.ovsuuid
+
+from ovn_inject.db.lazyrows import LazyColumns
 
 
 @dataclass
@@ -50,54 +50,6 @@ class Changes:
         self.everything = self.everything or other.everything
         for table, rows in other.rows.items():
             self.rows.setdefault(table, set()).update(rows)
-
-
-class LazyColumns(ovs.db.idl.ColumnDefaultDict):
-    """A row's committed data (``Row._data``) whose columns are parsed from the server's JSON when read.
-
-    Behaves as python-ovs's own dictionary: every column of the table is in
-    it, and one the server left out (its default) reads as the default.
-    """
-
-    __slots__ = ("_raw",)
-
-    def __init__(self, table: Any, raw: dict[str, Any]) -> None:
-        super().__init__(table)
-        self._raw = raw
-
-    def __missing__(self, column: str) -> Any:
-        kind = self._table.columns[column].type
-        raw = self._raw
-        if column in raw:
-            value = raw.pop(column)
-        elif kind.n_min != 0 and not kind.is_map():
-            # A required column left out: its default, built as python-ovs builds it (from JSON;
-            # its Datum.default reads back as an Atom, not a value).
-            value = kind.key.type.default
-            if kind.key.type == ovs.db.types.UuidType:
-                value = ovs.ovsuuid.to_json(value)
-        else:
-            return ovs.db.data.Datum.default(kind)  # an empty set or map
-        datum = self[column] = ovs.db.data.Datum.from_json(kind, value)
-        return datum
-
-    def get(self, column: str, default: Any = None) -> Any:
-        # dict.get would not parse a column that is still JSON
-        return self[column] if column in self else default  # noqa: SIM401
-
-
-#: Column types :func:`raw` returns the JSON of as it is (a JSON string or number is the value).
-_PLAIN = {"string", "integer", "real", "boolean"}
-
-
-def raw(row: Any, column: str) -> Any:
-    """A scalar string/number/boolean column's value, without building a Datum when none was built yet."""
-    data = row._data
-    if type(data) is LazyColumns and column in data._raw and not row._changes:
-        kind = row._table.columns[column].type
-        if kind.is_scalar() and kind.key.type.to_string() in _PLAIN:
-            return data._raw[column]
-    return getattr(row, column)
 
 
 class TrackingIdl(ovs.db.idl.Idl):
