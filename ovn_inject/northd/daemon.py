@@ -28,6 +28,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,8 @@ class Daemon:
         self._in_step: Compiled | None = None  # the compiled result SB was last brought in line with
         # row uuid -> the status it holds, as we last wrote or read it (None: read them all first)
         self._written: dict[str, Status] | None = None
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statuses")
+        self._reading: Future[dict[str, Status]] | None = None  # _read_statuses, under way
         self._rediscover_delay = REDISCOVER_SECONDS
         self._had_lock = False
         self._said_standby = False  # the standby says so once, not every pass
@@ -193,6 +196,7 @@ class Daemon:
         self._resync_delay = min(delay * 2, RESYNC_MAX_SECONDS)
         self._in_step = None
         self._written = None
+        self._reading = None  # it may have read before what failed: read again
         for changes in self._changes.values():
             changes.everything = True  # what the failed pass consumed is read again
         self.stats.failures += 1
@@ -268,6 +272,16 @@ class Daemon:
             self._compiled = None
         nb, sb, inject = (self._changes[name] for name in ("nb", "sb", "inject"))
         self._changes = {"nb": Changes(), "sb": Changes(), "inject": Changes()}
+        for table in ("Service_Flow", "Attachment"):
+            changed = inject.of(table)
+            if changed is None:
+                self._written = None
+            elif self._written is not None:
+                for key in changed:  # a changed row may hold any status: written again
+                    self._written.pop(str(key), None)
+        if self._written is None and self._reading is None:
+            # Read while the pass compiles and writes SB; _write_status waits for it.
+            self._reading = self._reader.submit(self._read_statuses)
         tables = self.inject.tables
         cfg = self._global_cfg()
         now = time.time()
@@ -314,13 +328,6 @@ class Daemon:
             if self.contract.refused:
                 LOG.warning("output contract: %d rows held back", self.contract.refused)
         compiled = self._compiled
-        for table in ("Service_Flow", "Attachment"):
-            changed = inject.of(table)
-            if changed is None:
-                self._written = None
-            elif self._written is not None:
-                for key in changed:  # a changed row may hold any status: written again
-                    self._written.pop(str(key), None)
         delta = Delta((), ())
         if compiled is not self._in_step or sb.touched("Logical_Flow", "Datapath_Binding"):
             # A set, not the IDL's keys view: set algebra on that view runs in Python.
@@ -459,8 +466,9 @@ class Daemon:
         Return the transaction's status: anything but SUCCESS or UNCHANGED means nothing was written.
         """
         if self._written is None:
+            reading, self._reading = self._reading, None
             try:
-                self._written = self._read_statuses()
+                self._written = reading.result() if reading is not None else self._read_statuses()
             except InjectDbError as exc:
                 return f"reading the statuses: {exc}"
         txn = ovs.db.idl.Transaction(self.inject)
@@ -556,6 +564,7 @@ class Daemon:
         self._topology = None
         self._memo = ChainMemo()
         self._written = None
+        self._reading = None
         for changes in self._changes.values():
             changes.everything = True
 
@@ -580,5 +589,6 @@ class Daemon:
         )
 
     def close(self) -> None:
+        self._reader.shutdown(wait=False, cancel_futures=True)
         for idl in (self.nb, self.sb, self.inject):
             idl.close()
