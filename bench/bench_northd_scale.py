@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_northd import switch_commands, vm_hwm_kib
 
+from ovn_inject import ovs_json
 from ovn_inject.core.validate import FlowRequest, ServiceView, validate_flows
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
 from ovn_inject.sandbox import Sandbox
@@ -69,6 +70,10 @@ def main() -> None:
     parser.add_argument("--flows-per-service", type=int, default=10)
     parser.add_argument("--churn", type=int, default=20)
     args = parser.parse_args()
+    # The bench watches sb_cfg through an IDL of its own, which receives the daemon's status
+    # writes in the same update: without the fast parser (as every ovn-inject command and daemon
+    # has), it spent about a second parsing them per character before it saw sb_cfg move.
+    ovs_json.install()
     services, per = args.services, args.flows_per_service
     with tempfile.TemporaryDirectory(prefix="bench-northd-scale-") as scratch:
         box = Sandbox(Path(scratch) / "box")
