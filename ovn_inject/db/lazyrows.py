@@ -14,7 +14,7 @@ daemon reads (anything else is read through the row).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import ovs.db.data
@@ -73,41 +73,63 @@ def read(row: Any, column: str) -> Any:
     python-ovs does).
     """
     data = row._data
-    columns = row._table.columns
-    if (
-        type(data) is not LazyColumns
-        or row._changes
-        or column not in columns
-        or dict.__contains__(data, column)
-    ):
-        return getattr(row, column)
-    kind = columns[column].type
-    key = kind.key
-    if key.type.to_string() not in _ATOMS:
-        return getattr(row, column)
-    value = data._raw.get(column, _ABSENT)
-    if kind.is_map():
-        if kind.value.type.to_string() not in ("string", "integer") or key.ref_table_name:
-            return getattr(row, column)
-        return {} if value is _ABSENT else {k: v for k, v in value[1]}
-    if kind.is_scalar():
-        if key.type == ovs.db.types.UuidType:
-            return getattr(row, column) if value is _ABSENT else _atom(row, key, value)
-        return key.type.default if value is _ABSENT else value
-    # an optional value or a set: python-ovs returns a sorted list
-    if value is _ABSENT:
-        return []
-    atoms = value[1] if isinstance(value, list) and value and value[0] == "set" else [value]
-    if key.type == ovs.db.types.UuidType:
-        if kind.n_max != 1 and key.ref_table_name is None:
-            return sorted({uuid.UUID(atom[1]) for atom in atoms})
-        found = {_atom(row, key, atom) for atom in atoms}
-        found.discard(None)
-        return sorted(found)
-    return sorted(set(atoms))
+    if type(data) is LazyColumns and not row._changes and not dict.__contains__(data, column):
+        schema = row._table.columns.get(column)
+        if schema is not None:
+            decode = _DECODERS.get(schema)
+            if decode is None:
+                decode = _DECODERS[schema] = _decoder(schema)
+            if decode is not _UNSUPPORTED:
+                return decode(row, data._raw.get(column, _ABSENT))
+    return getattr(row, column)
 
 
 _ABSENT = object()
+Decoder = Callable[[Any, Any], Any]
+
+
+def _unsupported(row: Any, value: Any) -> Any:
+    raise AssertionError("never called")
+
+
+_UNSUPPORTED: Decoder = _unsupported
+#: column schema -> how to turn its JSON (or _ABSENT: the default) into python-ovs's value
+_DECODERS: dict[Any, Decoder] = {}
+
+
+def _decoder(schema: Any) -> Decoder:
+    name, kind = schema.name, schema.type
+    key = kind.key
+    if key.type.to_string() not in _ATOMS:
+        return _UNSUPPORTED
+    is_uuid = key.type == ovs.db.types.UuidType
+    if kind.is_map():
+        if kind.value.type.to_string() not in ("string", "integer") or key.ref_table_name:
+            return _UNSUPPORTED
+        return lambda row, value: {} if value is _ABSENT else dict(value[1])
+    if kind.is_scalar():
+        if is_uuid:
+            return lambda row, value: getattr(row, name) if value is _ABSENT else _atom(row, key, value)
+        default = key.type.default
+        return lambda row, value: default if value is _ABSENT else value
+
+    # an optional value or a set: python-ovs returns a sorted list
+    def atoms(value: Any) -> list[Any]:
+        return value[1] if isinstance(value, list) and value and value[0] == "set" else [value]
+
+    if not is_uuid:
+        return lambda row, value: [] if value is _ABSENT else sorted(set(atoms(value)))
+    if kind.n_max != 1 and key.ref_table_name is None:
+        return lambda row, value: [] if value is _ABSENT else sorted({uuid.UUID(a[1]) for a in atoms(value)})
+
+    def refs(row: Any, value: Any) -> list[Any]:
+        if value is _ABSENT:
+            return []
+        found = {_atom(row, key, atom) for atom in atoms(value)}
+        found.discard(None)
+        return sorted(found)
+
+    return refs
 
 
 def _atom(row: Any, key: Any, value: list[str]) -> Any:
