@@ -497,7 +497,9 @@ class Daemon:
                 changed = True
                 batched += 1
                 if batched == STATUS_BATCH:  # bounded transactions (and their memory) on a cold start
-                    txn.commit_block()
+                    committed = txn.commit_block()
+                    if committed not in _DONE:  # what this batch claimed is forgotten with the rest
+                        return str(committed)
                     txn = ovs.db.idl.Transaction(self.inject)
                     batched = 0
                 written[key] = status
