@@ -100,7 +100,7 @@ def _check(
         where = f"{low + 1}..{high}" if is_flow else f"{low}"
         raise Breach(f"priority {lflow.priority} is outside hook {hook.name}'s band ({where})")
     try:
-        match = parse_match(lflow.match, Context(release=release))
+        match = row_match(lflow.match, release)
         actions = _parse_actions(lflow.actions, release)
     except LanguageError as exc:
         raise Breach(f"the row is not valid OVN: {exc}") from None
@@ -111,6 +111,45 @@ def _check(
     # Counted, not explained: the costly term is named only for a flow over the limit.
     cost = ex.estimate(match, release=bound.expansion_release(release), name_worst=False)
     return Verdict(None, ports, cost.flows)
+
+
+#: The separator before a flow row's own part: ``CURSOR && SCOPE && (APP)``.
+_LAST_TERM = " && ("
+_TRUE = n.Bool(True)
+
+
+def row_match(text: str, release: Release | None = None) -> n.Expr:
+    """``parse_match(text)``, from parts parsed once for the rows that share them.
+
+    The rows of one scope chain share ``cursor && scope`` and the rows of
+    many services share ``(app)``; parsing each row whole was most of the
+    contract's cost. For a row ``HEAD && (TAIL)`` where ``1 && (TAIL)`` parses
+    to two terms, the row parses to the terms that ``HEAD && 1`` parses to,
+    with that second term in place of the ``1``: the lexer reads the head to
+    its end either way (so the cut is between tokens, never inside a quoted
+    string), the head's terms are joined by the same ``&&`` (a head that is
+    one range, or joined by ``||``, comes out as it would in the row), and the
+    tail is one parenthesised term in both. Any text that does not split so
+    is parsed whole, with the whole text's error message.
+    """
+    cut = text.rfind(_LAST_TERM)
+    while cut > 0 and text.endswith(")"):
+        tail = _parse_part("1 && " + text[cut + len(_LAST_TERM) - 1 :], release)
+        if isinstance(tail, n.And) and len(tail.items) == 2 and tail.items[0] == _TRUE:
+            head = _parse_part(text[:cut] + " && 1", release)
+            if isinstance(head, n.And) and head.items[-1] == _TRUE:
+                return n.And((*head.items[:-1], tail.items[1]))
+            break
+        cut = text.rfind(_LAST_TERM, 0, cut)
+    return parse_match(text, Context(release=release))
+
+
+@lru_cache(maxsize=8192)
+def _parse_part(text: str, release: Release | None) -> n.Expr | None:
+    try:
+        return parse_match(text, Context(release=release))
+    except LanguageError:
+        return None
 
 
 @lru_cache(maxsize=4096)

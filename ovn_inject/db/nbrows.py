@@ -13,6 +13,7 @@ from typing import Any
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, NbDatapath, NbPort, NbPortGroup
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.lazyrows import Reader, read
 from ovn_inject.db.rpc import Rpc, ovsdb_map
 
 NB = "OVN_Northbound"
@@ -27,21 +28,21 @@ def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGr
             kind,
             str(row.uuid),
             row.external_ids,
-            tuple(_idl_port(port) for port in row.ports),
+            tuple(_idl_port(Reader(port)) for port in row.ports),
         )
         for table, kind in DATAPATH_TABLES
-        for row in tables[table].rows.values()
+        for row in map(Reader, tables[table].rows.values())
     ]
     groups = [
-        NbPortGroup(row.name, row.external_ids, tuple(p.name for p in row.ports))
-        for row in tables["Port_Group"].rows.values()
+        NbPortGroup(row.name, row.external_ids, tuple(read(p, "name") for p in row.ports))
+        for row in map(Reader, tables["Port_Group"].rows.values())
     ]
     return datapaths, groups
 
 
 def _idl_port(row: Any) -> NbPort:
     """A switch or router port row of the IDL (each table has only its own columns)."""
-    if hasattr(row, "networks"):
+    if "networks" in row._row._table.columns:
         return NbPort(row.name, row.external_ids, mac=row.mac, networks=tuple(row.networks))
     dynamic = row.dynamic_addresses
     return NbPort(

@@ -6,7 +6,6 @@ the pass latency is observed as it happens, as a histogram.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,18 +39,6 @@ class DaemonCollector(Collector):
             value=1 if self.daemon.sb.has_lock else 0,
         )
         flows = GaugeMetricFamily("ovn_inject_flows", "Service flows by status", labels=["status"])
-        counts = Tally({"pending": 0, "installed": 0, "invalid": 0})
-        counts.update(str(row.status) for row in _rows(self.daemon.inject.tables["Service_Flow"]))
-        for status, count in sorted(counts.items()):
+        for status, count in sorted(self.daemon.flow_states().items()):
             flows.add_metric([status], count)
         yield flows
-
-
-def _rows(table: Any) -> list[Any]:
-    """The table's rows, read from the scrape thread while the daemon's loop may be changing them."""
-    for _ in range(10):
-        try:
-            return list(table.rows.values())
-        except RuntimeError:  # changed size during iteration: read again
-            continue
-    return []

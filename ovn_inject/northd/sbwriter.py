@@ -17,7 +17,6 @@ again, and a batch that did commit although its reply was lost
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -62,7 +61,7 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
     ops: list[tuple[str, Any]] = [("delete", u) for u in delta.delete]
     ops += [("insert", flow) for flow in delta.insert]
     rows = idl.tables["Logical_Flow"].rows
-    datapaths = idl.tables["Datapath_Binding"].rows
+    datapaths = {str(key) for key in idl.tables["Datapath_Binding"].rows}  # not a uuid parsed per row
     sent = 0
     for batch in _chunks(ops, BATCH):
         ops_in_batch = 0
@@ -80,7 +79,7 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
                     ops_in_batch += 1
                 continue
             flow: LogicalFlow = item
-            if uuid.UUID(flow.datapath) not in datapaths:
+            if flow.datapath not in datapaths:
                 continue  # northd removed it meanwhile; the next pass recompiles
             txn.add_op(insert_op(flow))
             ops_in_batch += 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, Topology, build_topology
 from ovn_inject.db import nbrows
+from ovn_inject.db.lazyrows import read
 
 Tables = Mapping[str, Any]  # ovs.db.idl table name -> ovs.db.schema.TableSchema with .rows
 
@@ -27,7 +28,8 @@ SB_COLUMNS = {
 INJECT_COLUMNS = {
     "Inject_Global": ["cfg", "sb_cfg", "hv_cfg", "options"],
     "Service": ["name", "tenant", "enabled", "attachments", "flows", "options"],
-    "Attachment": ["service", "target_kind", "target_name", "hook", "order", "status", "reason"],
+    # Not their status and reason: the daemon writes those, and reads them once (Daemon._read_statuses).
+    "Attachment": ["service", "target_kind", "target_name", "hook", "order"],
     "Service_Flow": [
         "service",
         "attachment",
@@ -36,16 +38,12 @@ INJECT_COLUMNS = {
         "actions",
         "hard_timeout",
         "created",
-        "status",
-        "reason",
     ],
 }
 #: Columns whose change alone is no reason to look at the row again: those only the daemon
 #: writes (the echo of our own writes), and a service's lists of attachments and flows (their
 #: own rows change with them, and each names its service).
 IGNORED_ALONE = {
-    "Service_Flow": frozenset({"status", "reason"}),
-    "Attachment": frozenset({"status", "reason"}),
     "Inject_Global": frozenset({"sb_cfg", "hv_cfg"}),
     "Service": frozenset({"flows", "attachments"}),
 }
@@ -55,10 +53,10 @@ def topology(nb: Tables, sb: Tables, tenant_key: str) -> Topology:
     """NB's topology, limited to the datapaths and ports SB already has bindings for."""
     sb_datapaths: dict[str, str] = {}
     for row in sb["Datapath_Binding"].rows.values():
-        ids = row.external_ids
+        ids = read(row, "external_ids")
         nb_uuid = ids.get("logical-switch") or ids.get("logical-router")
         if nb_uuid:
             sb_datapaths[nb_uuid] = str(row.uuid)
-    bound = {row.logical_port for row in sb["Port_Binding"].rows.values()}
+    bound = {read(row, "logical_port") for row in sb["Port_Binding"].rows.values()}
     datapaths, groups = nbrows.from_idl(nb)
     return build_topology(datapaths, groups, tenant_key, sb_datapaths, bound)

@@ -6,6 +6,15 @@ Service_Flow rows) changed lets it skip a pass that cannot change anything
 the rows that changed. When the IDL changed in a way it gave no row notice
 for (its first dump, a reconnection that cleared it, a lock acquired), the
 changes are reported as "everything".
+
+Rows are built lazily: python-ovs turns every column of every row it
+receives into a checked Datum (and compares it with a default one) before
+anyone reads it, which made the IDL the largest cost of a cold start (the
+initial dump of 10,000 flows, then the echo of the 11,000 rows the daemon
+writes to SB, which it never reads). Here a row inserted by the server keeps
+the JSON of its columns (``db.lazyrows``), and a column becomes a Datum the
+first time it is read through the row; ``db.lazyrows.read`` reads it from
+the JSON without building one.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 
 import ovs.db.idl
 
+from ovn_inject.db.lazyrows import LazyColumns
 from ovn_inject.ovs_json import install as _linear_json
 
 # Without its C extension (the index's wheel has none) python-ovs parses JSON per character.
@@ -55,6 +65,28 @@ class TrackingIdl(ovs.db.idl.Idl):
         self._pending = Changes(everything=True)
         self._notices = 0
         self._seen_seqno = self.change_seqno
+
+    def _Idl__process_update2(self, table: Any, uuid: uuid.UUID, row_update: dict[str, Any]) -> Any:
+        """python-ovs's handling of one row of an update2/update3, with new rows kept as JSON.
+
+        Modifications and deletions go to python-ovs as they are (a
+        modification reads the columns it changes, which parses them first).
+        """
+        new = row_update.get("insert")
+        if new is None:
+            new = row_update.get("initial")
+        if new is None or not isinstance(new, dict):
+            return super()._Idl__process_update2(table, uuid, row_update)
+        if uuid in table.rows:
+            del table.rows[uuid]  # as python-ovs does (it warns: the server sent a row twice)
+        row = ovs.db.idl.Row(self, table, uuid, LazyColumns(table, new))
+        table.rows[uuid] = row
+        # As python-ovs: a new row is a change if it sets a column that alerts (every monitored
+        # column but read-only ones); the server leaves out the columns at their default.
+        columns = table.columns
+        if any(name in columns and columns[name].alert for name in new):
+            return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row)
+        return False
 
     def notify(self, event: Any, row: Any, updates: Any = None) -> None:
         self._notices += 1

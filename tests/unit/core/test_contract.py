@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.core import compiler as c
-from ovn_inject.core.contract import Contract, check_row
+from ovn_inject.core.contract import Contract, check_row, row_match
 from ovn_inject.core.placement import Placement
 from ovn_inject.core.status import AttachmentState, FlowState
+from ovn_inject.lang import LanguageError, parse_match
 from tests.unit.core.compiler_cases import PLACEMENTS, read_cases
 from tests.unit.core.test_compiler_golden import ALL_CASES, FILES
 
@@ -244,3 +246,49 @@ def test_flows_past_their_services_budget_are_invalid_cheapest_kept() -> None:
     states = {key: compiled.flow_status[key].state for key in matches}
     assert states == {"cheap": FlowState.INSTALLED, "mid": FlowState.INSTALLED, "dear": FlowState.INVALID}
     assert "OpenFlow budget" in compiled.flow_status["dear"].reason
+
+
+#: Texts where cutting ``HEAD && (TAIL)`` at the wrong place would change the tree or the verdict.
+SPLITS = [
+    'reg8[24..25] == 1 && inport == {"a", "b"} && (tcp.dst == 80 && (ip4.src == 1.2.3.4 || tcp.src == 9))',
+    'reg8[24..25] == 1 && (inport == {"a"} || (inport == "p" && eth.dst == {00:00:00:00:00:01})) && (tcp)',
+    "1 < tcp.dst < 5 && (udp)",
+    'inport == "x" && (1 < tcp.dst < 5)',
+    "tcp || udp && (ip4)",
+    'inport == "a && (" && (tcp)',
+    'inport == "x" && (tcp))',
+    'inport == "x" && (tcp) || (udp)',
+    'inport == "x" && (tcp) && (udp)',
+    '!(inport == "x") && (tcp)',
+    'inport == "x" && (tcp) && 1 < tcp.dst < 5 && (udp)',
+    "tcp && (" + "(" * 40 + "udp" + ")" * 40 + ")",
+    "a && (",
+    " && (tcp)",
+]
+
+
+def _parsed(parse, text: str):  # type: ignore[no-untyped-def]
+    try:
+        return parse(text)
+    except LanguageError as exc:
+        return str(exc)
+
+
+def test_a_row_parsed_in_parts_is_the_row_parsed_whole() -> None:
+    """row_match reuses the parses of a chain's head and of a service's term: same tree, same errors."""
+    texts = list(SPLITS)
+    for path in FILES:
+        for case in read_cases(path):
+            compiled = c.compile_hooks(*_inputs(case))
+            texts += [row.match for row in compiled.lflows.values()]
+    corpus = Path(__file__).parent.parent / "lang" / "corpus" / "northd-23.03.txt"
+    matches = [line[2:] for line in corpus.read_text().splitlines() if line.startswith("M ")]
+    for text in matches:
+        texts += [f'reg9[1..2] == 1 && inport == "vm1" && ({text})', f"{text} && (tcp)", f"({text}) && (tcp)"]
+    for text in texts:
+        assert _parsed(row_match, text) == _parsed(parse_match, text), text
+
+
+def _inputs(case):  # type: ignore[no-untyped-def]
+    topology, services, attachments, flows = case.inputs()
+    return topology, PLACEMENTS, services, attachments, flows
