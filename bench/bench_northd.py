@@ -34,6 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ovn_inject  # noqa: F401  before python-ovs: it keeps python-ovs's poller from importing eventlet
+
+# isort: split
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.ovn_northbound import impl_idl as nb_impl
 

@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ovn_inject  # noqa: F401  before python-ovs: it keeps python-ovs's poller from importing eventlet
 
+# isort: split
 import ovs.db.idl
 import ovs.poller
 from bench_northd import switch_commands, vm_hwm_kib
