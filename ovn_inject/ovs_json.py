@@ -13,6 +13,7 @@ the standard library's C decoder: linear in the message size, unlike calling
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from typing import Any
@@ -81,6 +82,26 @@ class StreamParser:
         if isinstance(value, str):
             return "a JSON-RPC message must be an object"
         return value
+
+
+class MessageStream:
+    """Whole JSON values out of a byte stream, which may split a value, or a UTF-8 character, anywhere."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._parser = StreamParser()
+
+    def feed(self, data: bytes) -> list[Any]:
+        """The values ``data`` completes, in order (a bad one as :meth:`StreamParser.finish` says)."""
+        text = self._decoder.decode(data)
+        values = []
+        while text:
+            taken = self._parser.feed(text)
+            text = text[taken:]
+            if self._parser.is_done():
+                values.append(self._parser.finish())
+                self._parser = StreamParser()
+        return values
 
 
 def install() -> bool:

@@ -12,7 +12,7 @@ python-ovs (its SSL setup is :mod:`ovn_inject.db.ssl_options`').
 
 from __future__ import annotations
 
-import codecs
+import collections
 import errno
 import json
 import os
@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from ovn_inject.db.errors import InjectDbError
-from ovn_inject.ovs_json import StreamParser
+from ovn_inject.ovs_json import MessageStream
 
 
 class Rpc:
@@ -106,7 +106,7 @@ class _Plain:
         try:
             if scheme == "unix":
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                address: Any = _unix_path(rest)
+                address: Any = unix_path(rest)
             elif scheme == "tcp":
                 host, _, port = rest.rpartition(":")
                 host = host.strip("[]")
@@ -124,20 +124,14 @@ class _Plain:
         except OSError as exc:
             self._socket.close()
             raise _Unreachable(exc.errno or errno.ETIMEDOUT) from None
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._pending = ""
-        self._parser = StreamParser()
+        self._stream = MessageStream()
+        self._ready: collections.deque[Any] = collections.deque()
 
     def _connect(self, address: Any) -> None:
-        if not isinstance(address, str) or len(os.fsencode(address)) < _SUN_PATH_MAX:
+        if isinstance(address, str):
+            connect_unix(self._socket, address)
+        else:
             self._socket.connect(address)
-            return
-        # A path longer than sockaddr_un holds: through the directory's fd, as python-ovs does.
-        directory = os.open(os.path.dirname(address) or ".", os.O_RDONLY)
-        try:
-            self._socket.connect(f"/proc/self/fd/{directory}/{os.path.basename(address)}")
-        finally:
-            os.close(directory)
 
     def close(self) -> None:
         self._socket.close()
@@ -151,15 +145,7 @@ class _Plain:
 
     def receive(self, deadline: float) -> dict[str, Any] | None:
         """The next whole message, or None once ``deadline`` (time.monotonic) has passed."""
-        while True:
-            while self._pending:
-                taken = self._parser.feed(self._pending)
-                self._pending = self._pending[taken:]
-                if self._parser.is_done():
-                    value, self._parser = self._parser.finish(), StreamParser()
-                    if not isinstance(value, dict):
-                        raise _Unreachable(errno.EPROTO)
-                    return value
+        while not self._ready:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -172,7 +158,11 @@ class _Plain:
                 raise _Unreachable(exc.errno or errno.EIO) from None
             if not data:
                 raise _Unreachable(0)
-            self._pending = self._decoder.decode(data)
+            self._ready.extend(self._stream.feed(data))
+        value = self._ready.popleft()
+        if not isinstance(value, dict):
+            raise _Unreachable(errno.EPROTO)
+        return value
 
 
 class _Ovs:
@@ -240,7 +230,20 @@ class _Ovs:
 _SUN_PATH_MAX = 108
 
 
-def _unix_path(path: str) -> str:
+def connect_unix(sock: socket.socket, path: str) -> None:
+    """Connect ``sock`` to ``path``; a path longer than sockaddr_un holds, through its directory's fd
+    (as python-ovs does)."""
+    if len(os.fsencode(path)) < _SUN_PATH_MAX:
+        sock.connect(path)
+        return
+    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        sock.connect(f"/proc/self/fd/{directory}/{os.path.basename(path)}")
+    finally:
+        os.close(directory)
+
+
+def unix_path(path: str) -> str:
     """A relative socket name is in $OVS_RUNDIR, as python-ovs and OVS's tools read it."""
     if os.path.isabs(path):
         return path

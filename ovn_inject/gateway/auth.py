@@ -36,7 +36,7 @@ async def caller(
     """
     if credentials is None:
         raise unauthorized("missing 'Authorization: Bearer <token>' header")
-    state: GatewayState = request.app.state.gateway
+    state = await gateway_state(request)
     try:
         who = await state.authenticate_async(credentials.credentials)
         if who is None:

@@ -199,13 +199,18 @@ class GatewayState:
         """:meth:`authenticate` without a thread; None when it needs one (call :meth:`authenticate`).
 
         It needs one when the token reads cannot be made on the event loop
-        (an ``ssl:`` remote) or the IDL does not show the token's service yet
-        (created a moment ago: waiting for it blocks).
+        (an ``ssl:`` remote), when that read failed (the threaded read tries
+        a fresh connection, then says why), or when the IDL does not show the
+        token's service yet (created a moment ago: waiting for it blocks).
         """
         if not self.token_reads.usable:
             return None
         public_id, secret = split_token(token)
-        service_uuid = self._checked_service(secret, await self.token_reads.read(public_id))
+        try:
+            row = await self.token_reads.read(public_id)
+        except InjectDbError:
+            return None
+        service_uuid = self._checked_service(secret, row)
         row = self.service_row(service_uuid)
         if row is None:
             return None

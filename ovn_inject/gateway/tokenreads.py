@@ -11,7 +11,9 @@ reader's future. ovsdb-server answers a transact after every transaction
 committed before it, so a revocation acknowledged to its writer is seen.
 
 Only ``unix:`` and ``tcp:`` remotes are spoken here; for any other (``ssl:``)
-:attr:`TokenReads.usable` is False and the caller reads through a thread.
+:attr:`TokenReads.usable` is False and the caller reads through a thread, as
+it does when a read here fails. Messages are split by the project's
+linear-time parser (``ovs_json.MessageStream``), as the CLI's one-shot reads are.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from typing import Any
 
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.rpc import connect_unix, unix_path
+from ovn_inject.ovs_json import MessageStream
 
 COLUMNS = ["service", "secret_hash", "expires"]
 #: At most this many tokens in one transact (a bound on one message).
@@ -35,7 +40,7 @@ def _addresses(remote: str) -> list[tuple[str, str, int]]:
     for part in (p.strip() for p in remote.split(",") if p.strip()):
         kind, _, rest = part.partition(":")
         if kind == "unix" and rest:
-            out.append(("unix", rest, 0))
+            out.append(("unix", unix_path(rest), 0))
         elif kind == "tcp" and rest:
             host, _, port = rest.rpartition(":")
             if not host or not port.isdigit():
@@ -72,29 +77,28 @@ class TokenReads:
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
+        writer = self._writer
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
-            raise InjectDbError(
-                f"{INJECT_DB_NAME} at {self.remote} did not answer within {self.timeout:g} s"
-            ) from None
-
-    async def close(self) -> None:
-        self._drop(InjectDbError("the gateway is stopping"))
+            error = InjectDbError(f"{INJECT_DB_NAME} at {self.remote} did not answer in {self.timeout:g} s")
+            if writer is not None and writer is self._writer:
+                self._drop(error)  # a connection that stopped answering is not used again
+            raise error from None
 
     async def _flush(self) -> None:
         try:
             await self._connect()
-        except OSError as exc:
-            self._flushing = False
-            self._fail(self._pending, InjectDbError(f"cannot reach {INJECT_DB_NAME} at {self.remote}: {exc}"))
+            while self._pending:
+                ids = list(self._pending)[:MAX_BATCH]
+                self._send({public_id: self._pending.pop(public_id) for public_id in ids})
+        except (OSError, RuntimeError) as exc:  # RuntimeError: uvloop's write on a transport it closed
+            error = InjectDbError(f"cannot reach {INJECT_DB_NAME} at {self.remote}: {exc}")
+            self._fail(self._pending, error)
             self._pending = {}
-            return
-        while self._pending:
-            ids = list(self._pending)[:MAX_BATCH]
-            batch = {public_id: self._pending.pop(public_id) for public_id in ids}
-            self._send(batch)
-        self._flushing = False
+            self._drop(error)
+        finally:
+            self._flushing = False
 
     def _send(self, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         self._next_id += 1
@@ -118,10 +122,8 @@ class TokenReads:
             problems: list[str] = []
             for kind, where, port in self._addresses:
                 try:
-                    if kind == "unix":
-                        reader, writer = await asyncio.wait_for(
-                            asyncio.open_unix_connection(where), self.timeout
-                        )
+                    if kind == "unix":  # connecting a unix socket does not block
+                        reader, writer = await asyncio.open_unix_connection(sock=_unix_socket(where))
                     else:
                         reader, writer = await asyncio.wait_for(
                             asyncio.open_connection(where, port), self.timeout
@@ -135,23 +137,15 @@ class TokenReads:
             raise OSError("; ".join(problems) or "no address")
 
     async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        decoder = json.JSONDecoder()
-        text = ""
+        stream = MessageStream()
         try:
             while True:
                 chunk = await reader.read(65536)
                 if not chunk:
                     raise InjectDbError(f"{INJECT_DB_NAME} at {self.remote} closed the connection")
-                text += chunk.decode()
-                while True:
-                    text = text.lstrip()
-                    if not text:
-                        break
-                    try:
-                        message, end = decoder.raw_decode(text)
-                    except json.JSONDecodeError:
-                        break  # the rest of the message is still on its way
-                    text = text[end:]
+                for message in stream.feed(chunk):
+                    if not isinstance(message, dict):  # the parser's complaint about the stream
+                        raise InjectDbError(f"{INJECT_DB_NAME} at {self.remote} sent {message}")
                     self._handle(message, writer)
         except (OSError, InjectDbError, UnicodeDecodeError) as exc:
             error = exc if isinstance(exc, InjectDbError) else InjectDbError(f"lost {INJECT_DB_NAME}: {exc}")
@@ -198,3 +192,16 @@ class TokenReads:
             for future in futures:
                 if not future.done():
                     future.set_exception(error)
+
+
+def _unix_socket(path: str) -> socket.socket:
+    """Connected through db.rpc's helper (a path longer than sockaddr_un holds works too); the loop
+    needs it non-blocking, and uvloop does not make it so."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connect_unix(sock, path)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

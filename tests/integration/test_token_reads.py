@@ -38,8 +38,12 @@ def _serve(tmp_path: Path) -> int:
     )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(params=["short", "long"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """A server with 20 tokens; "long": its socket's path is longer than a sockaddr_un holds."""
+    if request.param == "long":
+        tmp_path = tmp_path / ("d" * 120)
+        tmp_path.mkdir()
     processes.run(["ovsdb-tool", "create", str(tmp_path / "db"), str(schema_path())])
     pid = _serve(tmp_path)
     remote = f"unix:{tmp_path / 'db.sock'}"

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovn_inject.ovs_json import StreamParser
+from ovn_inject.ovs_json import MessageStream, StreamParser
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\{}[] \n\u00e9')),
@@ -56,3 +56,12 @@ def test_garbage_is_an_error_string() -> None:
     parser = StreamParser()
     parser.feed("{nope}")
     assert isinstance(parser.finish(), str)
+
+
+def test_a_message_stream_splits_anywhere_even_inside_a_character() -> None:
+    messages = [{"id": 1, "result": [{"rows": [{"name": "é€😀"}]}]}, {"id": "echo", "method": "echo"}, [1]]
+    data = b" ".join(json.dumps(m, ensure_ascii=False).encode() for m in messages) + b"{"
+    for cut in range(1, len(data)):
+        stream = MessageStream()
+        got = stream.feed(data[:cut]) + stream.feed(data[cut:])
+        assert got == messages, cut  # the trailing "{" is a value still on its way
