@@ -17,18 +17,34 @@ from ovn_inject.core.validate import FlowKey
 FLOWS_VERSION = "flows_seqno"
 
 
+def _committed(row: Any, column: str) -> Any:
+    """The column's datum as the server last sent it, or None for a row that has none (inserted here).
+
+    Never ``_data.get``: python-ovs keeps a column at its default out of
+    ``_data`` until it is read by subscript (ColumnDefaultDict), and falling
+    back to ``getattr`` then reads the open transaction's own inserts, which
+    a group commit also counts in :class:`Staged` (a fresh service's first
+    group was counted twice against its quota).
+    """
+    data = getattr(row, "_data", None)
+    if data is None or column not in data:
+        return None
+    return data[column]
+
+
 def set_size(row: Any, column: str) -> int:
-    """How many references a set column holds, without python-ovs building (and sorting) a list of rows.
+    """How many references a set column holds as committed, without python-ovs building a list of rows.
 
     ``len(row.flows)`` turns every uuid into a Row and sorts them: 130 ms for
     6,000 flows, per request. The IDL's datum holds the uuids already.
     """
-    datum = getattr(row, "_data", {}).get(column)
+    datum = _committed(row, column)
     return len(datum.values) if datum is not None else len(getattr(row, column))
 
 
 def set_uuids(row: Any, column: str) -> list[uuid.UUID]:
-    datum = getattr(row, "_data", {}).get(column)
+    """The uuids a set column holds as committed (see :func:`set_size`)."""
+    datum = _committed(row, column)
     if datum is None:
         return [r.uuid for r in getattr(row, column)]
     return [atom.value for atom in datum.values]
