@@ -116,7 +116,17 @@ class GroupCommit:
                     return
                 group = self._pending[: self.max_group]
                 del self._pending[: self.max_group]
-            self._commit(group)
+            # A write whose caller gave up (its future cancelled) is not committed, and one that
+            # is committed can no longer be cancelled: setting its result then cannot fail.
+            group = [w for w in group if w.future.set_running_or_notify_cancel()]
+            try:
+                if group:
+                    self._commit(group)
+            except BaseException as exc:  # the committer must outlive any one group: later writes wait on it
+                LOG.exception("group commit failed unexpectedly")
+                for write in group:
+                    if not write.future.done():
+                        _settle(write, None, exc)
 
     def _commit(self, group: list[_Write]) -> None:
         command = _GroupCommand(self.api, group)
