@@ -34,12 +34,15 @@ def make_service(
     targets: Sequence[Target],
     max_flows: int | None = None,
     expires_ms: int | None = None,
+    max_openflow_flows: int | None = None,
 ) -> str:
     """A fresh service (an old one of that name goes) with its attachments; returns a new token."""
     new = tokens.new_token()
     with inject_api(box) as api:
         api.commit(api.service_del(name, if_exists=True))  # type: ignore[attr-defined]
-        api.commit(api.service_add(name, tenant, max_flows=max_flows))  # type: ignore[attr-defined]
+        api.commit(  # type: ignore[attr-defined]
+            api.service_add(name, tenant, max_flows=max_flows, max_openflow_flows=max_openflow_flows)  # type: ignore[attr-defined]
+        )
         for kind, target, hook in targets:
             api.commit(api.attach_add(name, kind, target, hook))  # type: ignore[attr-defined]
         api.commit(  # type: ignore[attr-defined]

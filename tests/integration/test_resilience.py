@@ -40,7 +40,12 @@ vm1, vm2, vm3 = (DEMO.vm(f"vm{n}") for n in range(1, 4))
 LS_A = [("ls", "ls-a", "ls-in-port")]
 FLOW_ID = re.compile(r'ovn-inject-flow="?([0-9a-f-]{36})')
 #: Upper bound of the load: the writer ends by itself even if the test forgets to stop it.
-WRITER_LIMIT = 6000
+WRITER_LIMIT = 10_000
+#: What an outage may answer; the writer goes on past these.
+OUTAGE_STATUSES = frozenset({500, 502, 503, 504})
+#: The writer's service may hold all the writer's flows: a flow on ls-a costs ovn-controller about a
+#: dozen OpenFlow flows, and the default budget (20,000) ended a fast writer at about 1,600 flows.
+WRITER_BUDGET = 100 * WRITER_LIMIT
 DAEMONS = ("inject-northd", "sbgate", "gateway")
 
 
@@ -55,16 +60,30 @@ def sb_rows_per_flow(box: Sandbox) -> Counter[str]:
 
 
 class Writer(threading.Thread):
-    """Adds one flow per request through the gateway until stopped; remembers what was acknowledged."""
+    """Adds one flow per request through the gateway until stopped; remembers what was acknowledged.
+
+    An outage may refuse a request (a 503, a dropped connection) and the
+    writer goes on; any other refusal ends it, and the next wait for its
+    acknowledgements fails saying why (its service over a quota would
+    otherwise look like a gateway that stopped answering).
+    """
 
     def __init__(self, box: Sandbox, token: str) -> None:
         super().__init__(daemon=True)
         self.box, self.token = box, token
         self.acked: list[str] = []
         self.failures: Counter[str] = Counter()
+        self.ended: str | None = None
         self.stop = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:
+            self.ended = f"the writer failed: {exc!r}"
+            raise
+
+    def _write(self) -> None:
         with client(self.box, self.token) as http:
             for n in range(WRITER_LIMIT):
                 if self.stop.is_set():
@@ -77,11 +96,23 @@ class Writer(threading.Thread):
                     continue
                 if response.status_code == 201:
                     self.acked.extend(flow["id"] for flow in response.json()["flows"])
-                else:
+                elif response.status_code in OUTAGE_STATUSES:
                     self.failures[str(response.status_code)] += 1
+                else:
+                    self.ended = f"the gateway refused a write with {response.status_code}: {response.text}"
+                    return
+        self.ended = f"the writer made its {WRITER_LIMIT} requests"
 
     def acks_after(self, count: int, more: int = 30) -> Callable[[], bool]:
-        return lambda: len(self.acked) >= count + more
+        def check() -> bool:
+            if len(self.acked) >= count + more:
+                return True
+            assert self.ended is None, (
+                f"{self.ended} (acknowledged: {len(self.acked)}, {dict(self.failures)})"
+            )
+            return False
+
+        return check
 
 
 def in_sb_once(box: Sandbox, flows: list[str]) -> Callable[[], bool]:
@@ -114,7 +145,7 @@ def quarantined(box: Sandbox) -> str:
     topologies.clear(box)
     topologies.build(box, DEMO)
     wait_hooks_ready(box)
-    token = make_service(box, "ips", "tenant-a", LS_A)
+    token = make_service(box, "ips", "tenant-a", LS_A, max_openflow_flows=WRITER_BUDGET)
     with client(box, token) as http:
         body = {"priority": 10, "match": 'inport == "vm1"', "actions": "drop;"}
         response = http.post("/v1/flows", params={"wait": "sb"}, json=body)
