@@ -118,6 +118,8 @@ def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> Tracking
 class Daemon:
     def __init__(self, options: Options) -> None:
         self.options = options
+        if not TrackingIdl.keeps_rows_as_json():
+            LOG.info("this python-ovs has no per-row update handler to override: rows are parsed on arrival")
         self.nb = _idl(options.nb, "OVN_Northbound", sources.NB_COLUMNS)
         self.sb = _idl(options.sb, "OVN_Southbound", sources.SB_COLUMNS)
         self.sb.cond_change(

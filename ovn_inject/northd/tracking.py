@@ -88,6 +88,11 @@ class TrackingIdl(ovs.db.idl.Idl):
             return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row)
         return False
 
+    @staticmethod
+    def keeps_rows_as_json() -> bool:
+        """Whether new rows stay JSON until read (the override below is in use): see :func:`_can_override`."""
+        return "_Idl__process_update2" in TrackingIdl.__dict__
+
     def notify(self, event: Any, row: Any, updates: Any = None) -> None:
         self._notices += 1
         table = row._table.name
@@ -116,3 +121,25 @@ class TrackingIdl(ovs.db.idl.Idl):
         poller, so the caller must wake at once to look at them.
         """
         return self.change_seqno != self._seen_seqno
+
+
+#: The parameters of python-ovs's private per-row update handler, as the override above expects them.
+_UPDATE2_PARAMETERS = ("self", "table", "uuid", "row_update")
+
+
+def _can_override(idl_class: type) -> bool:
+    """Whether python-ovs still has the private handler the override replaces, with the same parameters.
+
+    The override is a speed-up only (a cold start parses rows when read, not
+    on arrival): on a python-ovs that renamed or changed the handler, new rows
+    are parsed as python-ovs parses them, which is slower and as correct.
+    """
+    method = idl_class.__dict__.get("_Idl__process_update2")
+    code = getattr(method, "__code__", None)
+    if code is None:
+        return False
+    return tuple(code.co_varnames[: code.co_argcount]) == _UPDATE2_PARAMETERS
+
+
+if not _can_override(ovs.db.idl.Idl):
+    del TrackingIdl._Idl__process_update2

@@ -93,3 +93,18 @@ def test_a_parsed_column_is_read_from_its_datum() -> None:
     assert "match" not in row._data._raw
     row._data["match"] = ovs.db.data.Datum.from_json(idl.tables["Service_Flow"].columns["match"].type, "ip")
     assert read(row, "match") == "ip"
+
+
+def test_the_override_is_in_use_only_where_python_ovs_has_the_handler_it_replaces() -> None:
+    from ovn_inject.northd.tracking import TrackingIdl, _can_override
+
+    assert _can_override(ovs.db.idl.Idl) == TrackingIdl.keeps_rows_as_json()
+
+    class Renamed:
+        def _Idl__process_update3(self, table: Any, uuid: Any, row_update: Any) -> None: ...
+
+    class Changed:
+        def _Idl__process_update2(self, table: Any, uuid: Any, row_update: Any, extra: Any) -> None: ...
+
+    assert not _can_override(Renamed)
+    assert not _can_override(Changed)
