@@ -13,7 +13,6 @@ from typing import Any
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, NbDatapath, NbPort, NbPortGroup
 from ovn_inject.db.errors import InjectDbError
-from ovn_inject.db.lazyrows import Reader, read
 from ovn_inject.db.rpc import Rpc, ovsdb_map
 
 NB = "OVN_Northbound"
@@ -22,6 +21,9 @@ DATAPATH_TABLES = (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", D
 
 def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGroup]]:
     """From an IDL that monitors NB_TOPOLOGY_COLUMNS."""
+    # Here, not at the top: the CLI's one-shot selects (select_all) need no python-ovs.
+    from ovn_inject.db.lazyrows import Reader, read
+
     datapaths = [
         NbDatapath(
             row.name,
