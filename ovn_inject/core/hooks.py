@@ -14,6 +14,10 @@ from enum import StrEnum
 
 from ovn_inject.errors import OvnInjectError
 
+#: Highest priority an application may give a flow (its flows use 0..999 at a hook;
+#: placement makes room for them). Here, not in placement: validation needs it alone.
+APP_PRIORITY_MAX = 999
+
 
 class DatapathKind(StrEnum):
     SWITCH = "ls"

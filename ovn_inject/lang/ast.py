@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Literal, Union
 
-IntFormat = Literal["dec", "hex", "ipv4", "ipv6", "mac"]
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Literal
+
+    IntFormat = Literal["dec", "hex", "ipv4", "ipv6", "mac"]
+else:
+    IntFormat = str
 
 
 # ---- constants -------------------------------------------------------------
@@ -44,7 +49,7 @@ class PortGroupRef:
     name: str
 
 
-Constant = Union[Integer, String, AddressSetRef, PortGroupRef]  # noqa: UP007
+Constant = Integer | String | AddressSetRef | PortGroupRef
 
 
 # ---- match expressions -----------------------------------------------------
@@ -118,7 +123,7 @@ class Or:
     pos: int = dc_field(default=0, compare=False)
 
 
-Expr = Union[Comparison, Test, Bool, ChassisResident, Not, And, Or]  # noqa: UP007
+Expr = Comparison | Test | Bool | ChassisResident | Not | And | Or
 
 
 # ---- actions -----------------------------------------------------------------
@@ -204,7 +209,7 @@ class Generic:
     pos: int = dc_field(default=0, compare=False)
 
 
-Action = Union[Drop, Next, Output, DecTtl, Load, Move, Exchange, Clone, Generic]  # noqa: UP007
+Action = Drop | Next | Output | DecTtl | Load | Move | Exchange | Clone | Generic
 
 
 @dataclass(frozen=True, slots=True)
