@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 
 from ovn_inject.core.hooks import Pipeline
 from ovn_inject.core.reach import ADDRESS_FIELDS, Write
@@ -31,6 +30,7 @@ from ovn_inject.lang import (
 )
 from ovn_inject.lang import ast as n
 from ovn_inject.lang.symbols import SYMBOLS, resolve
+from ovn_inject.records import record
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class PolicyError(OvnInjectError):
         super().__init__(f"{where}: {reason}{at}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckedFlow:
     """A flow that passed the language and the policy; its text is printed from the tree."""
 

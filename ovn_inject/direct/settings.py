@@ -7,9 +7,9 @@ so does :mod:`ovn_inject.direct.dispatch`, from the same arguments.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV
+from ovn_inject.records import record
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def _default_remote(env: str, socket: str) -> str:
     return os.environ.get(env) or f"unix:{rundir}/{socket}"
 
 
-@dataclass
+@record
 class Settings:
     inject_db: str | None = None
     nb_db: str | None = None

@@ -17,7 +17,8 @@ xreg0-xreg4, xxreg0-xxreg1.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+
+from ovn_inject.records import record, replace
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ PIPELINE_TABLES = 29
 LOGICAL_REGISTERS = 10
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Symbol:
     name: str
     width: int  # 0 for the string fields inport/outport
