@@ -1,13 +1,15 @@
 """Dataclasses made without the dataclasses module's cost at import: for what a one-shot command defines.
 
 ``@dataclass`` compiles every method it writes with an exec of its own (six for
-a frozen class) and its module imports ``inspect``: for the fifty classes that
-a ``flow-add``'s check defines (the language's tree, the topology, the views
-of core.validate), that was a third of the command's CPU, paid again by every
-call of a script (issue #15). :func:`record` writes the same methods, for the
-options those classes use (``frozen``, ``eq``, ``slots``; fields with a
-``default``, a ``default_factory``, ``compare=False``), and compiles them with
-one exec per class.
+a frozen class) when the class is defined, and its module imports ``inspect``:
+for the 49 classes that a ``flow-add``'s check defines (the language's tree,
+the topology, the views of core.validate), that was a third of the command's
+CPU, paid again by every call of a script (issue #15). :func:`record` makes the
+same classes, for the options those use (``frozen``, ``eq``, ``slots``; fields
+with a ``default``, a ``default_factory``, ``compare=False``): ``__init__``,
+and ``__eq__`` with ``__hash__``, are dataclass's code, compiled when the class
+first calls them; the methods seldom called (``__repr__``, the frozen
+``__setattr__``, pickling) are functions every record shares.
 
 A record is a dataclass to the dataclasses module: ``fields``, ``replace``,
 ``asdict`` and ``is_dataclass`` work on it, its ``__dataclass_fields__`` being
@@ -122,9 +124,11 @@ def _make(cls: type[T], frozen: bool, eq: bool, slots: bool) -> type[T]:
                     delattr(cls, spec.name)
                 else:
                     setattr(cls, spec.name, spec.default)
-    methods: dict[str, Any] = {**_compiled(cls, specs, frozen, eq), "__repr__": _repr}
-    if eq and not frozen:
-        methods["__hash__"] = None  # as dataclass: mutable and compared by value, so unhashable
+    methods: dict[str, Any] = {"__init__": _first_init, "__repr__": _repr}
+    if eq:
+        methods["__eq__"] = _first_eq
+        # As dataclass: frozen and compared by value, hashed by value; mutable, unhashable.
+        methods["__hash__"] = _first_hash if frozen else None
     if frozen:
         methods["__setattr__"] = _frozen_setattr
         methods["__delattr__"] = _frozen_delattr
@@ -148,17 +152,43 @@ def _make(cls: type[T], frozen: bool, eq: bool, slots: bool) -> type[T]:
     return cls
 
 
-#: The compiled factory of each text: classes of the same fields share it.
-_FACTORIES: dict[str, Callable[..., Any]] = {}
+# __init__, and __eq__ with __hash__, are compiled when the class first uses them: a class
+# that a command defines but never instantiates (most of the language's tree, for one flow)
+# costs no compilation, nor do the comparisons of one never compared. Until then the class
+# has these, which compile the class's own, put them in their place and call them.
 
 
-def _compiled(cls: type, specs: list[Field], frozen: bool, eq: bool) -> dict[str, Callable[..., Any]]:
-    """``__init__``, ``__eq__`` and ``__hash__``, called in the hot paths: dataclass's code, compiled.
+def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _compile(_owner(self), "__init__")(self, *args, **kwargs)
 
-    The fields as parameters, stored in order (through ``object.__setattr__`` when
-    frozen), a default_factory called when its field is not given; equality and hash
-    over the tuple of the compared fields.
-    """
+
+def _first_eq(self: Any, other: Any) -> Any:
+    return _compile(_owner(self), "__eq__")(self, other)
+
+
+def _first_hash(self: Any) -> int:
+    result: int = _compile(_owner(self), "__hash__")(self)
+    return result
+
+
+_FIRST = (_first_init, _first_eq, _first_hash)
+
+
+def _compile(cls: Any, name: str) -> Callable[..., Any]:
+    """The class's compiled ``name`` (with ``__hash__`` for ``__eq__`` and the reverse), set in place."""
+    frozen, _ = cls.__record_params__
+    specs = list(cls.__record_fields__)
+    made = _compiled_init(cls, specs, frozen) if name == "__init__" else _compiled_eq(cls, specs, frozen)
+    for method, function in made.items():
+        if cls.__dict__.get(method) in _FIRST:
+            setattr(cls, method, function)
+    found: Callable[..., Any] = cls.__dict__[name]
+    return found
+
+
+def _compiled_init(cls: type, specs: list[Field], frozen: bool) -> dict[str, Callable[..., Any]]:
+    """dataclass's ``__init__``: the fields as parameters, stored in order (through
+    ``object.__setattr__`` when frozen), a default_factory called when its field is not given."""
     given: dict[str, Any] = {"__missing": MISSING, "__setter": object.__setattr__}
     params, body = [], []
     for spec in specs:
@@ -175,28 +205,38 @@ def _compiled(cls: type, specs: list[Field], frozen: bool, eq: bool) -> dict[str
         body.append(
             f"  __setter(self, {spec.name!r}, {value})" if frozen else f"  self.{spec.name} = {value}"
         )
-    lines = [f" def __init__(self, {', '.join(params)}):", *(body or ["  pass"])]
-    made = ["__init__"]
-    if eq:
-        mine = "".join(f"self.{s.name}," for s in specs if s.compare)
-        theirs = "".join(f"other.{s.name}," for s in specs if s.compare)
-        lines += [
-            " def __eq__(self, other):",
-            "  if other.__class__ is self.__class__:",
-            f"   return ({mine}) == ({theirs})",
-            "  return NotImplemented",
-        ]
-        made.append("__eq__")
-        if frozen:
-            lines += [" def __hash__(self):", f"  return hash(({mine}))"]
-            made.append("__hash__")
-    source = "\n".join([f"def __make__({', '.join(given)}):", *lines, f" return {', '.join(made)},"])
+    return _made(cls, given, [f" def __init__(self, {', '.join(params)}):", *(body or ["  pass"])])
+
+
+def _compiled_eq(cls: type, specs: list[Field], frozen: bool) -> dict[str, Callable[..., Any]]:
+    """dataclass's ``__eq__`` (and, frozen, ``__hash__``): over the tuple of the compared fields."""
+    mine = "".join(f"self.{s.name}," for s in specs if s.compare)
+    theirs = "".join(f"other.{s.name}," for s in specs if s.compare)
+    lines = [
+        " def __eq__(self, other):",
+        "  if other.__class__ is self.__class__:",
+        f"   return ({mine}) == ({theirs})",
+        "  return NotImplemented",
+    ]
+    if frozen:
+        lines += [" def __hash__(self):", f"  return hash(({mine}))"]
+    return _made(cls, {}, lines)
+
+
+#: The compiled factory of each text: classes of the same fields share it.
+_FACTORIES: dict[str, Callable[..., Any]] = {}
+
+
+def _made(cls: type, given: dict[str, Any], lines: list[str]) -> dict[str, Callable[..., Any]]:
+    """The functions ``lines`` define (``given``: the names they use), compiled once per text."""
+    names = [line.split("(")[0].removeprefix(" def ") for line in lines if line.startswith(" def ")]
+    source = "\n".join([f"def __make__({', '.join(given)}):", *lines, f" return {', '.join(names)},"])
     factory = _FACTORIES.get(source)
     if factory is None:
         scope: dict[str, Any] = {}
         exec(source, {"__builtins__": __builtins__}, scope)  # the text is ours
         factory = _FACTORIES[source] = scope["__make__"]
-    functions = dict(zip(made, factory(**given), strict=True))
+    functions = dict(zip(names, factory(**given), strict=True))
     for function in functions.values():
         function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
         function.__module__ = cls.__module__

@@ -85,9 +85,40 @@ def test_a_record_is_the_dataclass_of_its_fields(options: dict[str, bool]) -> No
 
 
 def test_its_methods_are_named_for_its_class() -> None:
+    n.Integer(1)
     assert n.Integer.__init__.__qualname__ == "Integer.__init__"
     assert n.Integer.__init__.__module__ == "ovn_inject.lang.ast"
     assert repr(n.FieldRef("reg0", 1, 2)) == "FieldRef(name='reg0', low=1, high=2, pos=0)"
+
+
+@pytest.mark.parametrize("first", ["init", "eq", "hash"])
+def test_its_methods_are_compiled_on_first_use(first: str) -> None:
+    """A class nobody uses costs no compilation: __init__ is compiled when first called, __eq__ and
+    __hash__ together when one of them is."""
+
+    @records.record(frozen=True)
+    class Lazy:
+        a: int
+        b: int = records.field(default=0, compare=False)
+
+    first_ones = {name: Lazy.__dict__[name] for name in ("__init__", "__eq__", "__hash__")}
+
+    def compiled() -> set[str]:
+        return {name for name, first in first_ones.items() if Lazy.__dict__[name] is not first}
+
+    one = object.__new__(Lazy)
+    object.__setattr__(one, "a", 1)
+    object.__setattr__(one, "b", 2)
+    if first == "init":
+        assert Lazy(1, 2).b == 2 and compiled() == {"__init__"}
+    elif first == "eq":
+        assert one.__eq__(one) is True and compiled() == {"__eq__", "__hash__"}
+    else:
+        assert hash(one) == hash((1,)) and compiled() == {"__eq__", "__hash__"}
+    assert one == Lazy(1, 3) and hash(Lazy(4)) == hash((4,)) and compiled() == set(first_ones)
+    assert Lazy.__init__.__qualname__.endswith("Lazy.__init__")
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'a'"):
+        Lazy()  # type: ignore[call-arg]
 
 
 def test_what_a_record_does_not_do_is_refused() -> None:
