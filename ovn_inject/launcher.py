@@ -8,6 +8,10 @@ with its status: ``ovn-nbctl``'s daemon mode (``OVN_NB_DAEMON``). This module
 decides that before anything heavy is imported (click, the CLI's commands): a
 scripted call then costs the interpreter's start and one round trip.
 
+Without a daemon, ``flow-add`` (what a script calls once per flow) runs without
+click (:mod:`ovn_inject.direct.dispatch`) unless it is a call that module leaves
+to click.
+
 Commands that do not run in the daemon (the daemons, the sandbox, deployment,
 ``--detach`` itself) are sent back, and run here as without it.
 """
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 
 #: The daemon's control command for this client: one JSON request, one JSON reply.
 RUN_JSON = "run-json"
+#: The command run without click when no daemon runs it (:mod:`ovn_inject.direct.dispatch`).
+DIRECT = "flow-add"
 
 
 def main(prog_name: str | None = None) -> None:
@@ -34,6 +40,12 @@ def main(prog_name: str | None = None) -> None:
     path = os.environ.get(DAEMON_ENV)
     if path:
         status = _through_daemon(path, sys.argv[1:])
+        if status is not None:
+            sys.exit(status)
+    elif DIRECT in sys.argv:
+        from ovn_inject.direct.dispatch import run
+
+        status = run(sys.argv[1:])
         if status is not None:
             sys.exit(status)
     from ovn_inject.cli import main as app

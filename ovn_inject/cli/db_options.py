@@ -6,82 +6,20 @@ mean the same, as with ovn-nbctl; an option given after the command wins.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ovn_inject.constants import DEFAULT_TENANT_KEY, INJECT_DB_ENV, NB_DB_ENV, SB_DB_ENV, SSL_ENV
+from ovn_inject.direct.settings import DEFAULT_WAIT_TIMEOUT, Settings
 
 if TYPE_CHECKING:
     from ovn_inject.db.impl_idl import InjectDbApiIdlImpl
-    from ovn_inject.db.ssl_options import SslOptions
 
-#: How long --wait waits when no --timeout is given (it would otherwise hang
-#: forever while no compiler daemon runs).
-DEFAULT_WAIT_TIMEOUT = 10.0
-DEFAULT_TIMEOUT = 30.0
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _default_remote(env: str, socket: str) -> str:
-    rundir = os.environ.get("OVN_RUNDIR", "/var/run/ovn")
-    return os.environ.get(env) or f"unix:{rundir}/{socket}"
-
-
-@dataclass
-class Settings:
-    inject_db: str | None = None
-    nb_db: str | None = None
-    sb_db: str | None = None
-    timeout: float | None = None
-    format: str | None = None
-    wait: str | None = None
-    tenant_key: str | None = None
-    private_key: Path | None = None
-    certificate: Path | None = None
-    ca_cert: Path | None = None
-    bootstrap_ca_cert: Path | None = None
-    may_exist: bool = False
-    if_exists: bool = False
-
-    def ssl(self, prefix: str = "--") -> SslOptions:
-        from ovn_inject.db.ssl_options import SslOptions
-
-        return SslOptions(self.private_key, self.certificate, self.ca_cert, self.bootstrap_ca_cert, prefix)
-
-    @property
-    def inject_remote(self) -> str:
-        # OVN_Inject is served by NB's ovsdb-server by default, hence NB's socket.
-        return self.inject_db or _default_remote(INJECT_DB_ENV, "ovnnb_db.sock")
-
-    @property
-    def nb_remote(self) -> str:
-        return self.nb_db or _default_remote(NB_DB_ENV, "ovnnb_db.sock")
-
-    @property
-    def sb_remote(self) -> str:
-        return self.sb_db or _default_remote(SB_DB_ENV, "ovnsb_db.sock")
-
-    @property
-    def db_timeout(self) -> float:
-        return self.timeout if self.timeout else DEFAULT_TIMEOUT
-
-    @property
-    def wait_timeout(self) -> float:
-        return self.timeout if self.timeout else DEFAULT_WAIT_TIMEOUT
-
-    @property
-    def output(self) -> str:
-        return self.format or "table"
-
-    @property
-    def tenant(self) -> str:
-        return self.tenant_key or DEFAULT_TENANT_KEY
 
 
 def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
@@ -242,11 +180,7 @@ def if_exists(local: bool) -> bool:
 
 def ssl_ready(*remotes: str) -> None:
     """Hand the SSL options to python-ovs before connecting to ``remotes`` (a clear error if unusable)."""
-    config = settings()
-    files = (config.private_key, config.certificate, config.ca_cert, config.bootstrap_ca_cert)
-    if all(f is None for f in files) and not any("ssl:" in r for r in remotes):
-        return  # nothing to check: spare the import of ssl and python-ovs's SSL setup
-    config.ssl().apply(remotes, config.db_timeout)
+    settings().ssl_ready(*remotes)
 
 
 @contextmanager
@@ -281,23 +215,12 @@ def commit_and_wait(api: InjectDbApiIdlImpl, *commands: Any) -> list[Any]:
 
 def wait_column() -> str | None:
     """The Inject_Global column --wait follows (``sb_cfg``, ``hv_cfg``), or None without --wait."""
-    wait = settings().wait or "none"
-    return None if wait == "none" else "sb_cfg" if wait == "sb" else "hv_cfg"
+    return settings().wait_column
 
 
 def not_in_time(rows: list[str], cfg: int, current: int) -> Exception:
     """The error of a --wait that timed out: the change is committed, the daemon did not follow."""
-    from ovn_inject.db.errors import InjectDbError
-
-    config = settings()
-    column = wait_column()
-    what = "written to SB" if column == "sb_cfg" else "installed on every chassis"
-    committed = f" ({', '.join(rows)})" if rows else ""
-    return InjectDbError(
-        f"the change is committed{committed} but was not {what} within {config.wait_timeout:g} s "
-        f"(Inject_Global.{column} = {current} < cfg = {cfg}); "
-        "is 'ovn-inject northd' running?"
-    )
+    return settings().not_in_time(rows, cfg, current)
 
 
 def _flatten(results: list[Any]) -> list[Any]:

@@ -15,15 +15,13 @@ from ovn_inject.cli.db_options import (
     format_option,
     if_exists,
     inject_api,
-    not_in_time,
     read,
     settings,
-    ssl_ready,
-    wait_column,
     wait_option,
 )
 from ovn_inject.cli.output import fit_to_terminal, render
 from ovn_inject.db import wire
+from ovn_inject.direct.flow_add import add, attachment_named, explicit, flow_cookie, print_added, scoped
 from ovn_inject.errors import OvnInjectError
 
 if TYPE_CHECKING:
@@ -68,18 +66,6 @@ def flow_summary(
     }
 
 
-def _cookie(value: Any, where: str) -> int:
-    from ovn_inject.core.validate import FlowValidationError, parse_cookie
-
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise FlowValidationError("cookie", f"{where}: expected a number or a 0x-hex string")
-    text = str(value)
-    cookie, mask = parse_cookie(text)
-    if mask != (1 << 64) - 1:
-        raise FlowValidationError("cookie", f"{where}: a flow's cookie takes no mask")
-    return cookie
-
-
 def request_from_json(item: Any, index: int) -> FlowRequest:
     """One entry of a flow-replace file; unknown keys are refused, not ignored."""
     from ovn_inject.core.validate import FlowRequest
@@ -105,7 +91,7 @@ def request_from_json(item: Any, index: int) -> FlowRequest:
         priority=item["priority"],
         match=item["match"],
         actions=item["actions"],
-        cookie=_cookie(item.get("cookie", 0), where),
+        cookie=flow_cookie(item.get("cookie", 0), where),
         attachment=item.get("attachment"),
         hard_timeout=item.get("hard_timeout", 0),
     )
@@ -178,22 +164,25 @@ def flow_add(
     from ovn_inject.core.validate import FlowRequest, validate_flows
     from ovn_inject.db.records import ovn_release, service_view
 
-    if attachment is not None and hook_name is not None:
-        attachment = f"{attachment}@{hook_name}"
+    attachment = attachment_named(attachment, hook_name)
     if not dry_run:
         from ovn_inject.db.oneshot import Fallback
 
         try:
-            _add_oneshot(
-                service, attachment, all_attachments, (priority, match, actions, cookie, hard_timeout)
+            add(
+                settings(),
+                service,
+                attachment,
+                all_attachments,
+                (priority, match, actions, cookie, hard_timeout),
             )
             return
         except Fallback:
             pass  # an OVN_Inject the one-shot write does not fit: through the IDL, as before
     with inject_api() as api:
         view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
-        chosen = _explicit(view, attachment, all_attachments, "flow-add")
-        request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), chosen, hard_timeout)
+        chosen = explicit(view, attachment, all_attachments, "flow-add")
+        request = FlowRequest(priority, match, actions, flow_cookie(cookie, "--cookie"), chosen, hard_timeout)
         flows = validate_flows([request], view)
         if dry_run:
             from ovn_inject.cli.preview import show_preview
@@ -201,92 +190,7 @@ def flow_add(
             show_preview(api, view, flows)
             return
         [uuids] = commit_and_wait(api, api.flow_add(service, flows))
-    _print_added(view, uuids, flows)
-
-
-def _add_oneshot(
-    service: str, attachment: str | None, all_attachments: bool, fields: tuple[int, str, str, str, int]
-) -> None:
-    """flow-add without an IDL: one read, one transaction, and --wait as the server's wait.
-
-    See :mod:`ovn_inject.db.oneshot`; a concurrent writer makes the write fail
-    and the whole command (read, checks, write) run again, as the IDL retries.
-    """
-    import time
-
-    from ovn_inject.constants import INJECT_DB_NAME
-    from ovn_inject.core.validate import FlowRequest, validate_flows
-    from ovn_inject.db import oneshot
-    from ovn_inject.db.rpc import Rpc
-
-    priority, match, actions, cookie, hard_timeout = fields
-    config = settings()
-    column = wait_column()
-    ssl_ready(config.inject_remote)
-    deadline = time.monotonic() + config.db_timeout
-    with Rpc(config.inject_remote, config.db_timeout, INJECT_DB_NAME) as rpc:
-        while True:
-            state = oneshot.read_service(rpc, service)
-            view = _scoped(state.view, _release(state.release))
-            chosen = _explicit(view, attachment, all_attachments, "flow-add")
-            request = FlowRequest(priority, match, actions, _cookie(cookie, "--cookie"), chosen, hard_timeout)
-            flows = validate_flows([request], view)
-            try:
-                uuids, cfg = oneshot.add_flows(rpc, state, flows, bump=column is not None)
-                break
-            except oneshot.Conflict:
-                if time.monotonic() >= deadline:
-                    raise
-        if column is not None and not oneshot.wait_cfg(rpc, column, cfg, config.wait_timeout):
-            raise not_in_time(uuids, cfg, oneshot.current_cfg(rpc, column))
-    _print_added(view, uuids, flows)
-
-
-def _release(name: str | None) -> Release | None:
-    """The release the daemon said it compiles for (Inject_Global.options:ovn_release), if any."""
-    if not name:
-        return None
-    from ovn_inject.lang import LanguageError, parse_release
-
-    try:
-        return parse_release(name)
-    except LanguageError:
-        return None
-
-
-def _explicit(view: ServiceView, attachment: str | None, all_attachments: bool, command: str) -> str | None:
-    """A flow's attachment: the one named, the service's only one, or none with --all-attachments."""
-    from ovn_inject.core.validate import FlowValidationError, explicit_attachment
-
-    try:
-        return explicit_attachment(
-            attachment, all_attachments, view, "--attachment KIND:NAME@HOOK", "--all-attachments"
-        )
-    except FlowValidationError as exc:
-        raise OvnInjectError(f"{command}: {exc.detail}") from None
-
-
-def _print_added(view: ServiceView, uuids: list[Any], flows: list[Any]) -> None:
-    names = {a.uuid: f"{a.target}@{a.hook}" for a in view.attachments}
-    records = [
-        {
-            "_uuid": str(uuid),
-            "service": view.name,
-            "attachment": names.get(flow.attachment or "", wire.ALL_ATTACHMENTS),
-            "priority": flow.priority,
-            "match": flow.match,
-            "actions": flow.actions,
-            "cookie": f"0x{flow.cookie:x}",
-            "hard_timeout": flow.hard_timeout,
-            "openflow_flows": flow.openflow_flows,
-        }
-        for uuid, flow in zip(uuids, flows, strict=True)
-    ]
-    if settings().format in ("json", "csv"):
-        emit(render(records, list(records[0]) if records else ["_uuid"], settings().output))
-        return
-    for record in records:
-        click.echo(record["_uuid"])
+    print_added(settings(), view, uuids, flows)
 
 
 @click.command("flow-del")
@@ -355,24 +259,19 @@ def flow_replace(service: str, file: Any, all_attachments: bool) -> None:
     with inject_api() as api:
         view = _scoped(service_view(api.service_get(service).execute()), ovn_release(api.tables))
         if any(r.attachment is None for r in requests):
-            default = _explicit(view, None, all_attachments, "flow-replace")
+            default = explicit(view, None, all_attachments, "flow-replace")
             requests = [
                 r if r.attachment is not None else dataclasses.replace(r, attachment=default)
                 for r in requests
             ]
         flows = validate_flows(requests, view, replacing=True)
         [uuids] = commit_and_wait(api, api.flow_replace(service, flows))
-    _print_added(view, uuids, flows)
+    print_added(settings(), view, uuids, flows)
 
 
 def _scoped(view: ServiceView, release: Release | None) -> ServiceView:
     """The view with the ports each attachment's flows may name (read from NB), in the daemon's release."""
-    from ovn_inject.core.validate import scoped
-    from ovn_inject.db.readers import read_topology
-
-    config = settings()
-    ssl_ready(config.nb_remote)
-    return scoped(view, read_topology(config.nb_remote, config.db_timeout, config.tenant), release)
+    return scoped(settings(), view, release)
 
 
 COMMANDS = [flow_add, flow_del, flow_list, flow_replace]

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ovn_inject.core.hooks import Pipeline
-from ovn_inject.core.placement import APP_PRIORITY_MAX
+from ovn_inject.core.hooks import APP_PRIORITY_MAX, Pipeline
 from ovn_inject.core.policy import CheckedFlow, check_flow
 from ovn_inject.core.reach import Write
 from ovn_inject.core.status import FlowState, Status

@@ -9,10 +9,14 @@ time, because it changes between OVN releases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.records import record
+
+#: Highest priority an application may give a flow (its flows use 0..999 at a hook;
+#: placement makes room for them). Here, not in placement: validation needs it alone.
+APP_PRIORITY_MAX = 999
 
 
 class DatapathKind(StrEnum):
@@ -45,7 +49,7 @@ TARGET_DATAPATH = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HookPoint:
     name: str
     datapath: DatapathKind

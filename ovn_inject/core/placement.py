@@ -15,10 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ovn_inject.constants import OWNER_KEY
-from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, HookPoint, Pipeline
+from ovn_inject.core.hooks import APP_PRIORITY_MAX, HOOK_POINTS, DatapathKind, HookPoint, Pipeline
 
-#: Highest priority an application may give a flow (its flows use 0..999).
-APP_PRIORITY_MAX = 999
 #: Priorities a hook needs above northd's highest one in its host stage: one
 #: per application priority plus the continuation flow below them.
 HOOK_BAND = APP_PRIORITY_MAX + 2

@@ -14,11 +14,11 @@ another tenant's port.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from ovn_inject.core.hooks import HOOK_POINTS, DatapathKind, HookPoint
 from ovn_inject.core.topology import Reach, Topology
+from ovn_inject.records import record
 
 
 class Tie(StrEnum):
@@ -89,7 +89,7 @@ REWRITES: dict[str, dict[str, Values]] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Write:
     """A constant written into an address field by a flow's actions (canonical text)."""
 

@@ -6,8 +6,9 @@ process compares with these members (a StrEnum equals its string).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from ovn_inject.records import record
 
 
 class FlowState(StrEnum):
@@ -38,7 +39,7 @@ VERDICTS = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Status:
     """A state with the reason shown next to it (empty when all is well)."""
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from ovn_inject.core.hooks import TARGET_DATAPATH, DatapathKind, TargetKind
 from ovn_inject.errors import OvnInjectError
+from ovn_inject.records import field, record
+
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The NB columns that say what exists and whose it is: the one list every monitor and select uses.
 NB_TOPOLOGY_COLUMNS: dict[str, list[str]] = {
@@ -49,7 +52,7 @@ ENDPOINT_TYPES = frozenset({""})
 _MAC = re.compile(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NbPort:
     """A switch or router port as NB has it (router ports: ``mac``/``networks``; switch ports the rest)."""
 
@@ -106,7 +109,7 @@ def port_addresses(port: NbPort) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(macs), frozenset(ips)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NbDatapath:
     """A logical switch or router as NB has it, with its ports."""
 
@@ -117,7 +120,7 @@ class NbDatapath:
     ports: tuple[NbPort, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NbPortGroup:
     name: str
     external_ids: Mapping[str, str]
@@ -170,7 +173,7 @@ def build_topology(
     return Topology.build(nodes, ports, groups)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Datapath:
     name: str
     kind: DatapathKind
@@ -178,7 +181,7 @@ class Datapath:
     sb_uuid: str  # SB Datapath_Binding row: what Logical_Flow.logical_datapath points at
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Port:
     name: str
     datapath: str
@@ -189,7 +192,7 @@ class Port:
     peer: str | None = None  # a router-type switch port: the router port it joins
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reach:
     """The addresses a tenant's flows may write at a datapath (docs/design.md, "What a flow may do").
 
@@ -206,7 +209,7 @@ class Reach:
         return Reach(self.macs & other.macs, self.ips & other.ips, self.router_ips & other.router_ips)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PortGroup:
     name: str
     tenant: str | None
@@ -217,7 +220,7 @@ class PortGroup:
 Node = tuple[str, str]
 
 
-class _Nodes(dict[Node, dict[str, Any]]):
+class _Nodes(dict[Node, "dict[str, Any]"]):
     """Node -> its attributes; called with ``data=True``, the (node, attributes) pairs (networkx's view)."""
 
     def __call__(self, data: bool = False) -> Iterable[Any]:
@@ -256,7 +259,7 @@ class TargetError(OvnInjectError):
     """An attachment's target cannot be resolved; the message says why (shown as its status)."""
 
 
-@dataclass
+@record
 class Topology:
     """What exists, who owns it, and which ports each attachment target covers."""
 

@@ -8,13 +8,15 @@ so every process sees the same topology and the same tenancy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.topology import NB_TOPOLOGY_COLUMNS, NbDatapath, NbPort, NbPortGroup
 from ovn_inject.db.errors import InjectDbError
-from ovn_inject.db.lazyrows import Reader, read
 from ovn_inject.db.rpc import Rpc, ovsdb_map
+
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Any
 
 NB = "OVN_Northbound"
 DATAPATH_TABLES = (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", DatapathKind.ROUTER))
@@ -22,6 +24,9 @@ DATAPATH_TABLES = (("Logical_Switch", DatapathKind.SWITCH), ("Logical_Router", D
 
 def from_idl(tables: Mapping[str, Any]) -> tuple[list[NbDatapath], list[NbPortGroup]]:
     """From an IDL that monitors NB_TOPOLOGY_COLUMNS."""
+    # Here, not at the top: the CLI's one-shot selects (select_all) need no python-ovs.
+    from ovn_inject.db.lazyrows import Reader, read
+
     datapaths = [
         NbDatapath(
             row.name,

@@ -7,10 +7,13 @@ data to the pure modules (targets, stages).
 from __future__ import annotations
 
 from ovn_inject.core.hooks import TargetKind
-from ovn_inject.core.targets import Target, TargetRow
 from ovn_inject.core.topology import Topology, build_topology
 from ovn_inject.db import nbrows
 from ovn_inject.db.rpc import Rpc, ovsdb_map
+
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:  # core.targets is imported by the reader that needs it: a flow-add's check does not
+    from ovn_inject.core.targets import Target, TargetRow
 
 NB = "OVN_Northbound"
 SB = "OVN_Southbound"
@@ -39,6 +42,8 @@ class NbReader:
 
     def target_row(self, target: Target) -> TargetRow | None:
         """The target's external_ids and, for a port, those of its switch or router."""
+        from ovn_inject.core.targets import TargetRow
+
         found = self._rpc.select(
             NB, _TABLE_OF[target.kind], [["name", "==", target.name]], ["_uuid", "external_ids"]
         )

@@ -6,22 +6,27 @@ one port and its switch, not all of them.
 
 ``unix:`` and ``tcp:`` remotes are spoken with the standard library's socket
 and JSON decoder: python-ovs's stream, poller and jsonrpc modules cost a CLI
-command more to import than its whole request takes. ``ssl:`` goes through
+command more to import than its whole request takes. So would the socket
+module's (enum conversions of its constants, selectors: 2 ms of a flow-add);
+its C core ``_socket`` has every call a blocking client makes. ``ssl:`` goes through
 python-ovs (its SSL setup is :mod:`ovn_inject.db.ssl_options`').
 """
 
 from __future__ import annotations
 
+import _socket
 import collections
 import errno
 import json
 import os
-import socket
 import time
-from typing import Any
 
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.ovs_json import MessageStream
+
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Rpc:
@@ -105,14 +110,14 @@ class _Plain:
         scheme, _, rest = remote.partition(":")
         try:
             if scheme == "unix":
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._socket = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 address: Any = unix_path(rest)
             elif scheme == "tcp":
                 host, _, port = rest.rpartition(":")
                 host = host.strip("[]")
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                self._socket = socket.socket(family, socket.SOCK_STREAM)
-                self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                family = _socket.AF_INET6 if ":" in host else _socket.AF_INET
+                self._socket = _socket.socket(family, _socket.SOCK_STREAM)
+                self._socket.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
                 address = (host, int(port))
             else:
                 raise _Unreachable(errno.EAFNOSUPPORT)
@@ -230,7 +235,7 @@ class _Ovs:
 _SUN_PATH_MAX = 108
 
 
-def connect_unix(sock: socket.socket, path: str) -> None:
+def connect_unix(sock: _socket.socket, path: str) -> None:
     """Connect ``sock`` to ``path``; a path longer than sockaddr_un holds, through its directory's fd
     (as python-ovs does)."""
     if len(os.fsencode(path)) < _SUN_PATH_MAX:
@@ -258,6 +263,8 @@ def _failure(remote: str, error: int) -> str:
     """
     if not remote.startswith("ssl:"):
         return os.strerror(error) if error else "connection closed"
+    import socket
+
     host, _, port = remote.removeprefix("ssl:").rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()

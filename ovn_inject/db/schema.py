@@ -8,28 +8,42 @@ it too.
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
-from pathlib import Path
 
 from ovn_inject.errors import OvnInjectError
 
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from pathlib import Path
+
 SCHEMA_FILE = "ovn-inject.ovsschema"
+# With os.path, not pathlib: every read command decodes rows with the schema, and
+# pathlib's import would cost a flow-add more than reading the file does.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "data" / SCHEMA_FILE,
-    Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_FILE,
+    os.path.join(_PACKAGE, "data", SCHEMA_FILE),
+    os.path.join(os.path.dirname(_PACKAGE), "schemas", SCHEMA_FILE),
 )
 
 
-def schema_path() -> Path:
+def _found() -> str:
     for path in _CANDIDATES:
-        if path.is_file():
+        if os.path.isfile(path):
             return path
     raise OvnInjectError(f"the OVN_Inject schema {SCHEMA_FILE} is missing from the installation")
 
 
+def schema_path() -> Path:
+    from pathlib import Path
+
+    return Path(_found())
+
+
 @cache
 def schema() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(schema_path().read_text())
+    with open(_found(), encoding="utf-8") as file:
+        loaded: dict[str, object] = json.load(file)
     return loaded
 
 

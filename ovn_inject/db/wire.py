@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from functools import cache
 
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.db.errors import AmbiguousRecordError, RowNotFoundError
 from ovn_inject.db.schema import schema
 
-Record = dict[str, Any]
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Any
+
+    Record = dict[str, Any]
+
 _HEX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
 
 
+@cache  # per row of every read otherwise: the schema does not change in a process
 def _column_types(table: str) -> dict[str, dict[str, Any]]:
     tables = schema()["tables"]
     assert isinstance(tables, dict)

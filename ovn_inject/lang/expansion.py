@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from ovn_inject.lang import symbols
 from ovn_inject.lang.ast import (
@@ -65,6 +64,7 @@ from ovn_inject.lang.ast import (
 )
 from ovn_inject.lang.match_parser import parse_match_tree
 from ovn_inject.lang.printer import format_match
+from ovn_inject.records import field, record
 
 #: Every figure saturates here: beyond it the exact number does not matter.
 CAP = 1_000_000
@@ -84,7 +84,7 @@ CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.co
 _INVERT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Release:
     """How one ovn-controller release normalises (the parts that change the count)."""
 
@@ -102,7 +102,7 @@ RELEASES = {
 DEFAULT_RELEASE = "23.03"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Cost:
     """OpenFlow flows (conjunction and conj_id flows included) and conjunctive matches of one lflow."""
 
@@ -122,7 +122,7 @@ class Cost:
 Term = tuple[int, int] | str  # (value, mask) over the root field, or a port name
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Terms:
     """The alternatives of one field: exact (``items``) or only counted (``items`` None)."""
 
@@ -302,7 +302,7 @@ def count(dnf: Dnf) -> tuple[int, int]:
 # ---- annotate + simplify, on our tree ---------------------------------------------
 
 
-@dataclass
+@record
 class _Lowering:
     release: Release
     set_sizes: Mapping[str, int]

@@ -8,8 +8,7 @@ operand (a parenthesised expression, a bare field, ``0``/``1``).
 
 from __future__ import annotations
 
-import difflib
-from typing import NoReturn
+from collections.abc import Iterable
 
 from ovn_inject.lang import releases
 from ovn_inject.lang.ast import (
@@ -31,6 +30,10 @@ from ovn_inject.lang.ast import (
 from ovn_inject.lang.errors import ParseError
 from ovn_inject.lang.lexer import Token, tokenize
 from ovn_inject.lang.releases import Release
+
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 #: operator -> (precedence, node class); equal precedences may not be mixed unparenthesised.
 BINARY_OPERATORS: dict[str, tuple[int, type[And] | type[Or]]] = {"&&": (1, And), "||": (1, Or)}
@@ -92,7 +95,7 @@ class TokenStream:
             if name in self.release.moved:
                 close = [self.release.moved[name]]
             else:  # a name of another release is no typo
-                close = [] if known else difflib.get_close_matches(name, table, n=1)
+                close = [] if known else _close_matches(name, table)
             hints = [known, f"did you mean '{close[0]}'?" if close else ""]
             self.fail(
                 f"unknown field '{name}' in OVN {self.release.name}", token, "; ".join(h for h in hints if h)
@@ -280,3 +283,10 @@ class MatchParser(TokenStream):
 def parse_match_tree(text: str, release: Release | str | None = None) -> Expr:
     """Syntax only (fields must exist); :mod:`typecheck` does the rest."""
     return MatchParser(text, release).parse()
+
+
+def _close_matches(name: str, table: Iterable[str]) -> list[str]:
+    """The known name closest to a misspelt one, if any (difflib is imported for an error alone)."""
+    import difflib
+
+    return difflib.get_close_matches(name, table, n=1)

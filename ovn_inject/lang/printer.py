@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import _socket  # inet_ntop without the socket module's import (see lexer)
 
 from ovn_inject.lang.ast import (
     Action,
@@ -60,9 +60,9 @@ def _plain(value: int, fmt: str) -> str:
     if fmt == "hex":
         return f"{value:#x}"
     if fmt == "ipv4":
-        return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+        return _socket.inet_ntop(_socket.AF_INET, value.to_bytes(4, "big"))
     if fmt == "ipv6":
-        return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+        return _socket.inet_ntop(_socket.AF_INET6, value.to_bytes(16, "big"))
     raw = f"{value:012x}"
     return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
 

@@ -15,18 +15,21 @@ Not modelled: ovn-northd's separate symbol table for ACL matches (26.03's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
 from ovn_inject.lang import symbols
 from ovn_inject.lang.ast import FieldRef
 from ovn_inject.lang.errors import ReleaseError
 from ovn_inject.lang.symbols import LOGICAL_REGISTERS, Symbol, SymbolTable
+from ovn_inject.records import field, record
 
-ArgsRule = Literal["none", "optional", "required"]
-#: (parentheses, nested block: None / "optional" / "required", scope inside the block).
-ActionRule = tuple[ArgsRule, str | None, str]
+TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
+if TYPE_CHECKING:
+    from typing import Literal
+
+    ArgsRule = Literal["none", "optional", "required"]
+    #: (parentheses, nested block: None / "optional" / "required", scope inside the block).
+    ActionRule = tuple[ArgsRule, str | None, str]
 
 #: OVN 23.03's actions beyond the fully modelled ones (next, output, ip.ttl--, assignments, clone).
 BASE_ACTIONS: dict[str, ActionRule] = {
@@ -123,7 +126,7 @@ def string_field(name: str, register: int) -> SymbolSpec:
     return lambda table: Symbol(name, 0, "nominal", "string", register=register)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Delta:
     """What one release changes compared with the previous one."""
 
@@ -263,7 +266,7 @@ DELTAS: tuple[Delta, ...] = (
 )
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Release:
     """Everything the parser needs to know about one OVN release's language."""
 
@@ -374,7 +377,7 @@ def parse_release(text: str) -> Release:
     return release
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Detected:
     """The release an OVN_Southbound schema version maps to.
 

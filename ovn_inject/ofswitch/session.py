@@ -23,7 +23,7 @@ from os_ken.ofproto import ofproto_parser
 from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto.ofproto_protocol import ProtocolDesc
 
-from ovn_inject.core.placement import APP_PRIORITY_MAX
+from ovn_inject.core.hooks import APP_PRIORITY_MAX
 from ovn_inject.core.validate import FlowRequest, FlowValidationError, ServiceView, validate_flow
 from ovn_inject.ofswitch import oxm, table, wire
 from ovn_inject.ofswitch.errors import OfError

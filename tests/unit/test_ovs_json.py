@@ -65,3 +65,22 @@ def test_a_message_stream_splits_anywhere_even_inside_a_character() -> None:
         stream = MessageStream()
         got = stream.feed(data[:cut]) + stream.feed(data[cut:])
         assert got == messages, cut  # the trailing "{" is a value still on its way
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.text(max_size=5), _values, max_size=4), min_size=1, max_size=4),
+    st.lists(st.integers(0, 10_000), max_size=4),
+)
+def test_whole_and_split_messages_decode_as_sent(messages: list[dict[str, Any]], cuts: list[int]) -> None:
+    """Whole values are decoded at once, the others scanned: the same values either way."""
+    data = "\n".join(json.dumps(m, ensure_ascii=False) for m in messages).encode()
+    stream, got, last = MessageStream(), [], 0
+    for cut in sorted({c % (len(data) + 1) for c in cuts}):
+        got += stream.feed(data[last:cut])
+        last = cut
+    assert got + stream.feed(data[last:]) == messages
+
+
+def test_a_whole_message_that_is_no_json_is_an_error_string() -> None:
+    assert [isinstance(v, str) for v in MessageStream().feed(b'{nope} {"id": 1}')] == [True, False]
