@@ -12,12 +12,33 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ovn_inject import prefork
 from ovn_inject.constants import GATEWAY_ENV, INJECT_DB_NAME
 from ovn_inject.db.ssl_options import SslOptions
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import pki, processes
 from ovn_inject.sandbox.layout import Layout, State
 from ovn_inject.sandbox.processes import find_schema
+
+# What ovn-inject's daemons import in common, imported once for all of them (ovn_inject.prefork):
+#: by every one, before the first (the gate) is forked;
+COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
+#: by the compiler daemon, the gateway and the OpenFlow daemon: the IDLs, the topology, the language;
+SHARED_MODULES = [
+    "ovs.db.idl",
+    "ovsdbapp.backend.ovs_idl",
+    "ovn_inject.lang",
+    "ovn_inject.core.placement",
+    "ovn_inject.core.topology",
+    "ovn_inject.core.validate",
+    "ovn_inject.db.discovery",
+    "ovn_inject.db.nbrows",
+    "ovn_inject.db.records",
+    "ovn_inject.db.rpc",
+]
+#: by the gateway and the OpenFlow daemon, which keeps its connections in the gateway's state.
+STATE_MODULES = ["ovn_inject.gateway.state"]
+STATE_USERS = ("gateway", "ofswitch")
 
 
 class CentralServices:
@@ -93,15 +114,20 @@ class CentralServices:
             self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
-        self._launched: list[processes.Launched] = []
-        self._gate: processes.Launched | None = None
-        if self.gated:
+        self._launched: list[processes.Starting] = []
+        self._gate: processes.Starting | None = None
+        if self.gated and inject:
             # The gate first: northd waits for it, the others only the end of up().
+            self._gate, *self._launched = self._prefork_python_daemons(
+                [
+                    ("sbgate", self._gate_argv()),
+                    ("inject-northd", self._inject_northd_argv()),
+                    ("gateway", self._gateway_argv()),
+                    ("ofswitch", self._ofswitch_argv()),
+                ]
+            )
+        elif self.gated:
             self._gate = self._launch_python_daemon("sbgate", self._gate_argv())
-            if inject:
-                self._launched.append(self._launch_python_daemon("inject-northd", self._inject_northd_argv()))
-                self._launched.append(self._launch_python_daemon("gateway", self._gateway_argv()))
-                self._launched.append(self._launch_python_daemon("ofswitch", self._ofswitch_argv()))
         self.nbctl("init")
 
     def _start_northd_when_gated(self) -> None:
@@ -295,20 +321,37 @@ class CentralServices:
         self._finish_python_daemon(self._launch_python_daemon(name, argv))
 
     def _launch_python_daemon(self, name: str, argv: list[str]) -> processes.Launched:
+        return processes.Launched([sys.executable, "-m", "ovn_inject", *self._daemon_args(name, argv)], name)
+
+    def _prefork_python_daemons(self, daemons: list[tuple[str, list[str]]]) -> list[processes.Starting]:
+        """Several daemons forked, in order, from one interpreter that imports what they share once.
+
+        Each gets ready as if launched on its own (:meth:`_launch_python_daemon`); the
+        first one's child is forked right after the imports every daemon needs.
+        """
+        args = {name: self._daemon_args(name, argv) for name, argv in daemons}
+        first, *rest = args
+        plan: prefork.Plan = [["import", COMMON_MODULES], ["start", first, args[first]]]
+        plan.append(["import", SHARED_MODULES])
+        for name in rest:
+            if name in STATE_USERS and ["import", STATE_MODULES] not in plan:
+                plan.append(["import", STATE_MODULES])
+            plan.append(["start", name, args[name]])
+        commands = {name: [sys.executable, "-m", "ovn_inject", *a] for name, a in args.items()}
+        group = prefork.Prefork(plan, commands)
+        return [group.member(name) for name in args]
+
+    def _daemon_args(self, name: str, argv: list[str]) -> list[str]:
         rundir = self.layout.central
-        command = [
-            sys.executable,
-            "-m",
-            "ovn_inject",
+        return [
             *argv,
             "--detach",
             f"--pidfile={rundir / (name + '.pid')}",
             f"--log-file={rundir / (name + '.log')}",
             f"--unixctl={rundir / (name + '.ctl')}",
         ]
-        return processes.Launched(command, name)
 
-    def _finish_python_daemon(self, launched: processes.Launched) -> None:
+    def _finish_python_daemon(self, launched: processes.Starting) -> None:
         name, rundir = launched.name, self.layout.central
         launched.wait()
         pid = processes.read_pid(rundir / f"{name}.pid")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from ovn_inject.sandbox import central
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,3 +37,9 @@ def test_the_gate_imports_no_package_metadata() -> None:
     The other daemons import it anyway, through ovsdbapp (pbr) and pydantic.
     """
     assert "importlib.metadata" not in _imported("import ovn_inject.cli.sbgate_cmd, ovn_inject.gate.proxy")
+
+
+@pytest.mark.parametrize("module", [*central.COMMON_MODULES, *central.SHARED_MODULES, *central.STATE_MODULES])
+def test_what_a_sandbox_imports_for_its_daemons_exists(module: str) -> None:
+    """A sandbox imports these once for all its daemons (ovn_inject.prefork): a module gone fails here."""
+    importlib.import_module(module)
