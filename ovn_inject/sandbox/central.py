@@ -23,18 +23,25 @@ from ovn_inject.sandbox.processes import find_schema
 # What ovn-inject's daemons import in common, imported once for all of them (ovn_inject.prefork):
 #: by every one, before the first (the gate) is forked;
 COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
-#: by the compiler daemon, the gateway and the OpenFlow daemon: the IDLs, the topology, the language;
+#: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
+#: the IDLs, the topology, the language, the compiler, Prometheus's client;
 SHARED_MODULES = [
     "ovs.db.idl",
     "ovsdbapp.backend.ovs_idl",
     "ovn_inject.lang",
+    "ovn_inject.core.appflows",
+    "ovn_inject.core.bound",
+    "ovn_inject.core.compiler",
+    "ovn_inject.core.contract",
     "ovn_inject.core.placement",
+    "ovn_inject.core.policy",
     "ovn_inject.core.topology",
     "ovn_inject.core.validate",
     "ovn_inject.db.discovery",
     "ovn_inject.db.nbrows",
     "ovn_inject.db.records",
     "ovn_inject.db.rpc",
+    "prometheus_client.core",
 ]
 #: by the gateway and the OpenFlow daemon, which keeps its connections in the gateway's state.
 STATE_MODULES = ["ovn_inject.gateway.state"]
