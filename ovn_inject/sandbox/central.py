@@ -103,8 +103,9 @@ class CentralServices:
     def _start_central(self, inject: bool = False) -> None:
         """The databases; the gate and ovn-inject's own daemons (with ``inject``) launched, not waited for.
 
-        The Python daemons take a second or more each to import and connect:
-        they are launched here and get ready while the caller brings up the
+        The Python daemons' start is mostly imports: they are forked from one
+        interpreter that imports what they share once (:meth:`_prefork_python_daemons`)
+        and get ready while the caller brings up the
         chassis' switches; :meth:`_start_northd_when_gated` waits for the gate
         (ovn-northd's way to SB) and starts northd, :meth:`_finish_central` waits
         for the others. ovn-controllers start after northd (one started before
