@@ -56,6 +56,7 @@ def main(argv: Sequence[str]) -> int:
     children: dict[int, str] = {}
     selector = selectors.DefaultSelector()
     for step in plan:
+        _report(selector, children, 0)  # a daemon ready by now (the gate) is waited for
         if step[0] == "import":
             for module in step[1]:
                 importlib.import_module(module)
@@ -72,23 +73,28 @@ def main(argv: Sequence[str]) -> int:
         children[pid] = name
         selector.register(read_end, selectors.EVENT_READ, (pid, bytearray()))
     while children:
-        for key, _ in selector.select():
-            pid, output = key.data
-            chunk = os.read(key.fd, 65536)
-            if chunk:
-                output += chunk
-                continue
-            selector.unregister(key.fd)
-            os.close(key.fd)
-            _, status = os.waitpid(pid, 0)
-            report = {
-                "name": children.pop(pid),
-                "status": os.waitstatus_to_exitcode(status),
-                "output": output.decode(errors="replace"),
-            }
-            sys.stdout.write(json.dumps(report) + "\n")
-            sys.stdout.flush()
+        _report(selector, children, None)
     return 0
+
+
+def _report(selector: selectors.BaseSelector, children: dict[int, str], timeout: float | None) -> None:
+    """Read the children's output; print the report of each that has exited."""
+    for key, _ in selector.select(timeout):
+        pid, output = key.data
+        chunk = os.read(key.fd, 65536)
+        if chunk:
+            output += chunk
+            continue
+        selector.unregister(key.fd)
+        os.close(key.fd)
+        _, status = os.waitpid(pid, 0)
+        report = {
+            "name": children.pop(pid),
+            "status": os.waitstatus_to_exitcode(status),
+            "output": output.decode(errors="replace"),
+        }
+        sys.stdout.write(json.dumps(report) + "\n")
+        sys.stdout.flush()
 
 
 def _child(args: Sequence[str], output: int) -> None:
