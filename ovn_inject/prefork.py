@@ -10,8 +10,11 @@ command, with ``--detach``, so the child exits once its daemon is ready (or
 with its error) and the daemon goes on detached, with its pidfile, log and
 signal handling, exactly as when started on its own.
 
-PLAN is JSON, a list of steps run in order: ``["import", [MODULE...]]`` or
-``["start", NAME, [ARG...]]``. For each started daemon, once its child has
+PLAN is JSON, a list of steps run in order: ``["import", [MODULE...]]``,
+``["start", NAME, [ARG...]]``, or ``["wait"]``: until a line on stdin (the
+caller's go, once what the daemons connect to is up: the imports meanwhile
+are out of its way); at the end of stdin instead, the program starts no
+more daemons. For each started daemon, once its child has
 exited, the program prints one JSON line ``{"name", "status", "output"}``
 (``output``: what the child printed, stdout and stderr), and it exits once
 every child has. :class:`Prefork` runs the program and waits for each daemon
@@ -36,7 +39,7 @@ from typing import Any
 
 from ovn_inject.errors import CommandFailedError, SandboxError
 
-#: ``["import", [MODULE...]]`` or ``["start", NAME, [ARG...]]``, in order.
+#: ``["import", [MODULE...]]``, ``["start", NAME, [ARG...]]`` or ``["wait"]``, in order.
 Plan = list[list[Any]]
 #: Seconds a daemon has to get ready, as for one started on its own.
 TIMEOUT = 30.0
@@ -60,6 +63,10 @@ def main(argv: Sequence[str]) -> int:
         if step[0] == "import":
             for module in step[1]:
                 importlib.import_module(module)
+            continue
+        if step[0] == "wait":
+            if not sys.stdin.readline():
+                break  # the caller gave up: no daemon to start
             continue
         _, name, args = step
         gc.freeze()
@@ -147,7 +154,7 @@ class Prefork:
         # Its own process group: a timeout kills the program and the children still waiting.
         self._proc = subprocess.Popen(
             self.argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if ["wait"] in plan else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             process_group=0,
@@ -159,6 +166,21 @@ class Prefork:
 
     def member(self, name: str) -> Member:
         return Member(self, name, self._argv_of[name])
+
+    def go(self) -> None:
+        """Past the plan's ``["wait"]``."""
+        self._close_stdin(b"go\n")
+
+    def cancel(self) -> None:
+        """At a ``["wait"]`` not passed yet: start no more daemons."""
+        self._close_stdin(b"")
+
+    def _close_stdin(self, data: bytes) -> None:
+        stdin, self._proc.stdin = self._proc.stdin, None
+        if stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write(data)
+                stdin.close()
 
     def wait(self, name: str, timeout: float) -> None:
         """Until ``name``'s child has exited (its daemon is ready); raise with its output if it failed."""
@@ -173,7 +195,9 @@ class Prefork:
         if report is None:
             assert self._proc.stderr is not None
             stderr = self._proc.stderr.read().decode(errors="replace")
-            raise CommandFailedError(self.argv, self._proc.wait(), stderr)
+            if self._proc.wait() == 0:
+                raise SandboxError(f"{name} was not started")
+            raise CommandFailedError(self.argv, self._proc.returncode, stderr)
         if len(self._reports) == len(self._argv_of) and not self._ended:
             self._proc.communicate()  # it exits once it has reported every daemon
             self._ended = True
@@ -218,6 +242,7 @@ class Member:
 
     def abandon(self) -> None:
         """Wait quietly for it (so that a daemon that did start has its pidfile for teardown)."""
+        self.group.cancel()
         with contextlib.suppress(SandboxError, CommandFailedError):
             self.wait()
 

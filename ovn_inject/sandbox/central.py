@@ -21,7 +21,7 @@ from ovn_inject.sandbox.layout import Layout, State
 from ovn_inject.sandbox.processes import find_schema
 
 # What ovn-inject's daemons import in common, imported once for all of them (ovn_inject.prefork):
-#: by every one, before the first (the gate) is forked;
+#: by every one;
 COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
 #: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
 #: the IDLs, the topology, the language, the compiler, Prometheus's client;
@@ -45,7 +45,6 @@ SHARED_MODULES = [
 ]
 #: by the gateway and the OpenFlow daemon, which keeps its connections in the gateway's state.
 STATE_MODULES = ["ovn_inject.gateway.state"]
-STATE_USERS = ("gateway", "ofswitch")
 
 
 class CentralServices:
@@ -113,6 +112,11 @@ class CentralServices:
         """
         if self.state.extra.get("ssl"):
             pki.create(self.layout.pki)
+        self._launched: list[processes.Starting] = []
+        self._gate: processes.Starting | None = None
+        # Without SSL the daemons' remotes are sockets named in advance: their imports run
+        # while the databases are created, and they start once the databases are up.
+        early = self._prefork_python_daemons() if self.gated and inject and self.ssl is None else None
         inject_db = self._create_inject_db()
         self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb(
             "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
@@ -122,18 +126,10 @@ class CentralServices:
             self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
-        self._launched: list[processes.Starting] = []
-        self._gate: processes.Starting | None = None
-        if self.gated and inject:
-            # The gate first: northd waits for it, the others only the end of up().
-            self._gate, *self._launched = self._prefork_python_daemons(
-                [
-                    ("sbgate", self._gate_argv()),
-                    ("inject-northd", self._inject_northd_argv()),
-                    ("gateway", self._gateway_argv()),
-                    ("ofswitch", self._ofswitch_argv()),
-                ]
-            )
+        if early is not None:
+            early.go()
+        elif self.gated and inject:
+            self._prefork_python_daemons().go()
         elif self.gated:
             self._gate = self._launch_python_daemon("sbgate", self._gate_argv())
         self.nbctl("init")
@@ -331,23 +327,33 @@ class CentralServices:
     def _launch_python_daemon(self, name: str, argv: list[str]) -> processes.Launched:
         return processes.Launched([sys.executable, "-m", "ovn_inject", *self._daemon_args(name, argv)], name)
 
-    def _prefork_python_daemons(self, daemons: list[tuple[str, list[str]]]) -> list[processes.Starting]:
-        """Several daemons forked, in order, from one interpreter that imports what they share once.
+    def _prefork_python_daemons(self) -> prefork.Prefork:
+        """The gate, the compiler daemon, the gateway and the OpenFlow daemon, forked from one
+        interpreter that imports what they share once; they start on :meth:`prefork.Prefork.go`.
 
-        Each gets ready as if launched on its own (:meth:`_launch_python_daemon`); the
-        first one's child is forked right after the imports every daemon needs.
+        Each gets ready as if launched on its own (:meth:`_launch_python_daemon`),
+        the gate first: northd waits for it, the others only the end of up().
         """
-        args = {name: self._daemon_args(name, argv) for name, argv in daemons}
-        first, *rest = args
-        plan: prefork.Plan = [["import", COMMON_MODULES], ["start", first, args[first]]]
-        plan.append(["import", SHARED_MODULES])
-        for name in rest:
-            if name in STATE_USERS and ["import", STATE_MODULES] not in plan:
-                plan.append(["import", STATE_MODULES])
-            plan.append(["start", name, args[name]])
+        daemons = {
+            "sbgate": self._gate_argv(),
+            "inject-northd": self._inject_northd_argv(),
+            "gateway": self._gateway_argv(),
+            "ofswitch": self._ofswitch_argv(),
+        }
+        args = {name: self._daemon_args(name, argv) for name, argv in daemons.items()}
+        plan: prefork.Plan = [
+            ["import", COMMON_MODULES],
+            ["import", SHARED_MODULES],
+            ["wait"],
+            *(["start", name, args[name]] for name in ("sbgate", "inject-northd")),
+            ["import", STATE_MODULES],
+            *(["start", name, args[name]] for name in ("gateway", "ofswitch")),
+        ]
         commands = {name: [sys.executable, "-m", "ovn_inject", *a] for name, a in args.items()}
         group = prefork.Prefork(plan, commands)
-        return [group.member(name) for name in args]
+        members: list[processes.Starting] = [group.member(name) for name in args]
+        self._gate, *self._launched = members
+        return group
 
     def _daemon_args(self, name: str, argv: list[str]) -> list[str]:
         rundir = self.layout.central

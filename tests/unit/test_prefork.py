@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from ovn_inject.errors import CommandFailedError
-from ovn_inject.prefork import Prefork
+from ovn_inject.errors import CommandFailedError, SandboxError
+from ovn_inject.prefork import Plan, Prefork
 
 
 def _commands(*names: str) -> dict[str, list[str]]:
@@ -37,3 +37,19 @@ def test_a_failed_import_fails_every_command_with_its_traceback() -> None:
     with pytest.raises(CommandFailedError) as failed:
         group.member("a").wait()
     assert "ModuleNotFoundError" in failed.value.stderr
+
+
+def test_commands_past_a_wait_start_on_go() -> None:
+    plan: Plan = [["import", ["ovn_inject.cli"]], ["wait"], ["start", "a", ["--version"]]]
+    group = Prefork(plan, _commands("a"))
+    group.go()
+    group.member("a").wait()
+
+
+def test_commands_past_a_wait_never_start_when_cancelled() -> None:
+    plan: Plan = [["wait"], ["start", "a", ["--version"]]]
+    group = Prefork(plan, _commands("a"))
+    group.cancel()
+    with pytest.raises(SandboxError, match="a was not started"):
+        group.member("a").wait()
+    group.member("a").abandon()
