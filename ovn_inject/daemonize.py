@@ -107,7 +107,7 @@ def daemonized(
             announce = status[3:]
             if announce:
                 click.echo(announce)
-            sys.exit(0)
+            _leave()  # freeing the gateway's modules one by one cost its parent 0.09 s of CPU
         os.close(read_end)
         os.setsid()
         notify = write_end
@@ -153,7 +153,7 @@ def daemonized(
 
 
 def _leave() -> NoReturn:
-    """Exit 0 after a clean stop, without tearing the interpreter down.
+    """Exit 0 without tearing the interpreter down: after a clean stop, or once the daemon is ready.
 
     Everything is closed by now; the exit handlers (which remove sockets)
     still run, but freeing every module of the gateway's libraries took up

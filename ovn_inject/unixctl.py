@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,9 @@ Action = Callable[[list[str]], str | None]
 
 
 def version() -> str:
+    # importlib.metadata (email, zipfile, csv) costs every daemon 10 ms of its start: imported when asked.
+    from importlib import metadata
+
     try:
         return f"ovn-inject {metadata.version('ovn-inject')}"
     except metadata.PackageNotFoundError:

@@ -20,26 +20,29 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-from os_ken.ofproto import ofproto_v1_3 as ofp
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ovn_inject.core.validate import FlowRequest, ServiceView, ValidFlow, validate_flow
 from ovn_inject.db.rows import set_uuids
 from ovn_inject.gateway.state import Caller, GatewayState, Options
-from ovn_inject.ofswitch import table, wire
 from ovn_inject.ofswitch.errors import OfError
 from ovn_inject.ofswitch.identity import datapath_id, port_numbers
-from ovn_inject.ofswitch.session import Session, error_reply
-from ovn_inject.ofswitch.store import (
+from ovn_inject.ofswitch.targets import (
     BARRIER_WAIT_OPTION,
     PEER_CN_OPTION,
     TARGETS_COLUMN,
-    FlowModCommand,
-    cached_flow,
-    service_flows,
+    Target,
+    TargetSyntaxError,
+    parse_target,
 )
-from ovn_inject.ofswitch.targets import Target, TargetSyntaxError, parse_target
+
+if TYPE_CHECKING:
+    from ovn_inject.ofswitch import table
+    from ovn_inject.ofswitch.session import Session
+
+# The OpenFlow side (os-ken's parsers, the session, the wire format, table 0) is imported
+# when a controller connects or a flow written over OpenFlow appears, not at start: os-ken
+# imports every OpenFlow version's parser, a third of the daemon's start-up.
 
 LOG = logging.getLogger("ovn_inject.ofswitch")
 POLL_INTERVAL = 0.1
@@ -69,6 +72,21 @@ def unlocked(read: Callable[[], T], attempts: int = 100) -> T:
     return read()
 
 
+def _removal_watched(row: Any) -> table.StoredFlow | None:
+    """The flow of ``row`` if its controller asked for a FLOW_REMOVED (OFPFF_SEND_FLOW_REM), else None.
+
+    Only a flow written over OpenFlow has flags: any other is None without its OpenFlow form parsed.
+    """
+    if "of-match" not in row.external_ids:
+        return None
+    from os_ken.ofproto import ofproto_v1_3 as ofp
+
+    from ovn_inject.ofswitch.store import cached_flow
+
+    flow = cached_flow(row)
+    return flow if flow.flags & ofp.OFPFF_SEND_FLOW_REM else None
+
+
 class ServiceSwitch:
     """A service as a session sees it, read from the daemon's IDL copies."""
 
@@ -91,6 +109,8 @@ class ServiceSwitch:
         return self._ports
 
     def flows(self) -> list[table.StoredFlow]:
+        from ovn_inject.ofswitch.store import service_flows
+
         row = self.state.service_row(self.service_uuid)
         rows = self.state.api.tables["Service_Flow"].rows
         return unlocked(lambda: service_flows(row, rows)) if row is not None else []
@@ -253,6 +273,9 @@ class OfSwitchDaemon:
                 )
                 writer.close()
                 return
+        from ovn_inject.ofswitch import wire
+        from ovn_inject.ofswitch.session import Session
+
         connection = Connection(Session(switch, peer), writer)
         endpoint.connections.add(connection)
         try:
@@ -270,6 +293,10 @@ class OfSwitchDaemon:
     async def _converse(
         self, switch: ServiceSwitch, connection: Connection, reader: asyncio.StreamReader
     ) -> None:
+        from os_ken.ofproto import ofproto_v1_3 as ofp
+
+        from ovn_inject.ofswitch import wire
+
         session, framer = connection.session, wire.Framer()
         connection.send([session.greeting()])
         pending: list[table.FlowMod] = []
@@ -310,6 +337,11 @@ class OfSwitchDaemon:
     ) -> None:
         if not pending:
             return
+        from os_ken.ofproto import ofproto_v1_3 as ofp
+
+        from ovn_inject.ofswitch.session import error_reply
+        from ovn_inject.ofswitch.store import FlowModCommand
+
         mods = list(pending)
         pending.clear()
         view = switch.view()
@@ -371,15 +403,16 @@ class OfSwitchDaemon:
             rows = self.state.api.tables["Service_Flow"].rows
             for flow_uuid in current - before.keys():
                 flow_row = rows.get(flow_uuid)
-                flow = cached_flow(flow_row) if flow_row is not None else None
-                before[flow_uuid] = (
-                    flow if flow is not None and flow.flags & ofp.OFPFF_SEND_FLOW_REM else None
-                )
+                before[flow_uuid] = _removal_watched(flow_row) if flow_row is not None else None
             gone = [before.pop(u) for u in list(before.keys() - current)]
             connections = [c for e in self.endpoints.values() if e.service == name for c in e.connections]
             for flow in gone:
                 if flow is None or not connections:
                     continue
+                from os_ken.ofproto import ofproto_v1_3 as ofp
+
+                from ovn_inject.ofswitch import wire
+
                 expired = flow.hard_timeout and now >= flow.created_ms / 1000 + flow.hard_timeout - 1
                 reason = ofp.OFPRR_HARD_TIMEOUT if expired else ofp.OFPRR_DELETE
                 message = wire.flow_removed(

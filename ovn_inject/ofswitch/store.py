@@ -22,13 +22,13 @@ from ovn_inject.db.rows import set_uuids
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.ofswitch import oxm, table
 from ovn_inject.ofswitch.errors import OfError
-from ovn_inject.ofswitch.targets import Target, parse_target
-
-TARGETS_COLUMN = "openflow_targets"
-#: Service.options key: "sb" or "hv" makes a BARRIER wait until the flows are in SB / on every chassis.
-BARRIER_WAIT_OPTION = "openflow_barrier_wait"
-#: Service.options key: the common name a pssl client's certificate must have (default: the service name).
-PEER_CN_OPTION = "openflow_peer_cn"
+from ovn_inject.ofswitch.targets import (
+    BARRIER_WAIT_OPTION,
+    PEER_CN_OPTION,
+    TARGETS_COLUMN,
+    Target,
+    parse_target,
+)
 
 
 @functools.lru_cache(maxsize=65536)

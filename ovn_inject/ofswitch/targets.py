@@ -14,6 +14,12 @@ from dataclasses import dataclass
 
 from ovn_inject.errors import OvnInjectError
 
+#: Service's column of its endpoints.
+TARGETS_COLUMN = "openflow_targets"
+#: Service.options key: "sb" or "hv" makes a BARRIER wait until the flows are in SB / on every chassis.
+BARRIER_WAIT_OPTION = "openflow_barrier_wait"
+#: Service.options key: the common name a pssl client's certificate must have (default: the service name).
+PEER_CN_OPTION = "openflow_peer_cn"
 DEFAULT_PASSIVE_HOST = "127.0.0.1"
 KINDS = ("tcp", "ssl", "ptcp", "pssl")
 

@@ -12,12 +12,39 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ovn_inject import prefork
 from ovn_inject.constants import GATEWAY_ENV, INJECT_DB_NAME
 from ovn_inject.db.ssl_options import SslOptions
 from ovn_inject.errors import SandboxError
 from ovn_inject.sandbox import pki, processes
 from ovn_inject.sandbox.layout import Layout, State
 from ovn_inject.sandbox.processes import find_schema
+
+# What ovn-inject's daemons import in common, imported once for all of them (ovn_inject.prefork):
+#: by every one;
+COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
+#: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
+#: the IDLs, the topology, the language, the compiler, Prometheus's client;
+SHARED_MODULES = [
+    "ovs.db.idl",
+    "ovsdbapp.backend.ovs_idl",
+    "ovn_inject.lang",
+    "ovn_inject.core.appflows",
+    "ovn_inject.core.bound",
+    "ovn_inject.core.compiler",
+    "ovn_inject.core.contract",
+    "ovn_inject.core.placement",
+    "ovn_inject.core.policy",
+    "ovn_inject.core.topology",
+    "ovn_inject.core.validate",
+    "ovn_inject.db.discovery",
+    "ovn_inject.db.nbrows",
+    "ovn_inject.db.records",
+    "ovn_inject.db.rpc",
+    "prometheus_client.core",
+]
+#: by the gateway and the OpenFlow daemon, which keeps its connections in the gateway's state.
+STATE_MODULES = ["ovn_inject.gateway.state"]
 
 
 class CentralServices:
@@ -75,8 +102,9 @@ class CentralServices:
     def _start_central(self, inject: bool = False) -> None:
         """The databases; the gate and ovn-inject's own daemons (with ``inject``) launched, not waited for.
 
-        The Python daemons take a second or more each to import and connect:
-        they are launched here and get ready while the caller brings up the
+        The Python daemons' start is mostly imports: they are forked from one
+        interpreter that imports what they share once (:meth:`_prefork_python_daemons`)
+        and get ready while the caller brings up the
         chassis' switches; :meth:`_start_northd_when_gated` waits for the gate
         (ovn-northd's way to SB) and starts northd, :meth:`_finish_central` waits
         for the others. ovn-controllers start after northd (one started before
@@ -84,6 +112,11 @@ class CentralServices:
         """
         if self.state.extra.get("ssl"):
             pki.create(self.layout.pki)
+        self._launched: list[processes.Starting] = []
+        self._gate: processes.Starting | None = None
+        # Without SSL the daemons' remotes are sockets named in advance: their imports run
+        # while the databases are created, and they start once the databases are up.
+        early = self._prefork_python_daemons() if self.gated and inject and self.ssl is None else None
         inject_db = self._create_inject_db()
         self.state.pids["nb"], self.state.nb_tcp = self._start_ovsdb(
             "ovnnb_db", "ovn-nb.ovsschema", True, extra_dbs=[inject_db]
@@ -93,15 +126,12 @@ class CentralServices:
             self._start_sb_cluster(self.sb_members)
         else:
             self.state.pids["sb"], self.state.sb_tcp = self._start_ovsdb("ovnsb_db", "ovn-sb.ovsschema", True)
-        self._launched: list[processes.Launched] = []
-        self._gate: processes.Launched | None = None
-        if self.gated:
-            # The gate first: northd waits for it, the others only the end of up().
+        if early is not None:
+            early.go()
+        elif self.gated and inject:
+            self._prefork_python_daemons().go()
+        elif self.gated:
             self._gate = self._launch_python_daemon("sbgate", self._gate_argv())
-            if inject:
-                self._launched.append(self._launch_python_daemon("inject-northd", self._inject_northd_argv()))
-                self._launched.append(self._launch_python_daemon("gateway", self._gateway_argv()))
-                self._launched.append(self._launch_python_daemon("ofswitch", self._ofswitch_argv()))
         self.nbctl("init")
 
     def _start_northd_when_gated(self) -> None:
@@ -295,20 +325,47 @@ class CentralServices:
         self._finish_python_daemon(self._launch_python_daemon(name, argv))
 
     def _launch_python_daemon(self, name: str, argv: list[str]) -> processes.Launched:
+        return processes.Launched([sys.executable, "-m", "ovn_inject", *self._daemon_args(name, argv)], name)
+
+    def _prefork_python_daemons(self) -> prefork.Prefork:
+        """The gate, the compiler daemon, the gateway and the OpenFlow daemon, forked from one
+        interpreter that imports what they share once; they start on :meth:`prefork.Prefork.go`.
+
+        Each gets ready as if launched on its own (:meth:`_launch_python_daemon`),
+        the gate first: northd waits for it, the others only the end of up().
+        """
+        daemons = {
+            "sbgate": self._gate_argv(),
+            "inject-northd": self._inject_northd_argv(),
+            "gateway": self._gateway_argv(),
+            "ofswitch": self._ofswitch_argv(),
+        }
+        args = {name: self._daemon_args(name, argv) for name, argv in daemons.items()}
+        plan: prefork.Plan = [
+            ["import", COMMON_MODULES],
+            ["import", SHARED_MODULES],
+            ["wait"],
+            *(["start", name, args[name]] for name in ("sbgate", "inject-northd")),
+            ["import", STATE_MODULES],
+            *(["start", name, args[name]] for name in ("gateway", "ofswitch")),
+        ]
+        commands = {name: [sys.executable, "-m", "ovn_inject", *a] for name, a in args.items()}
+        group = prefork.Prefork(plan, commands)
+        members: list[processes.Starting] = [group.member(name) for name in args]
+        self._gate, *self._launched = members
+        return group
+
+    def _daemon_args(self, name: str, argv: list[str]) -> list[str]:
         rundir = self.layout.central
-        command = [
-            sys.executable,
-            "-m",
-            "ovn_inject",
+        return [
             *argv,
             "--detach",
             f"--pidfile={rundir / (name + '.pid')}",
             f"--log-file={rundir / (name + '.log')}",
             f"--unixctl={rundir / (name + '.ctl')}",
         ]
-        return processes.Launched(command, name)
 
-    def _finish_python_daemon(self, launched: processes.Launched) -> None:
+    def _finish_python_daemon(self, launched: processes.Starting) -> None:
         name, rundir = launched.name, self.layout.central
         launched.wait()
         pid = processes.read_pid(rundir / f"{name}.pid")

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from ovn_inject.errors import CommandFailedError, MissingBinaryError, SandboxError
 
@@ -62,6 +63,16 @@ def run(
     if check and proc.returncode != 0:
         raise CommandFailedError(list(argv), proc.returncode, proc.stderr)
     return proc
+
+
+class Starting(Protocol):
+    """A daemon getting ready: :class:`Launched`, or one of several forked by ovn_inject.prefork."""
+
+    name: str
+
+    def wait(self, timeout: float = COMMAND_TIMEOUT) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 class Launched:
