@@ -27,19 +27,15 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ovs.db.idl
 import ovs.poller
-from ovsdbapp.backend.ovs_idl import idlutils
 
-from ovn_inject.constants import DEFAULT_TENANT_KEY, OWNER_KEY
 from ovn_inject.core.appflows import FlowCache
 from ovn_inject.core.compiler import (
-    OWNER_VALUE,
     AttachmentSpec,
     ChainMemo,
     Compiled,
@@ -49,7 +45,6 @@ from ovn_inject.core.compiler import (
 from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
 from ovn_inject.core.discovery import Discovery, place
-from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import Placement, Unusable, cursor_widths
 from ovn_inject.core.status import FlowState, Status
 from ovn_inject.core.topology import Topology
@@ -61,12 +56,12 @@ from ovn_inject.db.records import RELEASE_OPTION
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.lang import Release
 from ovn_inject.northd import sbwriter, sources
+from ovn_inject.northd.connection import LOCK_NAME, Idls, Options, open_idls
 from ovn_inject.northd.metrics import PASS_SECONDS
-from ovn_inject.northd.tracking import Changes, TrackingIdl
+from ovn_inject.northd.tracking import Changes
 from ovn_inject.vlog import RateLimit
 
 LOG = logging.getLogger("ovn_inject.northd")
-LOCK_NAME = "ovn_inject_northd"
 #: While a hook is unusable (e.g. northd has not written its stage yet), look again after this
 #: long, then twice as long each time up to the maximum (reading northd's flows is not cheap
 #: on a big SB); a new datapath in SB starts over from the minimum.
@@ -87,17 +82,6 @@ _DONE = (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED)
 
 
 @dataclass
-class Options:
-    nb: str
-    sb: str
-    inject: str
-    tenant_key: str = DEFAULT_TENANT_KEY
-    registers: dict[DatapathKind, str] = field(default_factory=dict)
-    cursor_width: int | None = None  # None: sized to the attachments at each hook
-    release: Release | None = None  # forced; None: learnt from SB's schema
-
-
-@dataclass
 class Stats:
     """Counters tests and benchmarks read (through ``status``)."""
 
@@ -108,23 +92,11 @@ class Stats:
     failures: int = 0
 
 
-def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> TrackingIdl:
-    helper = idlutils.get_schema_helper(remote, schema)
-    for table, cols in columns.items():
-        helper.register_columns(table, cols)
-    return TrackingIdl(remote, helper, leader_only=False, ignore=sources.IGNORED_ALONE)
-
-
 class Daemon:
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, idls: Idls | None = None) -> None:
         self.options = options
-        self.nb = _idl(options.nb, "OVN_Northbound", sources.NB_COLUMNS)
-        self.sb = _idl(options.sb, "OVN_Southbound", sources.SB_COLUMNS)
-        self.sb.cond_change(
-            "Logical_Flow", [["external_ids", "includes", ["map", [[OWNER_KEY, OWNER_VALUE]]]]]
-        )
-        self.sb.set_lock(LOCK_NAME)
-        self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
+        idls = idls or open_idls(options.nb, options.sb, options.inject)
+        self.nb, self.sb, self.inject = idls.all()
         self.flows = FlowCache(options.release)
         self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
