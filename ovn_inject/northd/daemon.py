@@ -239,6 +239,7 @@ class Daemon:
 
     def reconcile(self) -> None:
         started = time.perf_counter()
+        streamed = (0, 0)  # rows inserted and deleted while the contract decided
         if not self.placements:
             self.placements = self._discover()
             self._compiled = None
@@ -287,6 +288,7 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
+            stream = sbwriter.stream_for(self.sb, self._compiled.lflows)
             # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
             self.contract.apply(
                 self._compiled,
@@ -296,9 +298,17 @@ class Daemon:
                 self._attachments,
                 self.flows.release,
                 self._budgets,
+                decided=stream.add if stream is not None else None,
             )
             if self.contract.refused:
                 LOG.warning("output contract: %d rows held back", self.contract.refused)
+            if stream is not None:
+                error = stream.finish(set(self.sb.tables["Logical_Flow"].rows) - self._compiled.lflows.keys())
+                streamed = (stream.inserted, stream.deleted)
+                self.stats.sb_ops += stream.inserted + stream.deleted
+                if error:
+                    self.failed(f"SB transaction failed ({error})")
+                    return
         compiled = self._compiled
         delta = Delta((), ())
         if compiled is not self._in_step or sb.touched("Logical_Flow", "Datapath_Binding"):
@@ -325,8 +335,8 @@ class Daemon:
             "pass %d: %d hook lflows, +%d -%d rows, %d chains replayed, %.1f ms",
             self.stats.passes,
             len(compiled.lflows),
-            len(delta.insert),
-            len(delta.delete),
+            streamed[0] + len(delta.insert),
+            streamed[1] + len(delta.delete),
             self._memo.hits,
             self.stats.last_pass_ms,
         )
