@@ -129,8 +129,10 @@ def row_match(text: str, release: Release | None = None) -> n.Expr:
     its end either way (so the cut is between tokens, never inside a quoted
     string), the head's terms are joined by the same ``&&`` (a head that is
     one range, or joined by ``||``, comes out as it would in the row), and the
-    tail is one parenthesised term in both. Any text that does not split so
-    is parsed whole, with the whole text's error message.
+    tail is one parenthesised term in both. A row with no tail (a chain's
+    continuation, ``HEAD`` alone) parses to the terms of ``HEAD && 1``
+    without the ``1``: the parse its chain's flow rows share. Any text that
+    does not split so is parsed whole, with the whole text's error message.
     """
     cut = text.rfind(_LAST_TERM)
     while cut > 0 and text.endswith(")"):
@@ -141,6 +143,11 @@ def row_match(text: str, release: Release | None = None) -> n.Expr:
                 return n.And((*head.items[:-1], tail.items[1]))
             break
         cut = text.rfind(_LAST_TERM, 0, cut)
+    if cut < 0:
+        whole = _parse_part(text + " && 1", release)
+        if isinstance(whole, n.And) and whole.items[-1] == _TRUE:
+            items = whole.items[:-1]
+            return items[0] if len(items) == 1 else n.And(items)
     return parse_match(text, Context(release=release))
 
 

@@ -288,6 +288,15 @@ SPLITS = [
     '!(inport == "x") && (tcp)',
     'inport == "x" && (tcp) && 1 < tcp.dst < 5 && (udp)',
     "tcp && (" + "(" * 40 + "udp" + ")" * 40 + ")",
+    "tcp || udp",
+    "1 < tcp.dst < 5",
+    'inport == "x" && 1 < tcp.dst < 5',
+    "!tcp",
+    "1",
+    "0",
+    "ip4 && 1 || ip6",
+    "(tcp) || (udp)",
+    'inport == "a && 1',
     "a && (",
     " && (tcp)",
 ]
@@ -311,6 +320,7 @@ def test_a_row_parsed_in_parts_is_the_row_parsed_whole() -> None:
     matches = [line[2:] for line in corpus.read_text().splitlines() if line.startswith("M ")]
     for text in matches:
         texts += [f'reg9[1..2] == 1 && inport == "vm1" && ({text})', f"{text} && (tcp)", f"({text}) && (tcp)"]
+        texts += [text, f"({text})", f"{text} && 1", f"1 && {text}"]  # no tail: parsed as a head
     for text in texts:
         assert _parsed(row_match, text) == _parsed(parse_match, text), text
 
