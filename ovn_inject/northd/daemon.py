@@ -55,7 +55,7 @@ from ovn_inject.db.lazyrows import Readers
 from ovn_inject.db.records import RELEASE_OPTION
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.lang import Release
-from ovn_inject.northd import sbwriter, sources
+from ovn_inject.northd import sbstream, sbwriter, sources
 from ovn_inject.northd.connection import LOCK_NAME, Idls, Options, open_idls
 from ovn_inject.northd.metrics import PASS_SECONDS
 from ovn_inject.northd.tracking import Changes
@@ -288,7 +288,7 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
-            stream = sbwriter.stream_for(self.sb, self._compiled.lflows)
+            stream = sbstream.stream_for(self.sb, self._compiled.lflows)
             # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
             self.contract.apply(
                 self._compiled,

@@ -1,4 +1,4 @@
-"""SB rows sent while a pass still computes (northd.sbwriter.Stream), against a real SB.
+"""SB rows sent while a pass still computes (northd.sbstream.Stream), against a real SB.
 
 A pass that only adds rows sends them in batches as the contract decides
 them, several transactions in flight at once; a batch that fails stops the
@@ -17,7 +17,7 @@ from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
 from ovn_inject.core.compiler import LogicalFlow
 from ovn_inject.core.diff import diff
 from ovn_inject.db.rpc import Rpc
-from ovn_inject.northd import sbwriter
+from ovn_inject.northd import sbstream, sbwriter
 from ovn_inject.northd.connection import Idls, open_idls
 from ovn_inject.sandbox import Sandbox
 from tests.waiting import wait_until
@@ -88,12 +88,12 @@ def _in_sb(idls: Idls) -> set[str]:
 def test_batches_go_while_the_pass_goes_on_and_the_rest_goes_last(bound: Bound) -> None:
     idls = bound.idls
     rows = _rows(bound, 7)
-    stream = sbwriter.stream_for(idls.sb, {row.uuid: row for row in rows})
+    stream = sbstream.stream_for(idls.sb, {row.uuid: row for row in rows})
     assert stream is not None
     stream._batch = 3
     for group in (rows[0:2], rows[2:3], rows[3:5], rows[5:6]):
         stream.add(group)
-    assert len(stream._sent) == 2 and len(stream._ops) == 0  # two batches in flight
+    assert len(stream._sent) == 2 and stream._count == 0  # two batches in flight
     stream.add(rows[6:7])
     assert stream.finish() is None  # the last row goes as a batch of its own
     assert (stream.inserted, stream.deleted) == (7, 0)
@@ -104,7 +104,7 @@ def test_the_rest_goes_with_the_deletions_of_rows_no_longer_wanted(bound: Bound)
     idls = bound.idls
     rows = _rows(bound, 4)
     assert sbwriter.apply(idls.sb, diff({rows[0].uuid: rows[0]}, set()))[1] is None
-    stream = sbwriter.stream_for(idls.sb, {row.uuid: row for row in rows})
+    stream = sbstream.stream_for(idls.sb, {row.uuid: row for row in rows})
     assert stream is not None
     stream._batch = 2
     stream.add(rows[1:4])  # sent
@@ -117,7 +117,7 @@ def test_a_failed_batch_stops_the_stream_and_the_next_diff_repairs(demo: Sandbox
     idls = bound.idls
     rows = _rows(bound, 7)
     wanted = {row.uuid: row for row in rows}
-    stream = sbwriter.stream_for(idls.sb, wanted)
+    stream = sbstream.stream_for(idls.sb, wanted)
     assert stream is not None
     stream._batch = 3
     stream.add(rows[0:3])  # sent
@@ -138,7 +138,7 @@ def test_a_failed_batch_stops_the_stream_and_the_next_diff_repairs(demo: Sandbox
 def test_nothing_more_is_sent_once_a_batch_is_known_to_have_failed(demo: Sandbox, bound: Bound) -> None:
     idls = bound.idls
     rows = _rows(bound, 3)
-    stream = sbwriter.stream_for(idls.sb, {row.uuid: row for row in rows})
+    stream = sbstream.stream_for(idls.sb, {row.uuid: row for row in rows})
     assert stream is not None
     stream._batch = 1
     with Rpc(demo.sb_remote, 30, "SB") as rpc:
@@ -162,5 +162,27 @@ def test_no_stream_when_a_row_sb_holds_is_no_longer_wanted(bound: Bound) -> None
     idls = bound.idls
     rows = _rows(bound, 2)
     assert sbwriter.apply(idls.sb, diff({rows[0].uuid: rows[0]}, set()))[1] is None
-    assert sbwriter.stream_for(idls.sb, {rows[1].uuid: rows[1]}) is None  # rows[0] would be deleted
-    assert sbwriter.stream_for(idls.sb, {row.uuid: row for row in rows}) is not None
+    assert sbstream.stream_for(idls.sb, {rows[1].uuid: rows[1]}) is None  # rows[0] would be deleted
+    assert sbstream.stream_for(idls.sb, {row.uuid: row for row in rows}) is not None
+
+
+def test_batches_wait_while_the_connection_holds_unsent_requests(
+    bound: Bound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is added to a connection that has not written what it holds; the rest goes at the end."""
+    idls = bound.idls
+    rows = _rows(bound, 3000)
+    stream = sbstream.stream_for(idls.sb, {row.uuid: row for row in rows})
+    assert stream is not None
+    stream._batch = 500
+    session = idls.sb._session
+    written = session.get_backlog
+    monkeypatch.setattr(session, "get_backlog", lambda: sbstream.BACKLOG)  # as when the server lags
+    for start in range(0, len(rows), 10):
+        stream.add(rows[start : start + 10])
+    assert stream._count == 3000 and not stream._sent
+    monkeypatch.setattr(session, "get_backlog", written)
+    monkeypatch.setattr(sbstream, "BACKLOG", 1)  # and at the end, each batch once the last is written
+    assert stream.finish() is None
+    assert len(stream._sent) == 6 and (stream.inserted, stream.deleted) == (3000, 0)
+    assert _in_sb(idls) == {str(row.uuid) for row in rows}
