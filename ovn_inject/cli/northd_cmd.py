@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import ovs.poller
@@ -19,8 +19,10 @@ from ovn_inject.cli.db_options import (
 )
 from ovn_inject.constants import INJECT_DB_ENV, SB_DB_ENV
 from ovn_inject.core.placement import pinned_registers
-from ovn_inject.lang import Release, parse_release
 from ovn_inject.unixctl import Control
+
+if TYPE_CHECKING:
+    from ovn_inject.lang import Release
 
 REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 
@@ -49,7 +51,7 @@ REGISTER = click.Choice([f"reg{i}" for i in range(10)])
 )
 @click.option(
     "--ovn-release",
-    callback=lambda _ctx, _param, value: parse_release(value) if value else None,
+    callback=lambda _ctx, _param, value: _release(value) if value else None,
     help="Compile for this OVN release (e.g. 26.03) instead of the one SB's schema says.",
 )
 @click.option("--metrics", metavar="HOST:PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
@@ -76,7 +78,7 @@ def northd(
         from ovn_inject.metrics import parse_address
 
         parse_address(metrics)  # report a bad address before detaching
-    from ovn_inject.northd.daemon import Daemon, Options
+    from ovn_inject.northd.connection import Options, open_idls
 
     settings().ssl().apply([nb, sb, inject_db])
     options = Options(
@@ -92,7 +94,11 @@ def northd(
         signalled = threading.Event()
         # Before anything that opens a unix socket: ovs.fatal_signal then leaves our handlers alone.
         wakeup = daemonize.signal_pipe(signalled.set)
-        daemon = Daemon(options)
+        idls = open_idls(nb, sb, inject_db)
+        # The compiler and the OVN language: imported while the servers build the dumps asked for.
+        from ovn_inject.northd.daemon import Daemon
+
+        daemon = Daemon(options, idls)
         server = _control_socket(unixctl, daemon, daemonize.program_name())
         if metrics is not None:
             from ovn_inject.metrics import serve_metrics
@@ -119,6 +125,12 @@ def northd(
             daemon.close()
             if server is not None:
                 server.close()
+
+
+def _release(value: str) -> Release:
+    from ovn_inject.lang import parse_release  # not imported before the daemon asked for its dumps
+
+    return parse_release(value)
 
 
 def _control_socket(path: Path | None, daemon: Any, program: str) -> Control:

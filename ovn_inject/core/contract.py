@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ovn_inject.constants import OWNER_KEY, OWNER_VALUE
@@ -129,8 +129,10 @@ def row_match(text: str, release: Release | None = None) -> n.Expr:
     its end either way (so the cut is between tokens, never inside a quoted
     string), the head's terms are joined by the same ``&&`` (a head that is
     one range, or joined by ``||``, comes out as it would in the row), and the
-    tail is one parenthesised term in both. Any text that does not split so
-    is parsed whole, with the whole text's error message.
+    tail is one parenthesised term in both. A row with no tail (a chain's
+    continuation, ``HEAD`` alone) parses to the terms of ``HEAD && 1``
+    without the ``1``: the parse its chain's flow rows share. Any text that
+    does not split so is parsed whole, with the whole text's error message.
     """
     cut = text.rfind(_LAST_TERM)
     while cut > 0 and text.endswith(")"):
@@ -141,6 +143,11 @@ def row_match(text: str, release: Release | None = None) -> n.Expr:
                 return n.And((*head.items[:-1], tail.items[1]))
             break
         cut = text.rfind(_LAST_TERM, 0, cut)
+    if cut < 0:
+        whole = _parse_part(text + " && 1", release)
+        if isinstance(whole, n.And) and whole.items[-1] == _TRUE:
+            items = whole.items[:-1]
+            return items[0] if len(items) == 1 else n.And(items)
     return parse_match(text, Context(release=release))
 
 
@@ -377,6 +384,7 @@ class Contract:
         attachments: Iterable[AttachmentSpec],
         release: Release | None = None,
         budgets: Mapping[str, int] | None = None,
+        decided: Callable[[list[LogicalFlow]], None] | None = None,
     ) -> None:
         """Drop every row that breaks the contract; its flow (or attachment) becomes invalid.
 
@@ -384,6 +392,12 @@ class Contract:
         unique per tenant only). With ``budgets`` (service uuid -> OpenFlow
         budget), a service's flows beyond its budget are invalid too: the
         cheapest are kept first.
+
+        The rows of one service are decided together (a broken continuation
+        refuses its attachment's flows, a budget counts all of them) and
+        independently of other services', so ``decided`` is called with the
+        rows each service keeps as soon as they are known: the daemon sends
+        them to SB while the contract checks the next ones.
         """
         # Compared by value: the daemon re-places hooks (new objects) whenever attachments change.
         if placements != self._placements or release is not self._release:
@@ -391,22 +405,50 @@ class Contract:
         self.checked = self.refused = 0
         by_uuid = {s.uuid: s for s in services}
         owners = {a.uuid: by_uuid.get(a.service) for a in attachments}
-        verdicts: dict[uuid.UUID, Verdict] = {}
-        flow_problems: dict[str, str] = {}
-        attachment_problems: dict[str, str] = {}
-        costs: dict[str, list[tuple[int, LogicalFlow]]] = defaultdict(list)
-        flow_owner: dict[str, ServiceSpec] = {}
+        by_service: dict[ServiceSpec | None, list[_Row]] = {}
         for row_uuid, lflow in compiled.lflows.items():
+            ids = dict(lflow.external_ids)
+            owner = owners.get(ids.get("ovn-inject-attachment", ""))
+            by_service.setdefault(owner, []).append((row_uuid, lflow, ids))
+        verdicts: dict[uuid.UUID, Verdict] = {}
+        problems = _Problems()
+        refused: list[uuid.UUID] = []
+        for owner, rows in by_service.items():
+            kept = self._service_rows(owner, rows, topology, release, budgets, verdicts, problems, refused)
+            if decided is not None and kept:
+                decided(kept)
+        self._verdicts = verdicts
+        for row_uuid in refused:
+            del compiled.lflows[row_uuid]
+        self.refused = len(refused)
+        for flow, problem in problems.flows.items():
+            compiled.flow_status[flow] = Status(FlowState.INVALID, problem)
+        for attachment, problem in problems.attachments.items():
+            compiled.attachment_status[attachment] = Status(AttachmentState.INVALID, problem)
+
+    def _service_rows(
+        self,
+        owner: ServiceSpec | None,
+        rows: list[_Row],
+        topology: Topology,
+        release: Release | None,
+        budgets: Mapping[str, int] | None,
+        verdicts: dict[uuid.UUID, Verdict],
+        problems: _Problems,
+        refused: list[uuid.UUID],
+    ) -> list[LogicalFlow]:
+        """Decide the rows of one service (``owner``): return those it keeps, note the others."""
+        placements = self._placements or {}
+        flow_problems, attachment_problems = problems.flows, problems.attachments
+        costs: dict[str, list[tuple[int, LogicalFlow]]] = defaultdict(list)
+        tenant = owner.tenant if owner is not None else None
+        for row_uuid, lflow, ids in rows:
             verdict = self._verdicts.get(row_uuid)
             if verdict is None:
                 verdict = check_row(lflow, placements, release)
                 self.checked += 1
             verdicts[row_uuid] = verdict
-            ids = dict(lflow.external_ids)
-            owner = owners.get(ids.get("ovn-inject-attachment", ""))
-            problem = verdict.problem or check_tenancy(
-                verdict.ports, owner.tenant if owner is not None else None, topology
-            )
+            problem = verdict.problem or check_tenancy(verdict.ports, tenant, topology)
             flow = ids.get(FLOW_ID)
             if problem is not None:
                 problem = f"output contract: {problem}"
@@ -416,31 +458,37 @@ class Contract:
                     attachment_problems.setdefault(ids.get("ovn-inject-attachment", ""), problem)
             elif flow is not None and owner is not None:
                 costs[flow].append((verdict.openflow_flows, lflow))
-                flow_owner[flow] = owner
-        self._verdicts = verdicts
         for flow, priced in costs.items():
             total = min(sum(flows for flows, _ in priced), ex.CAP)
             if total <= self.flow_limit or flow in flow_problems:
                 continue
             term = worst_term(max(priced, key=lambda fl: fl[0])[1], release)
-            refused = bound.over_limit(ex.Cost(total, 0, term, total >= ex.CAP), self.flow_limit)
-            flow_problems[flow] = f"match: {refused}"  # as the gateway words it
-        if budgets is not None:
-            _over_budget(costs, flow_owner, flow_problems, budgets)
-        if not flow_problems and not attachment_problems:
-            return
-        for row_uuid, lflow in list(compiled.lflows.items()):
-            ids = dict(lflow.external_ids)
+            over = bound.over_limit(ex.Cost(total, 0, term, total >= ex.CAP), self.flow_limit)
+            flow_problems[flow] = f"match: {over}"  # as the gateway words it
+        if budgets is not None and owner is not None:
+            _over_budget(costs, dict.fromkeys(costs, owner), flow_problems, budgets)
+        kept: list[LogicalFlow] = []
+        for row_uuid, lflow, ids in rows:
             flow, attachment = ids.get(FLOW_ID), ids.get("ovn-inject-attachment", "")
             if flow in flow_problems or attachment in attachment_problems:
-                del compiled.lflows[row_uuid]
-                self.refused += 1
+                refused.append(row_uuid)
                 if flow is not None and flow not in flow_problems:
                     flow_problems[flow] = f"its attachment {attachment}: {attachment_problems[attachment]}"
-        for flow, problem in flow_problems.items():
-            compiled.flow_status[flow] = Status(FlowState.INVALID, problem)
-        for attachment, problem in attachment_problems.items():
-            compiled.attachment_status[attachment] = Status(AttachmentState.INVALID, problem)
+            else:
+                kept.append(lflow)
+        return kept
+
+
+#: A compiled row with its uuid and its external_ids as a dict.
+_Row = tuple[uuid.UUID, LogicalFlow, dict[str, str]]
+
+
+@dataclass
+class _Problems:
+    """Why flows and attachments are invalid, by uuid (filled service by service)."""
+
+    flows: dict[str, str] = field(default_factory=dict)
+    attachments: dict[str, str] = field(default_factory=dict)
 
 
 def _over_budget(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ovn_inject.constants import OWNER_KEY
 from ovn_inject.core.hooks import APP_PRIORITY_MAX, HOOK_POINTS, DatapathKind, HookPoint, Pipeline
@@ -80,9 +81,9 @@ class Cursor:
     register: str
     bits: tuple[int, ...]  # ascending
 
-    @property
+    @cached_property
     def runs(self) -> tuple[tuple[int, int], ...]:
-        """Contiguous (low, high) runs of the bits, lowest first."""
+        """Contiguous (low, high) runs of the bits, lowest first (the contract asks for every row)."""
         runs: list[tuple[int, int]] = []
         for bit in self.bits:
             if runs and runs[-1][1] == bit - 1:

@@ -142,6 +142,13 @@ def _sat(n: int) -> int:
 class _Budget:
     def __init__(self) -> None:
         self.pairs = 0
+        self.exhausted = False  # a crush was not done for want of budget: the result depends on it
+
+    def exceeded_by(self, pairs: int) -> bool:
+        if self.pairs + pairs > MAX_WORK:
+            self.exhausted = True
+            return True
+        return False
 
 
 def _intersect(a: Term, b: Term) -> Term | None:
@@ -181,7 +188,7 @@ def _or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
 def _and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: _Budget) -> Terms:
     """crush_and_numeric/crush_and_string: every non-empty intersection of one of each."""
     pairs = a.count * b.count
-    if a.items is None or b.items is None or pairs > MAX_PAIRS or budget.pairs + pairs > MAX_WORK:
+    if a.items is None or b.items is None or pairs > MAX_PAIRS or budget.exceeded_by(pairs):
         if a.items is not None and a.count <= 1 and b.items is None:
             return b  # one exact value narrows an opaque set: never more alternatives
         if b.items is not None and b.count <= 1 and a.items is None:
@@ -335,6 +342,27 @@ class _Lowering:
             return result
         raise TypeError(f"not a match expression node: {e!r}")
 
+    def top(self, e: Expr) -> Dnf:
+        """``expr(e, False, True)``, with each term of a top-level conjunction lowered once per process.
+
+        The daemon's rows read ``CURSOR && SCOPE && (APP)``: the rows of a
+        chain share their first terms, many services share the last one.
+        A shared term counts the budget it took; it is lowered again here
+        when that result depended on the budget or would not fit what is left.
+        """
+        if not isinstance(e, And) or self.set_sizes or _unique_name(e) is not None:
+            return self.expr(e, False, True)
+        result: Dnf | None = None
+        for item in e.items:
+            sub, pairs, exhausted = _lowered(item, self.release)
+            if exhausted or self.budget.pairs + pairs > MAX_WORK:
+                sub = self.expr(item, False, True)
+            else:
+                self.budget.pairs += pairs
+            result = sub if result is None else self.and_(result, sub)
+        assert result is not None
+        return result
+
     def and_(self, a: Dnf, b: Dnf) -> Dnf:
         return _and(a, b, self.release, self.budget)
 
@@ -471,6 +499,14 @@ def _unique_name(e: Expr) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _lowered(item: Expr, release: Release) -> tuple[Dnf, int, bool]:
+    """A term of a top-level conjunction, lowered with its prerequisites: (dnf, pairs, exhausted)."""
+    lowering = _Lowering(release, {})
+    dnf = lowering.expr(item, False, True)
+    return dnf, lowering.budget.pairs, lowering.budget.exhausted
+
+
 @functools.lru_cache(maxsize=1024)
 def _text_dnf(source: str, neg: bool, release: Release) -> Dnf:
     """A predicate or prerequisite (symbol table text, no set references), lowered once."""
@@ -490,7 +526,7 @@ def _release(release: str | Release) -> Release:
 
 
 def _flows(tree: Expr, lowering: _Lowering) -> tuple[int, int, bool]:
-    flows, conjunctions = count(lowering.expr(tree, False, True))
+    flows, conjunctions = count(lowering.top(tree))
     return flows, conjunctions, flows >= CAP or conjunctions >= CAP
 
 

@@ -27,19 +27,15 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ovs.db.idl
 import ovs.poller
-from ovsdbapp.backend.ovs_idl import idlutils
 
-from ovn_inject.constants import DEFAULT_TENANT_KEY, OWNER_KEY
 from ovn_inject.core.appflows import FlowCache
 from ovn_inject.core.compiler import (
-    OWNER_VALUE,
     AttachmentSpec,
     ChainMemo,
     Compiled,
@@ -49,7 +45,6 @@ from ovn_inject.core.compiler import (
 from ovn_inject.core.contract import Contract
 from ovn_inject.core.diff import Delta, diff
 from ovn_inject.core.discovery import Discovery, place
-from ovn_inject.core.hooks import DatapathKind
 from ovn_inject.core.placement import Placement, Unusable, cursor_widths
 from ovn_inject.core.status import FlowState, Status
 from ovn_inject.core.topology import Topology
@@ -60,20 +55,20 @@ from ovn_inject.db.lazyrows import Readers
 from ovn_inject.db.records import RELEASE_OPTION
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.lang import Release
-from ovn_inject.northd import sbwriter, sources
+from ovn_inject.northd import sbstream, sbwriter, sources
+from ovn_inject.northd.connection import LOCK_NAME, Idls, Options, open_idls
 from ovn_inject.northd.metrics import PASS_SECONDS
 from ovn_inject.northd.tracking import Changes, TrackingIdl
 from ovn_inject.vlog import RateLimit
 
 LOG = logging.getLogger("ovn_inject.northd")
-LOCK_NAME = "ovn_inject_northd"
 #: While a hook is unusable (e.g. northd has not written its stage yet), look again after this
 #: long, then twice as long each time up to the maximum (reading northd's flows is not cheap
 #: on a big SB); a new datapath in SB starts over from the minimum.
 REDISCOVER_SECONDS = 0.5
 REDISCOVER_MAX_SECONDS = 30.0
 #: Status updates per OVN_Inject transaction.
-STATUS_BATCH = 10_000
+STATUS_BATCH = 50_000
 #: Reading every row's status after a (re)connection gives up after this long (the pass is retried).
 STATUS_READ_TIMEOUT = 30.0
 #: A --wait=hv step whose transaction failed is tried again after this long.
@@ -87,17 +82,6 @@ _DONE = (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED)
 
 
 @dataclass
-class Options:
-    nb: str
-    sb: str
-    inject: str
-    tenant_key: str = DEFAULT_TENANT_KEY
-    registers: dict[DatapathKind, str] = field(default_factory=dict)
-    cursor_width: int | None = None  # None: sized to the attachments at each hook
-    release: Release | None = None  # forced; None: learnt from SB's schema
-
-
-@dataclass
 class Stats:
     """Counters tests and benchmarks read (through ``status``)."""
 
@@ -108,25 +92,13 @@ class Stats:
     failures: int = 0
 
 
-def _idl(remote: str, schema: str, columns: Mapping[str, list[str]]) -> TrackingIdl:
-    helper = idlutils.get_schema_helper(remote, schema)
-    for table, cols in columns.items():
-        helper.register_columns(table, cols)
-    return TrackingIdl(remote, helper, leader_only=False, ignore=sources.IGNORED_ALONE)
-
-
 class Daemon:
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, idls: Idls | None = None) -> None:
         self.options = options
         if not TrackingIdl.keeps_rows_as_json():
             LOG.info("this python-ovs has no per-row update handler to override: rows are parsed on arrival")
-        self.nb = _idl(options.nb, "OVN_Northbound", sources.NB_COLUMNS)
-        self.sb = _idl(options.sb, "OVN_Southbound", sources.SB_COLUMNS)
-        self.sb.cond_change(
-            "Logical_Flow", [["external_ids", "includes", ["map", [[OWNER_KEY, OWNER_VALUE]]]]]
-        )
-        self.sb.set_lock(LOCK_NAME)
-        self.inject = _idl(options.inject, "OVN_Inject", sources.INJECT_COLUMNS)
+        idls = idls or open_idls(options.nb, options.sb, options.inject)
+        self.nb, self.sb, self.inject = idls.all()
         self.flows = FlowCache(options.release)
         self.contract = Contract()
         self.placements: dict[str, Placement | Unusable] = {}
@@ -269,6 +241,7 @@ class Daemon:
 
     def reconcile(self) -> None:
         started = time.perf_counter()
+        streamed = (0, 0)  # rows inserted and deleted while the contract decided
         if not self.placements:
             self.placements = self._discover()
             self._compiled = None
@@ -317,6 +290,7 @@ class Daemon:
                 self._topology, self.placements, self._services, self._attachments, app_flows, self._memo
             )
             self._compiled.flow_status.update(flow_errors)
+            stream = sbstream.stream_for(self.sb, self._compiled.lflows)
             # Nothing reaches SB that breaks its hook's contract or the OpenFlow bound.
             self.contract.apply(
                 self._compiled,
@@ -326,9 +300,17 @@ class Daemon:
                 self._attachments,
                 self.flows.release,
                 self._budgets,
+                decided=stream.add if stream is not None else None,
             )
             if self.contract.refused:
                 LOG.warning("output contract: %d rows held back", self.contract.refused)
+            if stream is not None:
+                error = stream.finish(set(self.sb.tables["Logical_Flow"].rows) - self._compiled.lflows.keys())
+                streamed = (stream.inserted, stream.deleted)
+                self.stats.sb_ops += stream.inserted + stream.deleted
+                if error:
+                    self.failed(f"SB transaction failed ({error})")
+                    return
         compiled = self._compiled
         delta = Delta((), ())
         if compiled is not self._in_step or sb.touched("Logical_Flow", "Datapath_Binding"):
@@ -355,8 +337,8 @@ class Daemon:
             "pass %d: %d hook lflows, +%d -%d rows, %d chains replayed, %.1f ms",
             self.stats.passes,
             len(compiled.lflows),
-            len(delta.insert),
-            len(delta.delete),
+            streamed[0] + len(delta.insert),
+            streamed[1] + len(delta.delete),
             self._memo.hits,
             self.stats.last_pass_ms,
         )
@@ -483,19 +465,18 @@ class Daemon:
         ):
             rows = self.inject.tables[table].rows
             for key, status in statuses.items():
-                if written.get(key) == status:
+                held = written.get(key)
+                if held == status:
                     continue
                 if uuid.UUID(key) not in rows:
                     continue
-                # As JSON, not through the IDL row: a cold start writes one per flow.
-                txn.add_op(
-                    {
-                        "op": "update",
-                        "table": table,
-                        "where": [["_uuid", "==", ["uuid", key]]],
-                        "row": {"status": status.state.value, "reason": status.reason},
-                    }
-                )
+                # As JSON, not through the IDL row: a cold start writes one per flow. Only what
+                # changes: the server and every client that monitors statuses read less.
+                row = {"status": status.state.value}
+                if held is None or held.reason != status.reason:
+                    row["reason"] = status.reason
+                where = [["_uuid", "==", ["uuid", key]]]
+                txn.add_op({"op": "update", "table": table, "where": where, "row": row})
                 changed = True
                 batched += 1
                 if batched == STATUS_BATCH:  # bounded transactions (and their memory) on a cold start

@@ -12,11 +12,15 @@ in batches so that no transaction grows without bound; the IDL adds an
 A batch that fails is reported, not raised: the caller resyncs and diffs
 again, and a batch that did commit although its reply was lost
 (``duplicate uuid`` on the retry) then simply no longer differs.
+
+A pass that only adds rows sends them while it still computes instead
+(northd.sbstream).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +31,7 @@ from ovn_inject.core.diff import Delta
 
 LOG = logging.getLogger(__name__)
 BATCH = 20_000
+DONE = (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -52,6 +57,10 @@ def insert_op(flow: LogicalFlow) -> dict[str, Any]:
     }
 
 
+def delete_op(row: uuid.UUID) -> dict[str, Any]:
+    return {"op": "delete", "table": "Logical_Flow", "where": [["_uuid", "==", ["uuid", str(row)]]]}
+
+
 def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
     """Write ``delta``; return the row operations committed and why a batch failed (None: none did).
 
@@ -69,13 +78,7 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
         for kind, item in batch:
             if kind == "delete":
                 if item in rows:
-                    txn.add_op(
-                        {
-                            "op": "delete",
-                            "table": "Logical_Flow",
-                            "where": [["_uuid", "==", ["uuid", str(item)]]],
-                        }
-                    )
+                    txn.add_op(delete_op(item))
                     ops_in_batch += 1
                 continue
             flow: LogicalFlow = item
@@ -84,8 +87,12 @@ def apply(idl: ovs.db.idl.Idl, delta: Delta) -> tuple[int, str | None]:
             txn.add_op(insert_op(flow))
             ops_in_batch += 1
         status = txn.commit_block()
-        if status not in (ovs.db.idl.Transaction.SUCCESS, ovs.db.idl.Transaction.UNCHANGED):
-            error = txn.get_error()
-            return sent, f"{status}: {error}" if error and error != status else status
+        if status not in DONE:
+            return sent, failure(txn, status)
         sent += ops_in_batch
     return sent, None
+
+
+def failure(txn: ovs.db.idl.Transaction, status: str) -> str:
+    error = txn.get_error()
+    return f"{status}: {error}" if error and error != status else status

@@ -24,7 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import ovs.db.error
 import ovs.db.idl
+import ovs.ovsuuid
+from ovs.db.custom_index import IndexedRows
 
 from ovn_inject.db.lazyrows import LazyColumns
 from ovn_inject.ovs_json import install as _linear_json
@@ -66,6 +69,46 @@ class TrackingIdl(ovs.db.idl.Idl):
         self._notices = 0
         self._seen_seqno = self.change_seqno
 
+    def _Idl__do_parse_update(self, table_updates: Any, version: str, tables: Any) -> None:
+        """python-ovs's loop over the rows of an update2/update3, for less per row.
+
+        The same checks, notices and order; it parses each row's uuid once
+        (python-ovs validates it twice) and skips its per-row hook for green
+        threads, which the daemon does not use. On a cold start the echo of
+        the daemon's own 11,000 SB inserts goes through here while the pass
+        is still writing.
+        """
+        if version not in (ovs.db.idl.OVSDB_UPDATE2, ovs.db.idl.OVSDB_UPDATE3) or not isinstance(
+            table_updates, dict
+        ):
+            super()._Idl__do_parse_update(table_updates, version, tables)
+            return
+        process = self._Idl__process_update2
+        server = tables is self.server_tables
+        notices = []
+        for table_name, table_update in table_updates.items():
+            table = tables.get(table_name)
+            if not table:
+                raise ovs.db.error.Error(f'<table-updates> includes unknown table "{table_name}"')
+            if not isinstance(table_update, dict):
+                raise ovs.db.error.Error(f'<table-update> for table "{table_name}" is not an object')
+            for uuid_string, row_update in table_update.items():
+                if not ovs.ovsuuid.is_valid_string(uuid_string):
+                    raise ovs.db.error.Error(
+                        f'<table-update> for table "{table_name}" contains bad UUID "{uuid_string}"'
+                    )
+                if not isinstance(row_update, dict):
+                    raise ovs.db.error.Error(
+                        f'<table-update> for table "{table_name}" contains a <row-update> '
+                        f"for {uuid_string} that is not an object"
+                    )
+                changes = process(table, uuid.UUID(uuid_string), row_update)
+                if changes and not server:
+                    notices.append(changes)
+                    self.change_seqno += 1
+        for notice in notices:
+            self.notify(*notice)
+
     def _Idl__process_update2(self, table: Any, uuid: uuid.UUID, row_update: dict[str, Any]) -> Any:
         """python-ovs's handling of one row of an update2/update3, with new rows kept as JSON.
 
@@ -77,10 +120,14 @@ class TrackingIdl(ovs.db.idl.Idl):
             new = row_update.get("initial")
         if new is None or not isinstance(new, dict):
             return super()._Idl__process_update2(table, uuid, row_update)
-        if uuid in table.rows:
-            del table.rows[uuid]  # as python-ovs does (it warns: the server sent a row twice)
+        rows = table.rows
+        if uuid in rows:
+            del rows[uuid]  # as python-ovs does (it warns: the server sent a row twice)
         row = ovs.db.idl.Row(self, table, uuid, LazyColumns(table, new))
-        table.rows[uuid] = row
+        if type(rows) is IndexedRows and not rows.indexes:
+            rows.data[uuid] = [row]  # what its __setitem__ does, without a KeyError per new row
+        else:
+            rows[uuid] = row
         # As python-ovs: a new row is a change if it sets a column that alerts (every monitored
         # column but read-only ones); the server leaves out the columns at their default.
         columns = table.columns

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovn_inject.ovs_json import MessageStream, StreamParser
+from ovn_inject.ovs_json import SKIP_DEPTH, MessageStream, StreamParser
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\{}[] \n\u00e9')),
@@ -84,3 +84,20 @@ def test_whole_and_split_messages_decode_as_sent(messages: list[dict[str, Any]],
 
 def test_a_whole_message_that_is_no_json_is_an_error_string() -> None:
     assert [isinstance(v, str) for v in MessageStream().feed(b'{nope} {"id": 1}')] == [True, False]
+
+
+def test_values_nested_deeper_than_one_regex_step_split_anywhere() -> None:
+    deep: Any = {"x": 'a"}\\'}
+    for depth in range(SKIP_DEPTH * 2 + 3):
+        deep = [deep, {"k": deep}] if depth % 5 == 0 else ([deep] if depth % 2 else {"d": deep})
+    messages = [{"id": 1, "result": deep}, {"id": 2, "result": [[]]}]
+    stream = "".join(json.dumps(m) for m in messages)
+    for cut in range(0, len(stream) + 1, 7):
+        assert _parse_stream(stream, [cut, cut + 3]) == messages, cut
+
+
+def test_a_read_that_ends_with_a_strings_backslash() -> None:
+    stream = json.dumps({"a": ["\\\\\\", '\\"'], "b": "\\u00e9"})
+    for cut in range(len(stream) + 1):
+        for second in range(cut, len(stream) + 1, 3):
+            assert _parse_stream(stream, [cut, second]) == [json.loads(stream)]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ovn_inject.core import compiler as c
 from ovn_inject.core.diff import diff
@@ -178,6 +183,27 @@ def test_uuids_are_stable_and_diff_is_minimal() -> None:
     )
     delta = diff(changed.lflows, set(first.lflows))
     assert len(delta.insert) == 1 and len(delta.delete) == 1
+
+
+_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(['"', "\\", "\x00", "é€😀"])
+_ids = st.lists(st.tuples(_text, _text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_text, _text, st.integers(0, 1 << 40), st.integers(-5, 65535), _text, _text, _ids)
+def test_a_rows_uuid_is_uuid5_of_its_json(
+    datapath: str,
+    pipeline: str,
+    table: int,
+    priority: int,
+    match: str,
+    actions: str,
+    ids: list[tuple[str, str]],
+) -> None:
+    """The identity text must stay what it always was: json.dumps of the row's content."""
+    row = c.LogicalFlow(datapath, pipeline, table, priority, match, actions, tuple(ids))
+    content = [datapath, pipeline, table, priority, match, actions, tuple(ids)]
+    assert row.uuid == uuid.uuid5(c.LFLOW_NAMESPACE, json.dumps(content, separators=(",", ":")))
 
 
 def test_disabled_service_and_cursor_capacity() -> None:

@@ -42,6 +42,21 @@ def test_every_golden_row_passes(path) -> None:  # type: ignore[no-untyped-def]
         assert contract.refused == 0
 
 
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_each_services_rows_are_decided_together_and_are_what_is_kept(path) -> None:  # type: ignore[no-untyped-def]
+    for case in read_cases(path):
+        topology, services, attachments, flows = case.inputs()
+        service_of = {a.uuid: a.service for a in attachments}
+        compiled = c.compile_hooks(topology, PLACEMENTS, services, attachments, flows)
+        calls: list[list[c.LogicalFlow]] = []
+        Contract().apply(compiled, PLACEMENTS, topology, services, attachments, decided=calls.append)
+        owners = [{service_of[dict(r.external_ids)["ovn-inject-attachment"]] for r in rows} for rows in calls]
+        assert all(len(o) == 1 for o in owners), case.title  # one service per call, each called once
+        assert len({next(iter(o)) for o in owners}) == len(calls), case.title
+        decided = [r for rows in calls for r in rows]
+        assert sorted(r.uuid for r in decided) == sorted(compiled.lflows), case.title
+
+
 def _one() -> tuple[c.Compiled, c.LogicalFlow, c.LogicalFlow]:
     compiled, _ = _compiled()  # one service on one port: a continuation and one flow row
     rows = sorted(compiled.lflows.values(), key=lambda r: r.priority)
@@ -144,6 +159,17 @@ def test_a_broken_flow_row_is_held_back_and_its_flow_is_invalid() -> None:
     assert set(compiled.lflows) == {cont.uuid}
     status = compiled.flow_status["f1"]
     assert status.state == FlowState.INVALID and "output contract: priority" in status.reason
+
+
+def test_a_services_refused_rows_are_not_decided_kept() -> None:
+    compiled, cont, flow = _one()
+    topology, services, attachments, _ = ALL_CASES[FIRST].inputs()
+    bad = dataclasses.replace(flow, priority=_placement(flow).band[1] + 1)
+    del compiled.lflows[flow.uuid]
+    compiled.lflows[bad.uuid] = bad
+    calls: list[list[c.LogicalFlow]] = []
+    Contract().apply(compiled, PLACEMENTS, topology, services, attachments, decided=calls.append)
+    assert calls == [[cont]]
 
 
 def test_a_broken_continuation_invalidates_its_attachment_and_rows() -> None:
@@ -262,6 +288,15 @@ SPLITS = [
     '!(inport == "x") && (tcp)',
     'inport == "x" && (tcp) && 1 < tcp.dst < 5 && (udp)',
     "tcp && (" + "(" * 40 + "udp" + ")" * 40 + ")",
+    "tcp || udp",
+    "1 < tcp.dst < 5",
+    'inport == "x" && 1 < tcp.dst < 5',
+    "!tcp",
+    "1",
+    "0",
+    "ip4 && 1 || ip6",
+    "(tcp) || (udp)",
+    'inport == "a && 1',
     "a && (",
     " && (tcp)",
 ]
@@ -285,6 +320,7 @@ def test_a_row_parsed_in_parts_is_the_row_parsed_whole() -> None:
     matches = [line[2:] for line in corpus.read_text().splitlines() if line.startswith("M ")]
     for text in matches:
         texts += [f'reg9[1..2] == 1 && inport == "vm1" && ({text})', f"{text} && (tcp)", f"({text}) && (tcp)"]
+        texts += [text, f"({text})", f"{text} && 1", f"1 && {text}"]  # no tail: parsed as a head
     for text in texts:
         assert _parsed(row_match, text) == _parsed(parse_match, text), text
 

@@ -202,3 +202,53 @@ def test_excluding_one_more_value_never_costs_less(values: list[int], extra: int
     fewer = parse_match(f"tcp.dst != {{{', '.join(map(str, values))}}}")
     more = parse_match(f"tcp.dst != {{{', '.join(map(str, [*values, extra]))}}}")
     assert estimate(fewer).flows <= estimate(more).flows
+
+
+def _uncached(tree: A.Expr, release: str) -> tuple[int, int]:
+    """The count without the shared lowering of top-level terms (expansion._Lowering.top)."""
+    from ovn_inject.lang import expansion as ex
+
+    return ex.count(ex._Lowering(ex.RELEASES[release], {}).expr(tree, False, True))
+
+
+@pytest.mark.parametrize("release", ["23.03", "24.03", "26.03"])
+def test_shared_terms_count_as_lowered_afresh(release: str) -> None:
+    """Every golden match, alone and behind terms that spend the work budget, twice (the second cached)."""
+    costly = parse_match("ip4.src != {10.0.0.1, 10.0.0.2, 10.0.0.3} && ip4.dst != {10.0.1.1, 10.0.1.2}")
+    for text, _, _ in golden_cases():
+        tree = parse_match(text)
+        for whole in (tree, A.And((costly, tree)), A.And((tree, costly, tree))):
+            for _ in range(2):
+                cost = estimate(whole, release, name_worst=False)
+                assert (cost.flows, cost.conjunctions) == _uncached(whole, release), text
+
+
+@SETTINGS
+@given(st.lists(trees, min_size=2, max_size=4), st.sampled_from(["23.03", "24.03", "26.03"]))
+def test_shared_terms_count_as_lowered_afresh_on_any_conjunction(items: list[A.Expr], release: str) -> None:
+    whole = A.And(tuple(items))
+    cost = estimate(whole, release, name_worst=False)
+    assert (cost.flows, cost.conjunctions) == _uncached(whole, release)
+
+
+@pytest.mark.parametrize("work", [5_000, 30_000, 50_000])
+def test_shared_terms_count_as_lowered_afresh_when_the_work_budget_runs_out(
+    work: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A term that alone, or after the others, passes the budget is lowered again with what is left."""
+    from ovn_inject.lang import expansion as ex
+
+    monkeypatch.setattr(ex, "MAX_WORK", work)
+    ex._lowered.cache_clear()
+    terms = [
+        "ip4.src != {10.0.0.1, 10.0.0.2, 10.0.0.3}",  # 19,808 pairs on 23.03
+        "ip4.dst != {10.0.1.1, 10.0.1.2, 10.0.1.3}",
+        "tcp.dst != {1, 2, 3}",
+        'inport == {"a", "b"}',
+    ]
+    trees = [parse_match(t) for t in terms]
+    for whole in (A.And(tuple(trees)), A.And(tuple(reversed(trees))), A.And((trees[3], trees[0]))):
+        for _ in range(2):
+            cost = estimate(whole, "23.03", name_worst=False)
+            assert (cost.flows, cost.conjunctions) == _uncached(whole, "23.03")
+    ex._lowered.cache_clear()
