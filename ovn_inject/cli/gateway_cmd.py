@@ -151,14 +151,15 @@ def gateway(
         control = Control(unixctl, program, on_exit=signal_self)
         scheme = "https" if tls else "http"
         remotes = f"OVN_Inject: {inject_db}\nOVN_Northbound: {nb}\nOVN_Southbound: {sb or '(none)'}\n"
-        control.command("status", "", 0, 0, lambda _args: f"listening: {scheme}://{listen}\n{remotes}")
+        bound = [listen]  # the address bound once the server listens (a port 0 then has its number)
+        control.command("status", "", 0, 0, lambda _args: f"listening: {scheme}://{bound[-1]}\n{remotes}")
 
         def up() -> None:
             control.start_thread()
             ready()
 
         try:
-            await serve(options, listen, tls, up, limits, audit_log, metrics)
+            await serve(options, listen, tls, up, limits, audit_log, metrics, listening=bound.append)
         finally:
             control.close()
 

@@ -85,7 +85,9 @@ async def serve(
     limits: Limits | None = None,
     audit_log: Path | None = None,
     metrics: str | None = None,
+    listening: Callable[[str], None] | None = None,
 ) -> None:
+    """``listening``, if given, is told the ``HOST:PORT`` bound (the port of ``HOST:0`` is the kernel's)."""
     host, port = parse_listen(listen)
     limits = limits or Limits()
     audit = AuditLog(audit_log) if audit_log is not None else None
@@ -124,6 +126,8 @@ async def serve(
         for sock in server.servers[0].sockets if server.servers else []:
             bound = sock.getsockname()
             LOG.info("listening on %s://%s:%d", scheme, bound[0], bound[1])
+            if listening is not None:
+                listening(f"{bound[0]}:{bound[1]}")
         ready()
         await task
     finally:

@@ -8,6 +8,7 @@ each module holds one idea: the control plane here, chassis and packets there.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ from ovn_inject.sandbox.processes import find_schema
 
 # What ovn-inject's daemons import in common, imported once for all of them (ovn_inject.prefork):
 #: by every one;
+#: The gateway's log line once it listens (it binds port 0 in a sandbox).
+GATEWAY_LISTENING = re.compile(r"listening on https?://[^\s]*:(\d+)")
 COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
 #: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
 #: the IDLs, the topology, the language, the compiler, Prometheus's client;
@@ -288,11 +291,11 @@ class CentralServices:
         self._start_python_daemon("gateway", self._gateway_argv())
 
     def _gateway_argv(self) -> list[str]:
-        port = processes.free_tcp_port()
-        self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{port}"
+        # Port 0: the gateway binds a free port itself and logs it (read once it is ready). A port
+        # picked here first could be taken by another process before the gateway binds it.
         return [
             "gateway",
-            f"--listen=127.0.0.1:{port}",
+            "--listen=127.0.0.1:0",
             f"--inject-db={self.inject_daemon_remote}",
             f"--nb-db={self.nb_daemon_remote}",
             f"--sb-db={self.sb_daemon_remote}",
@@ -372,7 +375,17 @@ class CentralServices:
         if pid is None:
             raise SandboxError(f"{name} wrote no pidfile; see {rundir / (name + '.log')}")
         self.state.pids[name] = pid
+        if name == "gateway":
+            self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{self._gateway_port()}"
         self.save()
+
+    def _gateway_port(self) -> int:
+        """The port the gateway logged last (``listening on http://HOST:PORT``: it binds port 0)."""
+        log = self.layout.central / "gateway.log"
+        found = GATEWAY_LISTENING.findall(log.read_text(errors="replace")) if log.exists() else []
+        if not found:
+            raise SandboxError(f"the gateway did not log the port it listens on; see {log}")
+        return int(found[-1])
 
     def restart_gate(self) -> None:
         self.stop("sbgate")
