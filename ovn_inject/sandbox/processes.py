@@ -140,13 +140,27 @@ def read_pid(pidfile: Path) -> int | None:
 
 
 def is_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
+    """True while any thread of ``pid`` runs (a process whose threads are all zombies counts as gone).
+
+    A multi-threaded daemon's main thread turns zombie as soon as it exits,
+    while its other threads (ovsdb-server's log fsync thread, say) may still be
+    finishing: until the last one is gone the process keeps its files, and so
+    its lock on the database. Restarting it on the same file before then fails.
+    """
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    except (OSError, IndexError):
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
         return False
+    return any(_task_state(pid, task) not in ("Z", "X", "") for task in tasks)
+
+
+def _task_state(pid: int, task: str) -> str:
+    """One thread's state letter from /proc (R, S, D, Z, ...), or "" once it is gone."""
+    try:
+        with open(f"/proc/{pid}/task/{task}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def stop_pids(pids: Sequence[int], timeout: float = 5.0) -> list[int]:
