@@ -23,7 +23,7 @@ import signal
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -281,7 +281,14 @@ class NorthdGate:
             self._server = await loop.create_server(
                 self._accept, self.listen.host, self.listen.port, ssl=context
             )
-        log.info("listening on %s, upstream %s", self.listen, ", ".join(map(str, self.remotes)))
+        log.info("listening on %s, upstream %s", self.bound, ", ".join(map(str, self.remotes)))
+
+    @property
+    def bound(self) -> Endpoint:
+        """Where the gate listens, with the port it was given for port 0 (as ovsdb-server logs it)."""
+        if self.listen.kind == "unix" or self._server is None:
+            return self.listen
+        return replace(self.listen, port=self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -324,7 +331,7 @@ class NorthdGate:
     def status_text(self) -> str:
         """``ovn-appctl status``: where the gate listens, its upstreams and northd's sessions."""
         lines = [
-            f"listening: {self.listen}",
+            f"listening: {self.bound}",
             f"upstream: {', '.join(map(str, self.remotes))}",
             f"sessions: {len(self._pipes)} open, {self.sessions_served} served",
         ]

@@ -25,6 +25,7 @@ from ovn_inject.sandbox.processes import find_schema
 #: by every one;
 #: The gateway's log line once it listens (it binds port 0 in a sandbox).
 GATEWAY_LISTENING = re.compile(r"listening on https?://[^\s]*:(\d+)")
+GATE_LISTENING = re.compile(r"listening on ssl:127\.0\.0\.1:(\d+)")
 COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
 #: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
 #: the IDLs, the topology, the language, the compiler, Prometheus's client;
@@ -265,9 +266,9 @@ class CentralServices:
     def _gate_argv(self) -> list[str]:
         listen = f"punix:{self.layout.sbgate_socket}"
         if self.ssl is not None:
-            port = self.state.extra.get("sbgate_port") or processes.free_tcp_port()
-            self.state.extra["sbgate_port"] = port
-            listen = f"pssl:{port}:127.0.0.1"
+            # Port 0 the first time, read back from its log (_gate_port); a restart takes the same
+            # port again, the one northd was given.
+            listen = f"pssl:{self.state.extra.get('sbgate_port', 0)}:127.0.0.1"
         argv = ["sbgate", f"--listen={listen}", f"--sb-db={self.sb_daemon_remote}", *self._ssl_args()]
         if self.state.extra.get("gate_record"):
             argv.append(f"--record={self.gate_record}")
@@ -377,14 +378,20 @@ class CentralServices:
         self.state.pids[name] = pid
         if name == "gateway":
             self.state.extra[f"env:{GATEWAY_ENV}"] = f"http://127.0.0.1:{self._gateway_port()}"
+        if name == "sbgate" and self.ssl is not None:
+            self.state.extra["sbgate_port"] = self._logged_port("sbgate", GATE_LISTENING)
         self.save()
 
     def _gateway_port(self) -> int:
         """The port the gateway logged last (``listening on http://HOST:PORT``: it binds port 0)."""
-        log = self.layout.central / "gateway.log"
-        found = GATEWAY_LISTENING.findall(log.read_text(errors="replace")) if log.exists() else []
+        return self._logged_port("gateway", GATEWAY_LISTENING)
+
+    def _logged_port(self, name: str, pattern: re.Pattern[str]) -> int:
+        """The port daemon ``name`` logged last, by ``pattern`` (daemons that bind port 0)."""
+        log = self.layout.central / f"{name}.log"
+        found = pattern.findall(log.read_text(errors="replace")) if log.exists() else []
         if not found:
-            raise SandboxError(f"the gateway did not log the port it listens on; see {log}")
+            raise SandboxError(f"{name} did not log the port it listens on; see {log}")
         return int(found[-1])
 
     def restart_gate(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -89,3 +90,34 @@ def test_cli_refuses_bad_addresses(tmp_path: Path) -> None:
         text=True,
     )
     assert bad_remote.returncode == 1 and "needs SSL: give --private-key" in bad_remote.stderr
+
+
+def test_a_gate_on_port_0_logs_the_port_it_got_and_serves_there(tmp_path: Path) -> None:
+    """The sandbox's SSL gate binds port 0 and reads its port back from this line (no port race)."""
+    db, sb_sock = tmp_path / "sb.db", tmp_path / "sb.sock"
+    processes.run(["ovsdb-tool", "create", str(db), str(find_schema("ovn-sb.ovsschema"))])
+    pids = [
+        processes.start_daemon(
+            ["ovsdb-server", f"--unixctl={tmp_path / 'sb.ctl'}", f"--remote=punix:{sb_sock}", str(db)],
+            tmp_path,
+            "sb",
+        )
+    ]
+    try:
+        gate = [sys.executable, "-m", "ovn_inject", "sbgate", "--listen=ptcp:0:127.0.0.1"]
+        gate += ["--sb-db", f"unix:{sb_sock}", "--detach", f"--unixctl={tmp_path / 'gate.ctl'}"]
+        gate += [f"--pidfile={tmp_path / 'gate.pid'}", f"--log-file={tmp_path / 'gate.log'}"]
+        subprocess.run(gate, check=True, timeout=20)
+        pid = processes.read_pid(tmp_path / "gate.pid")
+        assert pid is not None
+        pids.append(pid)
+        log = (tmp_path / "gate.log").read_text()
+        found = re.findall(r"listening on tcp:127\.0\.0\.1:(\d+)", log)
+        assert found and int(found[0]) != 0, log
+        remote = f"tcp:127.0.0.1:{found[0]}"
+        listed = processes.run(["ovsdb-client", "--timeout=10", "list-dbs", remote]).stdout
+        assert "OVN_Southbound" in listed
+        status = processes.run(["ovs-appctl", "-t", str(tmp_path / "gate.ctl"), "status"]).stdout
+        assert f"listening: {remote}" in status
+    finally:
+        assert not processes.stop_pids(pids)
