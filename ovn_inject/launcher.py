@@ -18,11 +18,11 @@ Commands that do not run in the daemon (the daemons, the sandbox, deployment,
 
 from __future__ import annotations
 
-import _json  # the json module's C core (see _dumps)
 import _socket  # the socket module's C core (see _call)
 import os
 import sys
 
+from ovn_inject.cjson import dumps, value_at  # json without the json module (see cjson)
 from ovn_inject.constants import DAEMON_ENV
 
 TYPE_CHECKING = False  # typing's own costs an import this module avoids
@@ -86,7 +86,7 @@ def _positive(text: str | None) -> bool:
 def _through_daemon(path: str, argv: list[str]) -> int | None:
     """Run ``argv`` in the daemon and print its output; its exit status, or None to run it here."""
     try:
-        target, sent = os.path.abspath(path), _dumps(request(argv))
+        target, sent = os.path.abspath(path), dumps(request(argv))
     except OSError:
         return None  # no working directory to run it in (removed): here, as it would run without a daemon
     try:
@@ -130,7 +130,7 @@ def _call(path: str, method: str, param: str) -> str:
             _connect(sock, path)
         except OSError as exc:
             raise _Failed(f"cannot reach {where}: {exc.strerror or exc}") from None
-        message = _dumps({"method": method, "params": [param], "id": 0})
+        message = dumps({"method": method, "params": [param], "id": 0})
         data = bytearray()
         try:
             sock.sendall(message.encode())
@@ -143,7 +143,7 @@ def _call(path: str, method: str, param: str) -> str:
                     continue  # not a whole message yet: a reply is one JSON object
                 try:
                     reply = _loads(data.decode())
-                except (ValueError, StopIteration):
+                except ValueError:
                     continue  # a "}" inside the text, not the end
                 break
         except OSError as exc:
@@ -167,39 +167,10 @@ def _connect(sock: _socket.socket, path: str) -> None:
         os.close(directory)
 
 
-# JSON with the json module's C functions alone: importing json imports re (and enum), 5 ms
-# here, a third of this client's whole call. The requests are strings, lists and objects.
-
-
-def _dumps(value: object) -> str:
-    if isinstance(value, str):
-        return str(_json.encode_basestring_ascii(value))
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_dumps(str(k))}:{_dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(_dumps(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, int):
-        return str(value)
-    raise TypeError(f"not sent as JSON: {type(value).__name__}")
-
-
-class _Decoding:
-    """What the C scanner reads from json.JSONDecoder: plain JSON, in Python's types."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float
-    memo: dict[str, str] = {}
-
-
 def _loads(text: str) -> dict[str, Any]:
-    """One JSON object (the C scanner raises StopIteration or ValueError on anything else)."""
-    value, end = _json.make_scanner(_Decoding())(text, 0)  # type: ignore[arg-type]
-    if not isinstance(value, dict) or text[end:].strip():
+    """One JSON object; ValueError on anything else (a partial message, another value)."""
+    stripped = text.strip(" \t\n\r")
+    found = value_at(stripped)
+    if found is None or found[1] != len(stripped) or not isinstance(found[0], dict):
         raise ValueError("not one JSON object")
-    return value
+    return found[0]

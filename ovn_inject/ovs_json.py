@@ -20,15 +20,15 @@ daemon's initial read of 10,000 flows).
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from functools import cache
+
+from ovn_inject import cjson
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
     from typing import Any
 
-_DECODE = json.JSONDecoder().raw_decode
 #: Complete bracketed values up to this deep are stepped over by one regex match.
 SKIP_DEPTH = 8
 _STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
@@ -134,7 +134,7 @@ class StreamParser:
     def finish(self) -> Any:
         """The decoded value, or an error message (a str), as python-ovs's parser returns them."""
         try:
-            value = json.loads("".join(self._chunks))
+            value = cjson.loads("".join(self._chunks))
         except ValueError as exc:
             return f"bad JSON: {exc}"
         if isinstance(value, str):
@@ -178,10 +178,7 @@ def _whole(text: str) -> tuple[Any, int] | None:
     start = len(text) - len(text.lstrip())
     if start == len(text) or text[start] not in "{[":
         return None
-    try:
-        return _DECODE(text, start)
-    except ValueError:
-        return None  # not whole yet (or not JSON): the scanner takes it
+    return cjson.value_at(text, start)  # None: not whole yet (or not JSON), the scanner takes it
 
 
 def install() -> bool:

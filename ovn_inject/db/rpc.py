@@ -5,11 +5,12 @@ that monitors whole tables: ``attach-add`` on an NB with 10,000 ports reads
 one port and its switch, not all of them.
 
 ``unix:`` and ``tcp:`` remotes are spoken with the standard library's socket
-and JSON decoder: python-ovs's stream, poller and jsonrpc modules cost a CLI
-command more to import than its whole request takes. So would the socket
-module's (enum conversions of its constants, selectors: 2 ms of a flow-add);
-its C core ``_socket`` has every call a blocking client makes. ``ssl:`` goes through
-python-ovs (its SSL setup is :mod:`ovn_inject.db.ssl_options`').
+and JSON codec (their C cores, :mod:`ovn_inject.cjson`): python-ovs's stream,
+poller and jsonrpc modules cost a CLI command more to import than its whole
+request takes. So would the socket module's (enum conversions of its
+constants, selectors: 2 ms of a flow-add); its C core ``_socket`` has every
+call a blocking client makes. ``ssl:`` goes through python-ovs (its SSL setup
+is :mod:`ovn_inject.db.ssl_options`').
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import _socket
 import collections
 import errno
-import json
 import os
 import time
 
+from ovn_inject import cjson
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.ovs_json import MessageStream
 
@@ -144,7 +145,7 @@ class _Plain:
     def send(self, message: dict[str, Any]) -> None:
         try:
             self._socket.settimeout(None)
-            self._socket.sendall(json.dumps(message, separators=(",", ":")).encode())
+            self._socket.sendall(cjson.dumps(message).encode())
         except OSError as exc:
             raise _Unreachable(exc.errno or errno.EPIPE) from None
 

@@ -7,10 +7,10 @@ it too.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 
+from ovn_inject import cjson
 from ovn_inject.errors import OvnInjectError
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
@@ -43,7 +43,7 @@ def schema_path() -> Path:
 @cache
 def schema() -> dict[str, object]:
     with open(_found(), encoding="utf-8") as file:
-        loaded: dict[str, object] = json.load(file)
+        loaded: dict[str, object] = cjson.loads(file.read())
     return loaded
 
 

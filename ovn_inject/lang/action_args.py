@@ -8,8 +8,9 @@ corpus test against ovn-controller).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping
+
+from ovn_inject import cjson
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def _string(word: str) -> str | None:
     if not word.startswith('"'):
         return None
     try:
-        value = json.loads(word)
+        value = cjson.loads(word)
     except ValueError:
         return None
     return value if isinstance(value, str) else None
