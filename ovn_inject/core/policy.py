@@ -11,7 +11,6 @@ compiler, which prefixes every match with the hook's cursor and scope.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Collection, Iterable
 
 from ovn_inject.core.hooks import Pipeline
@@ -247,7 +246,10 @@ def _address_write(action: n.Load) -> Write:
         raise PolicyError("actions", f"'{root}' must be set to one address, not a mask", action.pos)
     if root.startswith("eth."):
         text = ":".join(f"{b:02x}" for b in value.value.to_bytes(6, "big"))
-    elif root.startswith("ip4."):
+        return Write(root, text, action.pos)
+    import ipaddress  # here: a flow that writes no IP address does without its import
+
+    if root.startswith("ip4."):
         text = str(ipaddress.IPv4Address(value.value))
     else:
         text = str(ipaddress.IPv6Address(value.value))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from ovn_inject.core.hooks import HOOK_POINTS, HOOKS_BY_NAME, DatapathKind, Pipeline, TargetKind
@@ -65,6 +67,31 @@ def shared_topology():  # type: ignore[no-untyped-def]
         [],
         KEY,
     )
+
+
+def _ip_text_of_ipaddress(text: str) -> str | None:
+    """ip_text as ipaddress alone reads it."""
+    try:
+        address = ipaddress.ip_interface(text).ip
+    except ValueError:
+        return None
+    if address.is_multicast or address.is_unspecified or str(address) == "255.255.255.255":
+        return None
+    return str(address)
+
+
+IP_TEXTS = [
+    "10.0.1.1", "10.0.1.1/24", "10.0.1.1/024", "10.0.1.1/32", "10.0.1.1/33", "10.0.1.1/",
+    "10.0.1.1/255.255.255.0", "10.0.1.1/0.0.0.255", "10.0.1.1/24/1", "010.0.1.1", "10.0.1", "10.0.1.1.1",
+    "10..1.1", "256.0.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "239.255.255.255", "223.255.255.255",
+    "240.0.0.1", "127.0.0.1", "1.2.3.4 ", ".1.2.3", "1.2.3.", "", "/24", "fd00::1", "fd00::1/64",
+    "::ffff:1.2.3.4", "fe80::1%eth0", "ff02::1", "::", "\u0661.2.3.4", "1.2.3.4/\u0662\u0664", "dynamic",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", IP_TEXTS)
+def test_an_address_is_read_as_ipaddress_reads_it(text: str) -> None:
+    assert ip_text(text) == _ip_text_of_ipaddress(text)
 
 
 def test_addresses_are_read_from_nb_and_printed_canonically() -> None:
