@@ -47,10 +47,25 @@ def main(prog_name: str | None = None) -> None:
 
         status = run(sys.argv[1:])
         if status is not None:
-            sys.exit(status)
+            _exit_uncollected(status)
     from ovn_inject.cli import main as app
 
     app(prog_name=prog_name)
+
+
+def _exit_uncollected(status: int) -> None:
+    """``sys.exit(status)`` without the garbage collection Python runs as it exits.
+
+    That last collection runs even with the collector disabled, and visits every
+    object the command made (some 11,000: modules, classes, the language's tables)
+    to find no garbage, which the direct path makes none of: 1 ms of CPU, and 2-3 ms
+    of a flow-add's wall time. Frozen (``gc.freeze``), they are out of its sight; the
+    exit is otherwise Python's own (buffers flushed, atexit handlers run).
+    """
+    import gc
+
+    gc.freeze()
+    sys.exit(status)
 
 
 def request(argv: list[str]) -> dict[str, object]:
