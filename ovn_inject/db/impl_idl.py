@@ -15,7 +15,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.core.quota import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import api, commands, tenant_commands
+from ovn_inject.db import api, commands, lazyidl, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
@@ -278,8 +278,22 @@ def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
     return ovs.db.idl.SchemaHelper(None, schema_json)
 
 
+class LazyFlowsIdl(lazyidl.LazyRows, connection.OvsdbIdl):
+    """ovsdbapp's IDL with db.lazyidl's update handling: a flow row stays JSON until a column is read.
+
+    For a writer that reads a few columns of the flows it inserts (the
+    gateway's index), not the whole echo of each.
+    """
+
+    lazy_tables = frozenset({"Service_Flow"})
+
+
 def open_idl(
-    remote: str, schema_name: str, tables: Mapping[str, Sequence[str]] | None, timeout: float
+    remote: str,
+    schema_name: str,
+    tables: Mapping[str, Sequence[str]] | None,
+    timeout: float,
+    idl_class: type[connection.OvsdbIdl] = connection.OvsdbIdl,
 ) -> connection.Connection:
     """An ovsdbapp connection monitoring ``tables`` (table -> columns; all columns if empty)."""
     try:
@@ -292,7 +306,7 @@ def open_idl(
                     helper.register_columns(table, list(columns))
                 else:
                     helper.register_table(table)
-        idl = connection.OvsdbIdl(remote, helper)
+        idl = idl_class(remote, helper)
         conn = connection.Connection(idl, timeout)
         conn.start()
     except OvnInjectError:
@@ -314,6 +328,8 @@ def _describe(exc: Exception) -> str:
     return (text or type(exc).__name__).splitlines()[0]
 
 
-def connect(remote: str, timeout: float = DEFAULT_TIMEOUT) -> InjectDbApiIdlImpl:
-    conn = open_idl(remote, INJECT_DB_NAME, None, timeout)
+def connect(remote: str, timeout: float = DEFAULT_TIMEOUT, lazy_flows: bool = False) -> InjectDbApiIdlImpl:
+    """The API on OVN_Inject at ``remote``; ``lazy_flows``: flow rows stay JSON until read (LazyFlowsIdl)."""
+    idl_class = LazyFlowsIdl if lazy_flows else connection.OvsdbIdl
+    conn = open_idl(remote, INJECT_DB_NAME, None, timeout, idl_class)
     return InjectDbApiIdlImpl(conn, start=False)

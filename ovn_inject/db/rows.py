@@ -11,6 +11,7 @@ from typing import Any
 import ovs.db.idl
 
 from ovn_inject.core.validate import FlowKey
+from ovn_inject.db.lazyrows import LazyColumns, read
 
 #: The Service column every flow writer bumps: verifying it guards a write at O(1)
 #: where verifying ``flows`` sends the whole set (every uuid) with the transaction.
@@ -52,6 +53,11 @@ def set_uuids(row: Any, column: str) -> list[uuid.UUID]:
 
 def row_cost(row: Any) -> int:
     """The OpenFlow cost stored on a flow row (0 on a row written before the column existed)."""
+    if type(getattr(row, "_data", None)) is LazyColumns:  # read from its JSON (db.lazyidl)
+        try:
+            return int(read(row, "openflow_flows") or 0)
+        except AttributeError:
+            return 0
     return int(getattr(row, "openflow_flows", 0) or 0)
 
 
@@ -67,7 +73,8 @@ def _ref(row: Any, column: str) -> uuid.UUID | None:
 
 def _raw_key(row: Any) -> FlowKey:
     attachment = _ref(row, "attachment")
-    return (str(attachment) if attachment is not None else None, int(row.priority), row.match)
+    key = str(attachment) if attachment is not None else None
+    return (key, int(read(row, "priority")), read(row, "match"))
 
 
 def guard_flows(service: Row) -> None:

@@ -35,6 +35,7 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db import records
+from ovn_inject.db.lazyrows import Reader
 from ovn_inject.db.rows import row_cost, set_uuids
 from ovn_inject.gateway import models
 from ovn_inject.gateway.errors import ApiError, bad_request, not_found
@@ -179,18 +180,20 @@ def written(state: GatewayState, done: Committed) -> list[models.Flow]:
 
 
 def flow_record(row: Any) -> models.Flow:
-    attachment = records.single(row.attachment)
+    """The flow as the API shows it, read from the row's JSON where it still has it (db.lazyrows)."""
+    view = Reader(row)
+    attachment = records.single(view.attachment)
     return models.Flow(
         id=str(row.uuid),
-        priority=int(row.priority),
-        match=row.match,
-        actions=row.actions,
-        cookie=cookie_from_db(int(row.cookie)),
-        hard_timeout=int(row.hard_timeout),
+        priority=int(view.priority),
+        match=view.match,
+        actions=view.actions,
+        cookie=cookie_from_db(int(view.cookie)),
+        hard_timeout=int(view.hard_timeout),
         attachment=str(attachment.uuid) if attachment is not None else None,
         openflow_flows=row_cost(row),
-        status=row.status,
-        reason=row.reason,
+        status=view.status,
+        reason=view.reason,
     )
 
 

@@ -113,7 +113,7 @@ def _yield_less_often(idl: Any, every: int = YIELD_EVERY_ROWS) -> None:
 class GatewayState:
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.api: InjectDbApiIdlImpl = connect(options.inject_db, options.timeout)
+        self.api: InjectDbApiIdlImpl = connect(options.inject_db, options.timeout, lazy_flows=True)
         self._nb = open_idl(options.nb, "OVN_Northbound", NB_TOPOLOGY_COLUMNS, options.timeout)
         for connection in (self.api.ovsdb_connection, self._nb):
             _yield_less_often(connection.idl)

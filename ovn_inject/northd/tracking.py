@@ -27,9 +27,8 @@ from typing import Any
 import ovs.db.error
 import ovs.db.idl
 import ovs.ovsuuid
-from ovs.db.custom_index import IndexedRows
 
-from ovn_inject.db.lazyrows import LazyColumns
+from ovn_inject.db import lazyidl
 from ovn_inject.ovs_json import install as _linear_json
 
 # Without its C extension (the index's wheel has none) python-ovs parses JSON per character.
@@ -59,7 +58,7 @@ class Changes:
             self.rows.setdefault(table, set()).update(rows)
 
 
-class TrackingIdl(ovs.db.idl.Idl):
+class TrackingIdl(lazyidl.LazyRows, ovs.db.idl.Idl):
     """``ignore``: table -> columns whose changes alone are not reported (echoes of our own writes)."""
 
     def __init__(self, *args: Any, ignore: Mapping[str, frozenset[str]] | None = None, **kwargs: Any) -> None:
@@ -109,36 +108,10 @@ class TrackingIdl(ovs.db.idl.Idl):
         for notice in notices:
             self.notify(*notice)
 
-    def _Idl__process_update2(self, table: Any, uuid: uuid.UUID, row_update: dict[str, Any]) -> Any:
-        """python-ovs's handling of one row of an update2/update3, with new rows kept as JSON.
-
-        Modifications and deletions go to python-ovs as they are (a
-        modification reads the columns it changes, which parses them first).
-        """
-        new = row_update.get("insert")
-        if new is None:
-            new = row_update.get("initial")
-        if new is None or not isinstance(new, dict):
-            return super()._Idl__process_update2(table, uuid, row_update)
-        rows = table.rows
-        if uuid in rows:
-            del rows[uuid]  # as python-ovs does (it warns: the server sent a row twice)
-        row = ovs.db.idl.Row(self, table, uuid, LazyColumns(table, new))
-        if type(rows) is IndexedRows and not rows.indexes:
-            rows.data[uuid] = [row]  # what its __setitem__ does, without a KeyError per new row
-        else:
-            rows[uuid] = row
-        # As python-ovs: a new row is a change if it sets a column that alerts (every monitored
-        # column but read-only ones); the server leaves out the columns at their default.
-        columns = table.columns
-        if any(name in columns and columns[name].alert for name in new):
-            return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row)
-        return False
-
     @staticmethod
     def keeps_rows_as_json() -> bool:
-        """Whether new rows stay JSON until read (the override below is in use): see :func:`_can_override`."""
-        return "_Idl__process_update2" in TrackingIdl.__dict__
+        """Whether new rows stay JSON until read (the override of db.lazyidl is in use)."""
+        return lazyidl.keeps_rows_as_json()
 
     def notify(self, event: Any, row: Any, updates: Any = None) -> None:
         self._notices += 1
@@ -170,23 +143,6 @@ class TrackingIdl(ovs.db.idl.Idl):
         return self.change_seqno != self._seen_seqno
 
 
-#: The parameters of python-ovs's private per-row update handler, as the override above expects them.
-_UPDATE2_PARAMETERS = ("self", "table", "uuid", "row_update")
-
-
 def _can_override(idl_class: type) -> bool:
-    """Whether python-ovs still has the private handler the override replaces, with the same parameters.
-
-    The override is a speed-up only (a cold start parses rows when read, not
-    on arrival): on a python-ovs that renamed or changed the handler, new rows
-    are parsed as python-ovs parses them, which is slower and as correct.
-    """
-    method = idl_class.__dict__.get("_Idl__process_update2")
-    code = getattr(method, "__code__", None)
-    if code is None:
-        return False
-    return tuple(code.co_varnames[: code.co_argcount]) == _UPDATE2_PARAMETERS
-
-
-if not _can_override(ovs.db.idl.Idl):
-    del TrackingIdl._Idl__process_update2
+    """Whether python-ovs still has the private handler the insert override replaces (db.lazyidl)."""
+    return lazyidl.can_override(idl_class)

@@ -1,0 +1,91 @@
+"""db.lazyidl applies updates as python-ovs does: the same rows, values, notices and old values."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import ovs.db.idl
+import pytest
+
+from ovn_inject.db import lazyidl
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "ovn-inject.ovsschema").read_text())
+SVC, FLOW, OTHER, THIRD = (str(uuid.uuid4()) for _ in range(4))
+
+
+class _Recording(ovs.db.idl.Idl):
+    """Records each notice with the old values it carries."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notices: list[tuple[Any, ...]] = []
+
+    def notify(self, event: Any, row: Any, updates: Any = None) -> None:
+        old = {} if updates is None else {c: updates._data[c].to_json() for c in dict(updates._data)}
+        self.notices.append((event, row._table.name, str(row.uuid), old))
+
+
+class _Lazy(lazyidl.LazyRows, _Recording):
+    pass
+
+
+class _LazyFlows(_Lazy):
+    lazy_tables = frozenset({"Service_Flow"})
+
+
+def _helper() -> ovs.db.idl.SchemaHelper:
+    helper = ovs.db.idl.SchemaHelper(schema_json=json.loads(json.dumps(SCHEMA)))
+    helper.register_columns("Service", ["name", "tenant", "enabled", "flows", "tokens", "options"])
+    helper.register_columns("Service_Flow", ["service", "priority", "match", "actions"])
+    helper.register_columns("Token", ["public_id"])
+    return helper
+
+
+UPDATES: list[dict[str, Any]] = [
+    # tokens and options left out: at their default (an empty set, an empty map)
+    {"Service": {SVC: {"initial": {"name": "s", "tenant": "t", "flows": ["uuid", FLOW]}}}},
+    {"Service_Flow": {FLOW: {"insert": {"service": ["uuid", SVC], "priority": 10, "match": "tcp"}}}},
+    {
+        "Service_Flow": {OTHER: {"insert": {"service": ["uuid", SVC], "priority": 11, "match": "udp"}}},
+        "Service": {SVC: {"modify": {"flows": ["uuid", OTHER], "enabled": False}}},
+    },
+    {"Service": {SVC: {"modify": {"tokens": ["uuid", THIRD], "options": ["map", [["max_flows", "9"]]]}}}},
+    {
+        "Service": {
+            SVC: {"modify": {"flows": ["set", [["uuid", FLOW], ["uuid", THIRD]]], "tokens": ["uuid", THIRD]}}
+        }
+    },
+    {"Service": {SVC: {"modify": {"options": ["map", [["max_flows", "9"]]], "name": "s2"}}}},
+    {"Service_Flow": {FLOW: {"delete": None}}},
+]
+
+
+@pytest.mark.parametrize("lazy", [_Lazy, _LazyFlows])
+def test_updates_apply_as_python_ovs_applies_them(lazy: type[_Recording]) -> None:
+    plain = _Recording("unix:/nonexistent", _helper(), leader_only=False)
+    mine = lazy("unix:/nonexistent", _helper(), leader_only=False)
+    for update in UPDATES:
+        for idl in (plain, mine):
+            idl._Idl__parse_update(json.loads(json.dumps(update)), ovs.db.idl.OVSDB_UPDATE3)  # type: ignore[attr-defined]
+        assert mine.notices == plain.notices
+        assert mine.change_seqno == plain.change_seqno
+        for name, table in plain.tables.items():
+            rows = mine.tables[name].rows
+            assert set(rows) == set(table.rows), name
+            for key, row in table.rows.items():
+                for column in table.columns:
+                    assert getattr(rows[key], column) == getattr(row, column), (name, column)
+
+
+def test_the_overrides_are_in_use_only_where_python_ovs_has_the_handlers_they_replace() -> None:
+    for name in lazyidl.HANDLERS:
+        assert lazyidl.can_override(ovs.db.idl.Idl, name) == (name in lazyidl.LazyRows.__dict__)
+
+    class Changed:
+        def _Idl__apply_diff(self, table: Any, row: Any, diff: Any) -> None: ...
+
+    assert not lazyidl.can_override(Changed, "_Idl__apply_diff")
+    assert not lazyidl.can_override(Changed, "_Idl__process_update2")
