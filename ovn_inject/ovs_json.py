@@ -4,7 +4,12 @@ python-ovs parses OVSDB's JSON one character at a time in Python unless its
 optional C extension is built, and the ``ovs`` wheel on the package index
 ships without it. Measured: a third of the gateway's CPU went to parsing its
 own inserted rows back from the monitor, and most of the compiler daemon's
-start-up on 10,000 flows. This parser finds where a message ends with C
+start-up on 10,000 flows. A message that starts with a bracket is decoded by
+the standard library's C decoder as it comes (python-ovs reads 4 KiB at a
+time: a message cut by a read is decoded again with the next read) while it
+is at most :data:`DECODE_LIMIT` long, which is most messages of a writer:
+the gateway's group commits and their echoes, 0.1-10 KiB. A longer one, or
+one the decoder calls bad JSON, is scanned: this parser finds where a message ends with C
 regular expressions that step over whole strings, scalars and complete
 bracketed values up to :data:`SKIP_DEPTH` deep (possessive, so never
 backtracking), and visits in Python only what they leave: the brackets that
@@ -63,6 +68,32 @@ def _scanners() -> _Scanners:
     return _Scanners()
 
 
+_WHITESPACE = " \t\r\n"
+#: What a value cut by the end of a read may end with where the decoder stopped: part of a literal,
+#: a number or an escape (anything else there is bad JSON, or a value already closed).
+_OPEN_TAIL = r'[^\s{}\[\],:"]{0,5}'
+#: A value cut by reads is decoded whole again as each read comes while it is at most this long
+#: (a decode is C, a scan is Python); a longer one is scanned once, which is linear.
+DECODE_LIMIT = 32 * 1024
+_UNSET = object()
+
+
+def _cut(text: str) -> bool:
+    """Whether the decoder stopped because ``text`` ends inside the value (more may come), not at bad JSON.
+
+    json words why it stopped (cjson's scanner alone cannot): imported on the first value cut by a read.
+    """
+    import json
+
+    try:
+        json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as error:
+        if error.msg.startswith("Unterminated string"):
+            return True
+        return re.fullmatch(_OPEN_TAIL, text[error.pos :]) is not None
+    return False
+
+
 class StreamParser:
     """The interface of ``ovs.json.Parser`` that ``ovs.jsonrpc.Connection`` uses: feed, is_done, finish."""
 
@@ -72,22 +103,53 @@ class StreamParser:
         self._in_string = False
         self._escape_next = False  # the previous chunk ended with a backslash inside a string
         self._started = False
+        self._pending: list[str] | None = None  # a bracketed value, decoded as its reads come
+        self._pending_length = 0
+        self._value: Any = _UNSET
         self.done = False
 
     def feed(self, text: str) -> int:
         """Take characters up to the end of one top-level value; return how many were taken."""
         if self.done:
             return 0
-        pos, end = 0, len(text)
-        scan = _scanners()
+        pos = 0
         if not self._started:
-            pos = scan.whitespace.match(text).end()  # type: ignore[union-attr]
-            if pos == end:
-                return end
+            pos = len(text) - len(text.lstrip(_WHITESPACE))
+            if pos == len(text):
+                return pos
             self._started = True
-            whole = scan.value.match(text, pos)
-            if whole is not None:  # the usual small message, in one read
-                return self._complete(text[pos : whole.end()], whole.end())
+            if text[pos] in "{[":
+                self._pending = []
+        if self._pending is not None:
+            return self._decode(text, pos)
+        return self._scan(text, pos)
+
+    def _decode(self, text: str, pos: int) -> int:
+        """Decode what came of the value so far (C speed); scan it once too long or not JSON."""
+        assert self._pending is not None
+        pending = self._pending
+        pending.append(text[pos:] if pos else text)
+        self._pending_length += len(text) - pos
+        joined = pending[0] if len(pending) == 1 else "".join(pending)
+        earlier = len(joined) - (len(text) - pos)  # of the value, what came in earlier reads
+        found = cjson.value_at(joined)
+        if found is None:
+            if self._pending_length <= DECODE_LIMIT and _cut(joined):
+                self._pending = [joined]
+                return len(text)
+            self._pending = None  # scanned from its start, as if it had come in one read
+            whole = _scanners().value.match(joined)
+            taken = self._complete(joined[: whole.end()], whole.end()) if whole else self._scan(joined, 0)
+            return pos + max(0, taken - earlier)
+        self._pending = None
+        self._value, stop = found
+        self.done = True
+        return pos + stop - earlier
+
+    def _scan(self, text: str, pos: int) -> int:
+        """Step over ``text`` from ``pos`` to the end of the value, or keep it all (the value goes on)."""
+        end = len(text)
+        scan = _scanners()
         start, depth = pos, self._depth
         while pos < end:
             if self._in_string:
@@ -133,8 +195,10 @@ class StreamParser:
 
     def finish(self) -> Any:
         """The decoded value, or an error message (a str), as python-ovs's parser returns them."""
+        if self._value is not _UNSET:
+            return self._value  # an object or an array
         try:
-            value = cjson.loads("".join(self._chunks))
+            value = cjson.loads("".join(self._pending if self._pending is not None else self._chunks))
         except ValueError as exc:
             return f"bad JSON: {exc}"
         if isinstance(value, str):

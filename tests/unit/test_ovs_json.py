@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovn_inject.ovs_json import SKIP_DEPTH, MessageStream, StreamParser
+from ovn_inject.ovs_json import DECODE_LIMIT, SKIP_DEPTH, MessageStream, StreamParser
 
 _values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\{}[] \n\u00e9')),
@@ -101,3 +101,19 @@ def test_a_read_that_ends_with_a_strings_backslash() -> None:
     for cut in range(len(stream) + 1):
         for second in range(cut, len(stream) + 1, 3):
             assert _parse_stream(stream, [cut, second]) == [json.loads(stream)]
+
+
+def test_bad_json_cut_anywhere_is_an_error_and_the_next_message_decodes() -> None:
+    stream = '{nope} {"id": 1} [tru] [2]'
+    for cut in range(len(stream) + 1):
+        got = _parse_stream(stream, [cut])
+        assert [isinstance(v, str) for v in got] == [True, False, True, False], cut
+        assert got[1::2] == [{"id": 1}, [2]], cut
+
+
+def test_a_value_longer_than_is_decoded_again_is_scanned_in_reads_as_python_ovs_makes_them() -> None:
+    big = {"id": 1, "result": [{"rows": [{"name": f'row {i} \\"é', "n": i} for i in range(3_000)]}]}
+    stream = json.dumps(big, ensure_ascii=False) + json.dumps({"id": 2})
+    assert len(stream) > DECODE_LIMIT
+    assert _parse_stream(stream, list(range(4096, len(stream), 4096))) == [big, {"id": 2}]
+    assert _parse_stream(stream, list(range(5, len(stream), 1000))) == [big, {"id": 2}]
