@@ -346,17 +346,26 @@ def _service_name(row: Row) -> str:
 # ---- flows -------------------------------------------------------------------------
 
 
-def guard_token(api: Any, public_id: str) -> None:
-    """No write commits once its token is revoked: a concurrent delete makes the transaction retry."""
+def guard_token(api: Any, public_id: str, staged: Staged | None = None) -> None:
+    """No write commits once its token is revoked: a concurrent delete makes the transaction retry.
+
+    Once per transaction is enough: ``staged`` remembers the tokens a group verifies already.
+    """
+    if staged is not None and public_id in staged.guarded:
+        return
     row = api.lookup("Token", public_id, default=None)
     if row is None:
         raise TokenError("token revoked")
     row.verify("secret_hash")
+    if staged is not None:
+        staged.guarded.add(public_id)
 
 
-def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -> list[Any]:
+def insert_flows(
+    api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow], staged: Staged | None = None
+) -> list[Any]:
     """Insert ``flows`` into ``service``; checks every attachment before it changes anything."""
-    attachments = {str(a.uuid): a for a in service.attachments}
+    attachments = (staged or Staged()).attachments(service)
     for flow in flows:
         if flow.attachment is not None and flow.attachment not in attachments:
             raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
@@ -370,14 +379,17 @@ def insert_flows(api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow]) -
         row.priority = flow.priority
         row.match = flow.match
         row.actions = flow.actions
-        row.cookie = cookie_to_db(flow.cookie)
-        row.hard_timeout = flow.hard_timeout
+        # A column left out of an insert is the type's default: 0 need not be converted and sent.
+        if flow.cookie:
+            row.cookie = cookie_to_db(flow.cookie)
+        if flow.hard_timeout:
+            row.hard_timeout = flow.hard_timeout
         row.openflow_flows = flow.openflow_flows
         row.created = created
         row.status = FlowState.PENDING.value
         service.addvalue("flows", row)
         uuids.append(row.uuid)
-    bump_flows(service)
+    bump_flows(service, staged)
     return uuids
 
 
@@ -388,8 +400,8 @@ def within_budget(service: str, options: dict[str, str], total: int) -> None:
         raise OpenFlowBudgetError(service, limit, total)
 
 
-def max_flows(service: Row) -> int | None:
-    text = service.options.get("max_flows")
+def max_flows(service: Row, options: dict[str, str] | None = None) -> int | None:
+    text = (service.options if options is None else options).get("max_flows")
     return int(text) if text is not None and text.isdigit() else None
 
 
@@ -424,14 +436,15 @@ class FlowAddCommand(Command):
         self.staged = staged
 
     def run_idl(self, txn: Any) -> None:
-        if self.token is not None:
-            guard_token(self.api, self.token)
-        service = service_row(self.api, self.service)
         staged = self.staged if self.staged is not None else Staged()
+        if self.token is not None:
+            guard_token(self.api, self.token, staged)
+        service = service_row(self.api, self.service)
         # A concurrent writer (another gateway, the CLI) makes this transaction retry,
         # so two writers can neither both squeeze under the quota nor add the same flow.
         guard_flows(service)
-        limit = max_flows(service)
+        options = staged.options(service)
+        limit = max_flows(service, options)
         if limit is None:
             limit = self.default_limit
         if limit is not None:
@@ -442,9 +455,9 @@ class FlowAddCommand(Command):
         # The OpenFlow budget, like the quota (guard_flows makes a concurrent writer retry).
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            within_budget(service.name, service.options, staged.cost(index, service.uuid) + adding)
+            within_budget(service.name, options, staged.cost(index, service.uuid) + adding)
         check_no_duplicates(self.flows, stored=lambda key: staged.holds(index, service.uuid, key))
-        self._uuids = insert_flows(self.api, txn, service, self.flows)
+        self._uuids = insert_flows(self.api, txn, service, self.flows, staged)
         staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)
 
     def post_commit(self, txn: Any) -> None:

@@ -90,8 +90,15 @@ def guard_flows(service: Row) -> None:
         service.verify("flows")
 
 
-def bump_flows(service: Row) -> None:
-    """Tell concurrent writers (through :func:`guard_flows`) that this transaction changes the flows."""
+def bump_flows(service: Row, staged: Staged | None = None) -> None:
+    """Tell concurrent writers (through :func:`guard_flows`) that this transaction changes the flows.
+
+    Once per transaction is enough: ``staged`` remembers it for the commands of a group.
+    """
+    if staged is not None:
+        if service.uuid in staged.bumped:
+            return
+        staged.bumped.add(service.uuid)
     if FLOWS_VERSION in service._table.columns:
         service.verify(FLOWS_VERSION)
         setattr(service, FLOWS_VERSION, int(getattr(service, FLOWS_VERSION)) + 1)
@@ -214,6 +221,26 @@ class Staged:
     delta: dict[uuid.UUID, int] = field(default_factory=dict)
     cost_delta: dict[uuid.UUID, int] = field(default_factory=dict)
     replaced: set[uuid.UUID] = field(default_factory=set)
+    #: Read once per attempt for the commands of a group (no flow command changes them): the tokens
+    #: verified, the services whose flows_seqno is bumped, each service's options and attachments.
+    guarded: set[str] = field(default_factory=set)
+    bumped: set[uuid.UUID] = field(default_factory=set)
+    _options: dict[uuid.UUID, dict[str, str]] = field(default_factory=dict)
+    _attachments: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+
+    def options(self, service: Any) -> dict[str, str]:
+        """The service's options (do not change the dict)."""
+        found = self._options.get(service.uuid)
+        if found is None:
+            found = self._options[service.uuid] = service.options
+        return found
+
+    def attachments(self, service: Any) -> dict[str, Any]:
+        """The service's attachment rows by uuid (do not change the dict)."""
+        found = self._attachments.get(service.uuid)
+        if found is None:
+            found = self._attachments[service.uuid] = {str(a.uuid): a for a in service.attachments}
+        return found
 
     def holds(self, index: FlowIndex | ScanIndex, service: uuid.UUID, key: FlowKey) -> bool:
         if key in self.added.get(service, ()):
