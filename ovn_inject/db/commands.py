@@ -26,7 +26,13 @@ from ovn_inject.core.validate import (
     cookie_from_db,
     cookie_to_db,
 )
-from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
+from ovn_inject.db.errors import (
+    AmbiguousRecordError,
+    InjectDbError,
+    RowExistsError,
+    RowNotFoundError,
+    storable,
+)
 from ovn_inject.db.records import service_name, single
 from ovn_inject.db.rows import FlowIndex, ScanIndex, Staged, bump_flows, guard_flows, row_cost, set_size
 from ovn_inject.db.services import check_name, find_service, tenant_service
@@ -138,6 +144,7 @@ class ServiceAddCommand(AddCommand):
 
     def run_idl(self, txn: Any) -> None:
         check_name(self.name)
+        storable(self.description, "the description")
         existing = tenant_service(self.api, self.tenant, self.name)
         if existing is not None:
             if not self.may_exist:
@@ -191,6 +198,8 @@ class ServiceSetCommand(Command):
         self.max_openflow_flows = max_openflow_flows  # a negative value restores the default budget
 
     def run_idl(self, txn: Any) -> None:
+        if self.description is not None:
+            storable(self.description, "the description")
         row = service_row(self.api, self.name)
         if self.description is not None:
             row.description = self.description
@@ -607,6 +616,7 @@ class TokenAddCommand(AddCommand):
         self.description = description
 
     def run_idl(self, txn: Any) -> None:
+        storable(self.description, "the description")
         service = service_row(self.api, self.service)
         row = txn.insert(self.api.tables["Token"])
         row.service = [service]

@@ -22,7 +22,7 @@ from ovn_inject.db.commands import (
     by_uuid,
     service_row,
 )
-from ovn_inject.db.errors import RowNotFoundError
+from ovn_inject.db.errors import RowNotFoundError, storable
 from ovn_inject.db.records import single
 from ovn_inject.db.services import tenant_service
 from ovn_inject.errors import OvnInjectError
@@ -110,6 +110,7 @@ class TenantTokenAddCommand(AddCommand):
         max_flows: int | None,
     ) -> None:
         super().__init__(api)
+        self.description = description
         self.values = {
             "tenant": tenant,
             "public_id": public_id,
@@ -122,6 +123,7 @@ class TenantTokenAddCommand(AddCommand):
         }
 
     def run_idl(self, txn: Any) -> None:
+        storable(self.description, "the description")
         row = txn.insert(self.api.tables["Tenant_Token"])
         for column, value in self.values.items():
             setattr(row, column, value)

@@ -14,7 +14,13 @@ from ovn_inject.core.policy import PolicyError
 from ovn_inject.core.targets import ForeignTargetError, TargetNotFoundError
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import DuplicateFlowError, FlowValidationError, QuotaExceededError
-from ovn_inject.db.errors import AmbiguousRecordError, InjectDbError, RowExistsError, RowNotFoundError
+from ovn_inject.db.errors import (
+    AmbiguousRecordError,
+    InjectDbError,
+    RowExistsError,
+    RowNotFoundError,
+    UnstorableTextError,
+)
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.ofctl import OfctlError
 from ovn_inject.lang import LanguageError
@@ -91,6 +97,8 @@ def from_exception(exc: Exception) -> ApiError:
         return duplicate(str(exc))
     if isinstance(exc, AmbiguousRecordError):
         return bad_request(str(exc))
+    if isinstance(exc, UnstorableTextError):
+        return bad_request(str(exc), exc.what.removeprefix("the "))
     if isinstance(exc, InjectDbError):
         # The cause names internal addresses: the gateway logs it, the tenant is told to retry.
         return ApiError(503, "unavailable", "the gateway cannot reach its database; try again shortly")

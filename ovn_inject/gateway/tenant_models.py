@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 #: A service name: what a URL path segment and ``TENANT/NAME`` references can carry unchanged.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_QUOTA = 1 << 31
+
+
+def _storable(text: str) -> str:
+    """Refused here, with the field named: in a transaction, ovsdb-server would drop the connection."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character (U+0000), which an OVSDB string cannot hold")
+    return text
+
+
+#: Free text a tenant gives, stored as it is.
+Description = Annotated[StrictStr, AfterValidator(_storable)]
 
 
 class _Strict(BaseModel):
@@ -20,7 +33,7 @@ class ServiceCreate(_Strict):
     )
 
     name: StrictStr = Field(pattern=NAME_PATTERN, description="Unique among your services.")
-    description: StrictStr = Field("", max_length=1024)
+    description: Description = Field("", max_length=1024)
     enabled: StrictBool = True
     max_flows: StrictInt | None = Field(
         None, ge=0, le=MAX_QUOTA, description="Flow quota; default and ceiling: your credential's limit."
@@ -28,7 +41,7 @@ class ServiceCreate(_Strict):
 
 
 class ServicePatch(_Strict):
-    description: StrictStr | None = Field(None, max_length=1024)
+    description: Description | None = Field(None, max_length=1024)
     enabled: StrictBool | None = None
     max_flows: StrictInt | None = Field(
         None, ge=0, le=MAX_QUOTA, description="null removes the quota (only without a tenant limit)."
@@ -83,7 +96,7 @@ class AttachmentList(BaseModel):
 
 class TokenCreate(_Strict):
     expires: StrictInt | None = Field(None, gt=0, le=10 * 365 * 86400, description="Lifetime in seconds.")
-    description: StrictStr = Field("", max_length=1024)
+    description: Description = Field("", max_length=1024)
 
 
 class TokenInfo(BaseModel):

@@ -54,6 +54,8 @@ _MAX_HEX_BITS = 128
 
 
 def tokenize(text: str) -> list[Token]:
+    if "\x00" in text:  # anywhere, a string or comment too: OVSDB cannot store it, OVN's lexer stops there
+        raise ParseError("invalid byte 0x00", text, text.index("\x00") + 1)
     tokens: list[Token] = []
     append = tokens.append
     for m in _TOKEN_RE.finditer(text):

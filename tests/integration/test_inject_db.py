@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from ovn_inject.cli import main
 from ovn_inject.constants import INJECT_DB_ENV
 from ovn_inject.core import tokens
+from ovn_inject.db.errors import UnstorableTextError
 from ovn_inject.db.impl_idl import connect
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import topology as topologies
@@ -596,3 +597,24 @@ def test_wait_without_a_compiler_daemon_times_out_after_the_commit(run: Run) -> 
     result = run("-t", "0.3", "--wait=sb", *flow, ok=False)
     assert "is committed (" in result.stderr and "was not written to SB within 0.3 s" in result.stderr
     assert len(json.loads(run("flow-list", "ips", "-f", "json").stdout)) == 1
+
+
+def test_a_nul_never_reaches_a_transaction(run: Run, topo: Sandbox) -> None:
+    """Every writer's commands refuse a NUL before the transaction carries it (ovsdb-server would
+    drop the connection, and the IDL resend the transaction on each reconnection until it timed out)."""
+    api = connect(topo.inject_remote, timeout=10)
+    try:
+        api.service_add("ips", "tenant-a").execute(check_error=True)
+        for command in (
+            api.service_add("ids", "tenant-a", description="\x00"),
+            api.service_set("ips", description="a\x00"),
+            api.token_add("ips", "0123456789abcdef", "hash", 0, description="x\x00y"),
+        ):
+            with pytest.raises(UnstorableTextError, match="the description contains a NUL character"):
+                command.execute(check_error=True)
+        # The connection is as it was: the next write commits at once.
+        api.service_set("ips", description="after").execute(check_error=True)
+    finally:
+        api.ovsdb_connection.stop()
+    assert [r["description"] for r in rows(run, "Service")] == ["after"]
+    assert not rows(run, "Token")

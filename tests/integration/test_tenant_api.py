@@ -341,3 +341,29 @@ def test_concurrent_registrations_never_exceed_the_service_limit(box: Sandbox) -
         for api in apis:
             api.close()
     assert len([s for s in snapshot(box)["Service"] if s[2] == "tenant-a"]) == 3
+
+
+def test_a_nul_in_a_description_is_refused_and_stalls_no_other_write(box: Sandbox) -> None:
+    """ovsdb-server drops a connection whose transaction carries a NUL, and the IDL resent it on
+    every reconnection: one such token stalled every write of the gateway for its 30 s timeout."""
+    nb_log = box.layout.central / "ovnnb_db.log"
+    logged = nb_log.read_text()
+    with client(box, make_tenant(box, "tenant-a")) as tenant:
+        register(tenant, "ips")
+        before = snapshot(box)
+        refused = [
+            tenant.post("/v1/tenant/services/ips/tokens", json={"description": "a\x00b"}),
+            tenant.post("/v1/tenant/services", json={"name": "ids", "description": "\x00"}),
+            tenant.patch("/v1/tenant/services/ips", json={"description": "x\x00"}),
+        ]
+        for response in refused:
+            assert error(response, 400, "invalid", "NUL character")["field"] == "description"
+        assert snapshot(box) == before
+        # The next write is answered at once (the gateway's own database timeout is 30 s).
+        issued = tenant.post("/v1/tenant/services/ips/tokens", json={"description": "after"}, timeout=10)
+        assert issued.status_code == 201, issued.text
+    with client(box, issued.json()["token"]) as ips:
+        nul = {"match": 'inport == "vm\x001"', "all_attachments": True}
+        flow = ips.post("/v1/flows", json=DROP_VM1 | nul)
+        assert error(flow, 400, "invalid", "x00")["field"] == "match"  # as the language refuses it
+    assert "null bytes" not in nb_log.read_text()[len(logged) :]
