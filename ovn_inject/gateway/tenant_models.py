@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from ovn_inject.db.errors import unstorable
+
 #: A service name: what a URL path segment and ``TENANT/NAME`` references can carry unchanged.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_QUOTA = 1 << 31
@@ -13,8 +15,9 @@ MAX_QUOTA = 1 << 31
 
 def _storable(text: str) -> str:
     """Refused here, with the field named: in a transaction, ovsdb-server would drop the connection."""
-    if "\x00" in text:
-        raise ValueError("contains a NUL character (U+0000), which an OVSDB string cannot hold")
+    reason = unstorable(text)
+    if reason is not None:
+        raise ValueError(reason)
     return text
 
 
