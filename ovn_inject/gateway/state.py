@@ -44,7 +44,7 @@ from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.group import GroupCommit
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect, open_idl
 from ovn_inject.db.records import ovn_release, service_view
-from ovn_inject.db.rows import FlowIndex, set_size
+from ovn_inject.db.rows import FlowIndex, committed_scalar, set_size
 from ovn_inject.db.rpc import Rpc
 from ovn_inject.gateway.tokenreads import TokenReads
 from ovn_inject.lang import Release
@@ -213,8 +213,17 @@ class GatewayState:
         service_uuid = self._checked_service(secret, row)
         row = self.service_row(service_uuid)
         if row is None:
-            return None
-        return Caller(str(row.name), service_uuid, public_id)
+            return None  # the threaded path waits for the row, or says why not
+        return Caller(self._name_of(row), service_uuid, public_id)
+
+    def _name_of(self, service: Any) -> str:
+        """The service's name, read without meeting ovsdbapp's thread as it ends a commit (see
+        db.rows.committed_scalar); under the lock only for a row whose name the server did not send."""
+        name = committed_scalar(service, "name")
+        if name is None:
+            with self.lock:
+                name = service.name
+        return str(name)
 
     def _checked_service(self, secret: str, row: dict[str, Any] | None) -> str:
         """The service uuid of a token row whose secret matches and that has not expired."""
@@ -242,7 +251,7 @@ class GatewayState:
             seqno = idl.change_seqno
             row = self.service_row(service_uuid)
             if row is not None:
-                return str(row.name)
+                return self._name_of(row)
             now = time.monotonic()
             if now >= recheck:
                 token = self._token_row(public_id)
@@ -336,7 +345,8 @@ class GatewayState:
                 and all(a is b for a, b in zip(found[0], identity, strict=True))
             ):
                 return found[1]
-        view = service_view(row, 0)
+        with self.lock:  # seldom (a column changed): getattr must not meet ovsdbapp's thread ending a commit
+            view = service_view(row, 0)
         if identity is not None:
             if len(self._views) >= REACH_CACHE_SIZE:
                 self._views.clear()
