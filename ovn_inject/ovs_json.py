@@ -60,7 +60,6 @@ class _Scanners:
         self.value = re.compile(_nested(SKIP_DEPTH), re.DOTALL)
         self.skip = re.compile(rf"(?:{_STRING}|{_SCALARS}|{_nested(SKIP_DEPTH)})*+", re.DOTALL)
         self.string_rest = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+', re.DOTALL)  # up to a quote, or a cut
-        self.whitespace = re.compile(r"[ \t\r\n]*+")
 
 
 @cache
@@ -216,33 +215,19 @@ class MessageStream:
     def feed(self, data: bytes) -> list[Any]:
         """The values ``data`` completes, in order (a bad one as :meth:`StreamParser.finish` says).
 
-        A reply most often arrives whole in one read: a value that starts here is decoded
-        at once when it is whole (the C decoder alone, without visiting its characters in
-        Python: a reply of 1,000 flows, 0.7 ms instead of 3.1), else scanned.
+        A reply most often arrives whole in one read: the parser then decodes it at once
+        with the C decoder alone, without visiting its characters in Python (a reply of
+        1,000 flows, 0.7 ms instead of 3.1).
         """
         text = self._decoder.decode(data)
         values = []
         while text:
-            if not self._parser._started:
-                whole = _whole(text)
-                if whole is not None:
-                    values.append(whole[0])
-                    text = text[whole[1] :]
-                    continue
             taken = self._parser.feed(text)
             text = text[taken:]
             if self._parser.is_done():
                 values.append(self._parser.finish())
                 self._parser = StreamParser()
         return values
-
-
-def _whole(text: str) -> tuple[Any, int] | None:
-    """The object or array ``text`` starts with and where it ends, if it is whole and valid JSON."""
-    start = len(text) - len(text.lstrip())
-    if start == len(text) or text[start] not in "{[":
-        return None
-    return cjson.value_at(text, start)  # None: not whole yet (or not JSON), the scanner takes it
 
 
 def install() -> bool:

@@ -79,8 +79,11 @@ def mac_text(text: str) -> str | None:
 def ip_text(text: str) -> str | None:
     """A unicast IPv4/IPv6 address (a prefix's address part too) in canonical form, else None."""
     quick = _ipv4_text(text)
-    if quick != _UNSURE:
-        return quick
+    return quick if quick != _UNSURE else ip_text_by_ipaddress(text)
+
+
+def ip_text_by_ipaddress(text: str) -> str | None:
+    """:func:`ip_text` as ``ipaddress`` reads it: every form, at the cost of its import."""
     import ipaddress  # here: the usual IPv4 forms do without its import (0.7 ms of a flow-add)
 
     try:

@@ -17,18 +17,19 @@ from ovn_inject.sandbox.processes import find_schema
 pytestmark = pytest.mark.integration
 
 
+def start_sb(tmp_path: Path) -> tuple[Path, list[int]]:
+    """A standalone SB ovsdb-server: its socket, and its pid in a list for the gate's to join."""
+    db, sb_sock = tmp_path / "sb.db", tmp_path / "sb.sock"
+    processes.run(["ovsdb-tool", "create", str(db), str(find_schema("ovn-sb.ovsschema"))])
+    argv = ["ovsdb-server", f"--unixctl={tmp_path / 'sb.ctl'}", f"--remote=punix:{sb_sock}", str(db)]
+    return sb_sock, [processes.start_daemon(argv, tmp_path, "sb")]
+
+
 @pytest.fixture
 def sb_and_gate(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A standalone SB ovsdb-server and a detached gate in front of it; yields both sockets."""
-    db, sb_sock, gate_sock = tmp_path / "sb.db", tmp_path / "sb.sock", tmp_path / "gate.sock"
-    processes.run(["ovsdb-tool", "create", str(db), str(find_schema("ovn-sb.ovsschema"))])
-    pids = [
-        processes.start_daemon(
-            ["ovsdb-server", f"--unixctl={tmp_path / 'sb.ctl'}", f"--remote=punix:{sb_sock}", str(db)],
-            tmp_path,
-            "sb",
-        ),
-    ]
+    gate_sock = tmp_path / "gate.sock"
+    sb_sock, pids = start_sb(tmp_path)
     try:
         gate = [sys.executable, "-m", "ovn_inject", "sbgate", f"--listen=punix:{gate_sock}"]
         gate += ["--sb-db", f"unix:{tmp_path / 'nowhere.sock'},unix:{sb_sock}", "--detach"]
@@ -94,15 +95,7 @@ def test_cli_refuses_bad_addresses(tmp_path: Path) -> None:
 
 def test_a_gate_on_port_0_logs_the_port_it_got_and_serves_there(tmp_path: Path) -> None:
     """The sandbox's SSL gate binds port 0 and reads its port back from this line (no port race)."""
-    db, sb_sock = tmp_path / "sb.db", tmp_path / "sb.sock"
-    processes.run(["ovsdb-tool", "create", str(db), str(find_schema("ovn-sb.ovsschema"))])
-    pids = [
-        processes.start_daemon(
-            ["ovsdb-server", f"--unixctl={tmp_path / 'sb.ctl'}", f"--remote=punix:{sb_sock}", str(db)],
-            tmp_path,
-            "sb",
-        )
-    ]
+    sb_sock, pids = start_sb(tmp_path)
     try:
         gate = [sys.executable, "-m", "ovn_inject", "sbgate", "--listen=ptcp:0:127.0.0.1"]
         gate += ["--sb-db", f"unix:{sb_sock}", "--detach", f"--unixctl={tmp_path / 'gate.ctl'}"]

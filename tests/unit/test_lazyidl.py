@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import ovs.db.idl
 import pytest
 
 from ovn_inject.db import lazyidl
+from tests.unit.idlreplay import replay, schema_helper
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "ovn-inject.ovsschema").read_text())
 SVC, FLOW, OTHER, THIRD = (str(uuid.uuid4()) for _ in range(4))
 
 
@@ -37,11 +35,13 @@ class _LazyFlows(_Lazy):
 
 
 def _helper() -> ovs.db.idl.SchemaHelper:
-    helper = ovs.db.idl.SchemaHelper(schema_json=json.loads(json.dumps(SCHEMA)))
-    helper.register_columns("Service", ["name", "tenant", "enabled", "flows", "tokens", "options"])
-    helper.register_columns("Service_Flow", ["service", "priority", "match", "actions"])
-    helper.register_columns("Token", ["public_id"])
-    return helper
+    return schema_helper(
+        {
+            "Service": ["name", "tenant", "enabled", "flows", "tokens", "options"],
+            "Service_Flow": ["service", "priority", "match", "actions"],
+            "Token": ["public_id"],
+        }
+    )
 
 
 UPDATES: list[dict[str, Any]] = [
@@ -67,17 +67,7 @@ UPDATES: list[dict[str, Any]] = [
 def test_updates_apply_as_python_ovs_applies_them(lazy: type[_Recording]) -> None:
     plain = _Recording("unix:/nonexistent", _helper(), leader_only=False)
     mine = lazy("unix:/nonexistent", _helper(), leader_only=False)
-    for update in UPDATES:
-        for idl in (plain, mine):
-            idl._Idl__parse_update(json.loads(json.dumps(update)), ovs.db.idl.OVSDB_UPDATE3)  # type: ignore[attr-defined]
-        assert mine.notices == plain.notices
-        assert mine.change_seqno == plain.change_seqno
-        for name, table in plain.tables.items():
-            rows = mine.tables[name].rows
-            assert set(rows) == set(table.rows), name
-            for key, row in table.rows.items():
-                for column in table.columns:
-                    assert getattr(rows[key], column) == getattr(row, column), (name, column)
+    replay(plain, mine, UPDATES)
 
 
 def test_the_overrides_are_in_use_only_where_python_ovs_has_the_handlers_they_replace() -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import ovs.db.idl
 
 from ovn_inject.northd.tracking import TrackingIdl
+from tests.unit.idlreplay import replay, schema_helper
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "ovn-inject.ovsschema").read_text())
 SVC, FLOW, OTHER = (str(uuid.uuid4()) for _ in range(3))
 
 
@@ -37,10 +35,12 @@ class _Tracking(TrackingIdl):
 
 
 def _helper() -> ovs.db.idl.SchemaHelper:
-    helper = ovs.db.idl.SchemaHelper(schema_json=json.loads(json.dumps(SCHEMA)))
-    helper.register_columns("Service", ["name", "tenant", "enabled", "flows"])
-    helper.register_columns("Service_Flow", ["service", "priority", "match", "actions"])
-    return helper
+    return schema_helper(
+        {
+            "Service": ["name", "tenant", "enabled", "flows"],
+            "Service_Flow": ["service", "priority", "match", "actions"],
+        }
+    )
 
 
 UPDATES: list[dict[str, Any]] = [
@@ -65,14 +65,4 @@ UPDATES: list[dict[str, Any]] = [
 def test_updates_apply_as_python_ovs_applies_them() -> None:
     plain = _Plain("unix:/nonexistent", _helper(), leader_only=False)
     tracking = _Tracking("unix:/nonexistent", _helper(), leader_only=False)
-    for update in UPDATES:
-        for idl in (plain, tracking):
-            idl._Idl__parse_update(json.loads(json.dumps(update)), ovs.db.idl.OVSDB_UPDATE3)
-        assert tracking.notices == plain.notices
-        assert tracking.change_seqno == plain.change_seqno
-        for name, table in plain.tables.items():
-            mine = tracking.tables[name].rows
-            assert set(mine) == set(table.rows), name
-            for key, row in table.rows.items():
-                for column in table.columns:
-                    assert getattr(mine[key], column) == getattr(row, column), (name, column)
+    replay(plain, tracking, UPDATES)
