@@ -22,18 +22,16 @@ from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.docs import add_docs
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
+from ovn_inject.gateway.fastpath import FlowAddFastPath
 from ovn_inject.gateway.limits import Limits, RateLimits
 from ovn_inject.gateway.observe import Observe
 from ovn_inject.gateway.state import Caller, GatewayState
-from ovn_inject.gateway.waits import CfgWaits
+from ovn_inject.gateway.waits import CfgWaits, wait_until_applied
 
 LOG = logging.getLogger("ovn_inject.gateway")
 #: A request body larger than this is refused (413) before it is parsed.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_WAIT_TIMEOUT = 10.0
-#: A write of at most this many flows is checked on the event loop (a few hundred microseconds each);
-#: a larger one in a worker thread, so that it does not hold up other requests.
-INLINE_FLOWS = 4
 #: A 64-bit cookie in a query: decimal or 0x-hex (documented; the route's own check says what is wrong).
 COOKIE: dict[str, Any] = {"json_schema_extra": {"pattern": r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20})$"}}
 
@@ -158,6 +156,15 @@ def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
+def error_answer(exc: Exception, method: str, path: str) -> JSONResponse:
+    """Our answer to an error a route raised; one of ours past 500 is logged, a bug with its traceback."""
+    error = from_exception(exc)
+    if error.status >= 500 and not isinstance(exc, ApiError):
+        bug = not isinstance(exc, OvnInjectError) and error.status == 500
+        LOG.error("%s %s failed: %s", method, path, exc, exc_info=bug)
+    return _error_response(error)
+
+
 def _validation_error(exc: RequestValidationError) -> ApiError:
     """Pydantic's complaint about the JSON shape, as one 400 naming the first wrong field."""
     errors = list(exc.errors())
@@ -180,9 +187,16 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
 
 
 def create_app(
-    state: GatewayState | None = None, limits: Limits | None = None, audit: AuditLog | None = None
+    state: GatewayState | None = None,
+    limits: Limits | None = None,
+    audit: AuditLog | None = None,
+    fast_path: bool = True,
 ) -> FastAPI:
-    """The ASGI application; ``state`` is the gateway's connections (set later by the server if None)."""
+    """The ASGI application; ``state`` is the gateway's connections (set later by the server if None).
+
+    ``fast_path=False`` leaves ``POST /v1/flows`` to FastAPI alone (gateway.fastpath), for the
+    tests that check that both answer alike.
+    """
     limits = limits or Limits()
     app = FastAPI(
         title="ovn-inject gateway",
@@ -220,38 +234,17 @@ def create_app(
 
     @app.exception_handler(OvnInjectError)
     async def our_error(request: Request, exc: OvnInjectError) -> JSONResponse:
-        error = from_exception(exc)
-        if error.status >= 500:
-            LOG.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return _error_response(error)
+        return error_answer(exc, request.method, request.url.path)
 
     # Anything else is a bug of ours: a 500 with our body (Starlette then logs it and closes the connection).
     @app.exception_handler(Exception)
     async def any_error(request: Request, exc: Exception) -> JSONResponse:
-        error = from_exception(exc)
-        if error.status >= 500:
-            LOG.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=error.status == 500)
-        return _error_response(error)
+        return error_answer(exc, request.method, request.url.path)
 
     quota = limits.default_max_flows
 
-    async def waited(state: GatewayState, done: flows.Committed, wait: str | None, timeout: float) -> None:
-        """With ``wait``, until the compiler daemon has caught up with the commit (504 past ``timeout``)."""
-        if wait is None or done.cfg is None:
-            return
-        waits: CfgWaits = app.state.waits
-        if not await waits.wait(wait, done.cfg, timeout):
-            # Only what was seen: the daemon may be down, busy, or a chassis slow; nothing here tells which.
-            if wait == "sb":
-                what, column = "written to SB by the compiler daemon", "sb_cfg"
-            else:
-                what, column = "reported installed by every chassis", "hv_cfg"
-            raise ApiError(
-                504,
-                "timeout",
-                f"the change is committed but was not {what} within {timeout:g} s "
-                f"(Inject_Global.{column} has not reached {done.cfg}); GET the flows for their status",
-            )
+    async def waited(done: flows.Committed, wait: str | None, timeout: float) -> None:
+        await wait_until_applied(app.state.waits, wait, done.cfg, timeout)
 
     @app.get("/v1/service", response_model=models.ServiceInfo, responses=errors(), tags=["service"])
     async def get_service(who: Authed, state: State) -> models.ServiceInfo:
@@ -302,13 +295,8 @@ def create_app(
         timeout: WaitTimeout = DEFAULT_WAIT_TIMEOUT,
     ) -> models.FlowList:
         """Add one flow or a list, all or nothing, in one transaction."""
-        requests = flows.to_requests(body)
-        if len(requests) <= INLINE_FLOWS:
-            pending = flows.add(state, who, requests, wait, quota)
-        else:
-            pending = await run_in_threadpool(flows.add, state, who, requests, wait, quota)
-        done = await flows.commit(state, pending)
-        await waited(state, done, wait, timeout)
+        done = await flows.add_flows(state, who, body, wait, quota)
+        await waited(done, wait, timeout)
         return models.FlowList(flows=flows.written(state, done))
 
     @app.post(
@@ -325,7 +313,7 @@ def create_app(
         done = await flows.commit(
             state, await run_in_threadpool(flows.replace, state, who, flows.to_requests(body), wait, quota)
         )
-        await waited(state, done, wait, timeout)
+        await waited(done, wait, timeout)
         return models.FlowList(flows=flows.written(state, done))
 
     @app.post(
@@ -349,7 +337,7 @@ def create_app(
     ) -> models.Deleted:
         """Delete one flow of your service."""
         done = await flows.commit(state, await run_in_threadpool(flows.delete_one, state, who, flow_id, wait))
-        await waited(state, done, wait, timeout)
+        await waited(done, wait, timeout)
         return models.Deleted(deleted=int(done.result or 0))
 
     @app.delete("/v1/flows", response_model=models.Deleted, responses=errors(504), tags=["flows"])
@@ -367,7 +355,7 @@ def create_app(
         done = await flows.commit(
             state, await run_in_threadpool(flows.delete_by_cookie, state, who, value, mask, wait)
         )
-        await waited(state, done, wait, timeout)
+        await waited(done, wait, timeout)
         return models.Deleted(deleted=int(done.result or 0))
 
     app.include_router(tenant.router)
@@ -377,6 +365,14 @@ def create_app(
         return Response("ok\n", media_type="text/plain")
 
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    if fast_path:
+        app.add_middleware(
+            FlowAddFastPath,
+            gateway=app,
+            quota=quota,
+            default_timeout=DEFAULT_WAIT_TIMEOUT,
+            on_error=error_answer,
+        )
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, read_timeout=limits.body_timeout)
     app.add_middleware(Observe, audit=audit)
     return app

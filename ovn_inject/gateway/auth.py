@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,22 +29,38 @@ async def gateway_state(request: Request) -> GatewayState:
 async def caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
-    """The authenticated caller; every failure is a 401 that says why, never which part was wrong.
+    """The authenticated caller (see :func:`authenticate`)."""
+    token = credentials.credentials if credentials is not None else None
+    rates: RateLimits | None = getattr(request.app.state, "rates", None)
+    return await authenticate(await gateway_state(request), rates, token, request.scope)
 
-    The caller is left in the request's state for the audit log, and spends one
-    token of its service's rate (a 429 past it).
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value, read as FastAPI's ``HTTPBearer`` reads it."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
+async def authenticate(
+    state: GatewayState, rates: RateLimits | None, token: str | None, scope: Any
+) -> Caller:
+    """The caller of a request; every failure is a 401 that says why, never which part was wrong.
+
+    The caller is left in the request's state (``scope["state"]``) for the
+    audit log, and spends one token of its service's rate (a 429 past it).
     """
-    if credentials is None:
+    if token is None:
         raise unauthorized("missing 'Authorization: Bearer <token>' header")
-    state = await gateway_state(request)
     try:
-        who = await state.authenticate_async(credentials.credentials)
+        who = await state.authenticate_async(token)
         if who is None:
-            who = await run_in_threadpool(state.authenticate, credentials.credentials)
+            who = await run_in_threadpool(state.authenticate, token)
     except TokenError as exc:
         raise unauthorized(str(exc)) from None
-    request.state.caller = who
-    rates: RateLimits | None = getattr(request.app.state, "rates", None)
+    scope.setdefault("state", {})["caller"] = who
     if rates is not None:
         rates.take(who.service)
     return who

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.core.preview import preview_flows
 from ovn_inject.core.status import AttachmentState, FlowState
@@ -43,6 +45,9 @@ from ovn_inject.gateway.state import Caller, GatewayState
 
 #: At most this many flows in one request (413 beyond): a bundle larger than that is a mistake.
 MAX_FLOWS_PER_REQUEST = 10_000
+#: A write of at most this many flows is checked on the event loop (a few hundred microseconds each);
+#: a larger one in a worker thread, so that it does not hold up other requests.
+INLINE_FLOWS = 4
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,18 @@ async def commit(state: GatewayState, pending: Pending) -> Committed:
     """
     done = await asyncio.wrap_future(state.group.submit(pending.command, pending.wait is not None))
     return Committed(done.result, pending.flows, done.cfg)
+
+
+async def add_flows(
+    state: GatewayState, caller: Caller, body: models.FlowBody, wait: str | None, quota: int | None
+) -> Committed:
+    """``POST /v1/flows`` apart from HTTP: check, then commit with the writes in flight."""
+    requests = to_requests(body)
+    if len(requests) <= INLINE_FLOWS:
+        pending = add(state, caller, requests, wait, quota)
+    else:
+        pending = await run_in_threadpool(add, state, caller, requests, wait, quota)
+    return await commit(state, pending)
 
 
 def add(

@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ovn_inject.gateway.errors import ApiError
+
 #: The columns of Inject_Global that the compiler daemon advances, by ?wait value.
 WAIT_COLUMNS = {"sb": "sb_cfg", "hv": "hv_cfg"}
 
@@ -78,3 +80,23 @@ class CfgWaits:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+async def wait_until_applied(
+    waits: CfgWaits | None, wait: str | None, cfg: int | None, timeout: float
+) -> None:
+    """With ``wait``, until the compiler daemon has caught up with a commit (504 past ``timeout``)."""
+    if wait is None or cfg is None or waits is None:
+        return
+    if not await waits.wait(wait, cfg, timeout):
+        # Only what was seen: the daemon may be down, busy, or a chassis slow; nothing here tells which.
+        if wait == "sb":
+            what, column = "written to SB by the compiler daemon", "sb_cfg"
+        else:
+            what, column = "reported installed by every chassis", "hv_cfg"
+        raise ApiError(
+            504,
+            "timeout",
+            f"the change is committed but was not {what} within {timeout:g} s "
+            f"(Inject_Global.{column} has not reached {cfg}); GET the flows for their status",
+        )
