@@ -9,7 +9,9 @@ request, the mean time per add over the first and the last 1,000 flows
 (flat if a write costs O(1) in the flows stored), and, in the same run,
 ``GET /v1/service`` (an authenticated no-op) and ``GET /healthz`` (no auth)
 with the same clients: the POST/GET ratio is the cost of a write over the
-HTTP path itself. Last, the same GETs on three server stacks side by side (uvicorn's
+HTTP path itself. The gateway's CPU per request (all its threads, from /proc) is
+printed too: one core bounds it, and CPU varies less than rates on a busy machine.
+Last, the same GETs on three server stacks side by side (uvicorn's
 pure-Python h11 parser on asyncio, httptools on asyncio, httptools on uvloop).
 
     .venv/bin/python bench/bench_gateway_scale.py [--flows 20000] [--clients 8]
@@ -128,6 +130,19 @@ def _run(url: str, token: str, clients: int, total: int, request: object) -> tup
     return len(samples) / elapsed, samples
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pid: int, run: object) -> tuple[float, list[Sample], float]:
+    """``run()``'s requests/s and samples, and the gateway's CPU seconds per request meanwhile."""
+    before = _cpu_seconds(pid)
+    rate, samples = run()  # type: ignore[operator]
+    return rate, samples, (_cpu_seconds(pid) - before) / max(1, len(samples))
+
+
 def _ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -164,9 +179,12 @@ def main() -> None:
         def post(http: Http, i: int) -> tuple[int, bytes]:
             return http.request("POST", "/v1/flows", _flow(i))
 
+        pid = box.state.pids["gateway"]
         health_rate, _ = _run(url, new.token, args.clients, args.gets, healthz)
-        get_rate, get_samples = _run(url, new.token, args.clients, args.gets, service)
-        rate, samples = _run(url, new.token, args.clients, args.flows, post)
+        get_rate, get_samples, get_cpu = _measured(
+            pid, lambda: _run(url, new.token, args.clients, args.gets, service)
+        )
+        rate, samples, post_cpu = _measured(pid, lambda: _run(url, new.token, args.clients, args.flows, post))
         latencies = [s for _, s in samples]
         first = sum(latencies[:1000]) / min(1000, len(latencies))
         last = sum(latencies[-1000:]) / min(1000, len(latencies))
@@ -186,6 +204,12 @@ def main() -> None:
         )
         print(f"  GET /healthz     {health_rate:7.0f} req/s")
         print(f"  POST/GET ratio   {rate / get_rate:.2f}x")
+        # CPU is what bounds the gateway (one core under the GIL): its CPU per request says more than
+        # the rates on a noisy machine.
+        print(
+            f"  gateway CPU per request: POST {post_cpu * 1e6:.0f} us, "
+            f"GET /v1/service {get_cpu * 1e6:.0f} us (POST/GET {post_cpu / get_cpu:.2f}x)"
+        )
         # The HTTP stack side by side: uvicorn's pure-Python parser and asyncio's loop, then ours.
         print("  server stack (GET /healthz, GET /v1/service, req/s):")
         for parser, loop in (("h11", "asyncio"), ("httptools", "asyncio"), ("httptools", "uvloop")):
