@@ -25,6 +25,7 @@ from ovn_inject.sandbox.processes import find_schema
 #: by every one;
 #: The gateway's log line once it listens (it binds port 0 in a sandbox).
 GATEWAY_LISTENING = re.compile(r"listening on https?://[^\s]*:(\d+)")
+METRICS_LISTENING = re.compile(r"metrics on http://[^\s]*:(\d+)/metrics")
 GATE_LISTENING = re.compile(r"listening on ssl:127\.0\.0\.1:(\d+)")
 COMMON_MODULES = ["ovn_inject.cli", "ovn_inject.daemonize", "ovn_inject.unixctl", "ovn_inject.db.ssl_options"]
 #: by the compiler daemon and the gateway (the OpenFlow daemon too, but the compiler and the metrics):
@@ -388,11 +389,7 @@ class CentralServices:
 
     def _logged_port(self, name: str, pattern: re.Pattern[str]) -> int:
         """The port daemon ``name`` logged last, by ``pattern`` (daemons that bind port 0)."""
-        log = self.layout.central / f"{name}.log"
-        found = pattern.findall(log.read_text(errors="replace")) if log.exists() else []
-        if not found:
-            raise SandboxError(f"{name} did not log the port it listens on; see {log}")
-        return int(found[-1])
+        return processes.logged_port(self.layout.central / f"{name}.log", pattern, name)
 
     def restart_gate(self) -> None:
         self.stop("sbgate")

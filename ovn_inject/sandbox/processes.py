@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -209,6 +210,14 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def logged_port(logfile: Path, pattern: re.Pattern[str], name: str) -> int:
+    """The port a daemon that binds port 0 logged last, by ``pattern`` (one group: the port)."""
+    found = pattern.findall(logfile.read_text(errors="replace")) if logfile.exists() else []
+    if not found:
+        raise SandboxError(f"{name} did not log the port it listens on; see {logfile}")
+    return int(found[-1])
 
 
 def listening_port(logfile: Path, remote: str, timeout: float = 5.0, skip: int = 0) -> int:

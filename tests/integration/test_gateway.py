@@ -20,6 +20,7 @@ from ovn_inject.gateway.flows import MAX_FLOWS_PER_REQUEST
 from ovn_inject.sandbox import Sandbox, processes
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
+from ovn_inject.sandbox.central import GATEWAY_LISTENING
 from ovn_inject.sandbox.topology import DEMO
 from tests.integration.gatewayutil import (
     client,
@@ -416,17 +417,17 @@ def test_tls_with_ovn_option_names(topo: Sandbox, tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    port, pidfile = processes.free_tcp_port(), tmp_path / "gateway.pid"
+    pidfile, log = tmp_path / "gateway.pid", tmp_path / "gw.log"
     databases = [f"--inject-db={topo.inject_remote}", f"--nb-db={topo.nb_remote}"]
     tls = [f"--private-key={key}", f"--certificate={cert}"]
-    daemon = ["--detach", f"--pidfile={pidfile}", f"--log-file={tmp_path / 'gw.log'}"]
+    daemon = ["--detach", f"--pidfile={pidfile}", f"--log-file={log}"]
     subprocess.run(
         [
             sys.executable,
             "-m",
             "ovn_inject",
             "gateway",
-            f"--listen=127.0.0.1:{port}",
+            "--listen=127.0.0.1:0",
             *databases,
             *tls,
             *daemon,
@@ -437,6 +438,7 @@ def test_tls_with_ovn_option_names(topo: Sandbox, tmp_path: Path) -> None:
     pid = processes.read_pid(pidfile)
     assert pid is not None
     try:
+        port = processes.logged_port(log, GATEWAY_LISTENING, "the gateway")
         token = make_service(topo, "ips", "tenant-a", LS_A)
         context = ssl.create_default_context(cafile=str(cert))
         headers = {"Authorization": f"Bearer {token}"}

@@ -22,6 +22,7 @@ import pytest
 from ovn_inject.gateway.app import MAX_BODY_BYTES
 from ovn_inject.sandbox import Sandbox, processes
 from ovn_inject.sandbox import topology as topologies
+from ovn_inject.sandbox.central import GATEWAY_LISTENING, METRICS_LISTENING
 from tests.integration.gatewayutil import make_service, wait_hooks_ready
 from tests.integration.pki import make_pki
 from tests.waiting import wait_until
@@ -68,7 +69,6 @@ class Gateway:
 def gateway(box: Sandbox, where: Path, *options: str, scheme: str = "http") -> Iterator[Gateway]:
     """A gateway of its own on the sandbox's databases, with an audit log and metrics."""
     where.mkdir(parents=True, exist_ok=True)
-    port, metrics_port = processes.free_tcp_port(), processes.free_tcp_port()
     pidfile, log, audit = where / "gw.pid", where / "gw.log", where / "audit.jsonl"
     subprocess.run(
         [
@@ -76,12 +76,12 @@ def gateway(box: Sandbox, where: Path, *options: str, scheme: str = "http") -> I
             "-m",
             "ovn_inject",
             "gateway",
-            f"--listen=127.0.0.1:{port}",
+            "--listen=127.0.0.1:0",  # ports the gateway binds itself, then logs (none can be taken first)
             f"--inject-db={box.inject_remote}",
             f"--nb-db={box.nb_remote}",
             f"--sb-db={box.sb_remote}",
             f"--audit-log={audit}",
-            f"--metrics=127.0.0.1:{metrics_port}",
+            "--metrics=127.0.0.1:0",
             *options,
             "--detach",
             f"--pidfile={pidfile}",
@@ -93,6 +93,8 @@ def gateway(box: Sandbox, where: Path, *options: str, scheme: str = "http") -> I
     pid = processes.read_pid(pidfile)
     assert pid is not None
     try:
+        port = processes.logged_port(log, GATEWAY_LISTENING, "the gateway")
+        metrics_port = processes.logged_port(log, METRICS_LISTENING, "the gateway's metrics")
         yield Gateway(f"{scheme}://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics", audit, log)
     finally:
         processes.stop_pids([pid])
@@ -372,7 +374,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(
 
 def test_compiler_daemon_metrics(topo: Sandbox, tmp_path: Path) -> None:
     """A second compiler daemon with --metrics: standby, then active once the sandbox's stops."""
-    port, pidfile = processes.free_tcp_port(), tmp_path / "northd.pid"
+    pidfile, log = tmp_path / "northd.pid", tmp_path / "northd.log"
     subprocess.run(
         [
             sys.executable,
@@ -382,16 +384,17 @@ def test_compiler_daemon_metrics(topo: Sandbox, tmp_path: Path) -> None:
             f"--nb-db={topo.nb_remote}",
             f"--sb-db={topo.sb_remote}",
             f"--inject-db={topo.inject_remote}",
-            f"--metrics=127.0.0.1:{port}",
+            "--metrics=127.0.0.1:0",
             "--detach",
             f"--pidfile={pidfile}",
-            f"--log-file={tmp_path / 'northd.log'}",
+            f"--log-file={log}",
         ],
         check=True,
         timeout=60,
     )
     pid = processes.read_pid(pidfile)
     assert pid is not None
+    port = processes.logged_port(log, METRICS_LISTENING, "the compiler daemon's metrics")
     scrape = Gateway("", f"http://127.0.0.1:{port}/metrics", tmp_path / "none", tmp_path / "none")
     try:
         assert scrape.metric("ovn_inject_northd_active") == 0
