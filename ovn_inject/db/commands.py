@@ -26,6 +26,7 @@ from ovn_inject.core.validate import (
     cookie_from_db,
     cookie_to_db,
 )
+from ovn_inject.db import inserts
 from ovn_inject.db.errors import (
     AmbiguousRecordError,
     InjectDbError,
@@ -380,22 +381,23 @@ def insert_flows(
             raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
     created = now_ms()
     uuids = []
+    table = api.tables["Service_Flow"]
     for flow in flows:
-        row = txn.insert(api.tables["Service_Flow"])
-        row.service = [service.uuid]
+        values: dict[str, Any] = {"service": [service.uuid]}
         if flow.attachment is not None:
-            row.attachment = [attachments[flow.attachment]]
-        row.priority = flow.priority
-        row.match = flow.match
-        row.actions = flow.actions
+            values["attachment"] = [attachments[flow.attachment]]
+        values["priority"] = flow.priority
+        values["match"] = flow.match
+        values["actions"] = flow.actions
         # A column left out of an insert is the type's default: 0 need not be converted and sent.
         if flow.cookie:
-            row.cookie = cookie_to_db(flow.cookie)
+            values["cookie"] = cookie_to_db(flow.cookie)
         if flow.hard_timeout:
-            row.hard_timeout = flow.hard_timeout
-        row.openflow_flows = flow.openflow_flows
-        row.created = created
-        row.status = FlowState.PENDING.value
+            values["hard_timeout"] = flow.hard_timeout
+        values["openflow_flows"] = flow.openflow_flows
+        values["created"] = created
+        values["status"] = FlowState.PENDING.value
+        row = inserts.insert(txn, table, values)
         service.addvalue("flows", row)
         uuids.append(row.uuid)
     bump_flows(service, staged)
