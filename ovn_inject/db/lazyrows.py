@@ -65,6 +65,23 @@ class LazyColumns(ovs.db.idl.ColumnDefaultDict):
         return self[column] if column in self else default  # noqa: SIM401
 
 
+UNREAD: Any = object()
+
+
+def raw_uuid(data: LazyColumns, column: str) -> Any:
+    """The uuid an optional uuid column holds (None if empty) from a row's JSON, or ``UNREAD``
+    where the JSON is not one such (the Datum then says)."""
+    value = data._raw.get(column, _ABSENT)
+    if value is _ABSENT:
+        return None  # left out: its default, the empty set
+    if type(value) is list and len(value) == 2 and value[0] == "uuid":
+        try:
+            return ovs.ovsuuid.from_json(value)  # as Atom.from_json reads it
+        except ovs.db.error.Error:
+            return UNREAD
+    return UNREAD
+
+
 def read(row: Any, column: str) -> Any:
     """``getattr(row, column)``, from the row's JSON when it still has it.
 

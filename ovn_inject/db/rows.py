@@ -11,7 +11,7 @@ from typing import Any
 import ovs.db.idl
 
 from ovn_inject.core.validate import FlowKey
-from ovn_inject.db.lazyrows import LazyColumns, read
+from ovn_inject.db.lazyrows import UNREAD, LazyColumns, raw_uuid, read
 
 #: The Service column every flow writer bumps: verifying it guards a write at O(1)
 #: where verifying ``flows`` sends the whole set (every uuid) with the transaction.
@@ -73,8 +73,16 @@ def row_cost(row: Any) -> int:
 
 
 def _ref(row: Any, column: str) -> uuid.UUID | None:
-    """The uuid an optional reference holds, read from the datum (the row it names may be gone)."""
-    datum = row._data.get(column)
+    """The uuid an optional reference holds, read from the datum (the row it names may be gone).
+
+    A row still kept as JSON (db.lazyidl) is read from it, without a Datum.
+    """
+    data = row._data
+    if type(data) is LazyColumns and not dict.__contains__(data, column):
+        found = raw_uuid(data, column)
+        if found is not UNREAD:
+            return found
+    datum = data.get(column)
     if datum is None:
         return None
     for atom in datum.values:
