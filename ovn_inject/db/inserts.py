@@ -18,13 +18,11 @@ own ``__setattr__``, so python-ovs decides.
 from __future__ import annotations
 
 import uuid
-import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import ovs.db.data
-import ovs.db.error
 import ovs.db.idl
 import ovs.db.types
 
@@ -61,7 +59,8 @@ class _Written(ovs.db.data.Datum):
     __slots__ = ("_default", "_json")
 
     def __init__(self, kind: Any, values: dict[Any, None], default: bool, json: Any) -> None:
-        super().__init__(kind, values)
+        self.type = kind  # type: ignore[misc]  # Datum's slots (python-ovs has no hints)
+        self.values = values  # type: ignore[misc]
         self._default = default
         self._json = json
 
@@ -79,16 +78,18 @@ class _Column:
     atomic: Any  # its key's ovs.db.types.AtomicType
     default: Any  # Datum.default(kind).values
     is_uuid: bool
+    allows: Callable[[Any], bool]  # Atom.check_constraints of the key, on a value of its type
 
 
-#: IdlTable -> column name -> what building its datums needs (python-ovs reads each through __getattr__)
-_COLUMNS: weakref.WeakKeyDictionary[Any, dict[str, _Column | None]] = weakref.WeakKeyDictionary()
+#: Where a table (an IdlTable) keeps what building its columns' datums needs: python-ovs reads a
+#: column's type through ``IdlColumn.__getattr__``, a Python call per column per row.
+_PLAN = "_ovn_inject_columns"
 
 
 def _columns(table: Any) -> dict[str, _Column | None]:
-    found = _COLUMNS.get(table)
+    found: dict[str, _Column | None] | None = vars(table).get(_PLAN)
     if found is None:
-        found = _COLUMNS[table] = {}
+        found = {}
         for name, column in table.columns.items():
             kind = column.type
             found[name] = (
@@ -100,9 +101,30 @@ def _columns(table: Any) -> dict[str, _Column | None]:
                     kind.key.type,
                     ovs.db.data.Datum.default(kind).values,
                     kind.key.type == ovs.db.types.UuidType,
+                    _constraints(kind.key),
                 )
             )
+        setattr(table, _PLAN, found)
     return found
+
+
+def _constraints(base: Any) -> Callable[[Any], bool]:
+    """``Atom.check_constraints(base)`` as a test of a value (of base's type) that raises nothing.
+
+    The same tests in the same order: an enum alone if there is one, else an
+    integer's or real's range, else a string's length; a uuid's or boolean's
+    are none (python-ovs leaves a reference's to the server).
+    """
+    if base.enum is not None:
+        allowed = frozenset(atom.value for atom in base.enum.values)
+        return allowed.__contains__
+    if base.type in (ovs.db.types.IntegerType, ovs.db.types.RealType):
+        low, high = base.min, base.max
+        return lambda value: (low is None or value >= low) and (high is None or value <= high)
+    if base.type == ovs.db.types.StringType:
+        shortest, longest = base.min_length, base.max_length
+        return lambda value: shortest <= len(value) <= longest
+    return lambda value: True
 
 
 def insert(txn: Any, table: Any, values: Mapping[str, Any], new_uuid: uuid.UUID | None = None) -> Any:
@@ -164,9 +186,4 @@ def _atom(column: _Column, value: Any) -> Any:
     atomic = column.atomic
     if type(value) not in (str, int, bool, uuid.UUID) or not isinstance(value, atomic.python_types):
         return None
-    atom = ovs.db.data.Atom(atomic, value)
-    try:
-        atom.check_constraints(column.key)
-    except ovs.db.error.Error:
-        return None
-    return atom
+    return ovs.db.data.Atom(atomic, value) if column.allows(value) else None

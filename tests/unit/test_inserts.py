@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from typing import Any
 
 import ovs.db.data
 import ovs.db.error
 import ovs.db.idl
+import ovs.db.types
 import pytest
 
 from ovn_inject.db import inserts
@@ -160,6 +162,12 @@ CANDIDATES: list[Any] = [
     [uuid.UUID(SVC), uuid.UUID(SVC)],
     (1, 2),
     {3},
+    "x" * 70000,
+    65535,
+    65536,
+    "installed",
+    "active",
+    -(2**63),
 ]
 
 
@@ -183,3 +191,32 @@ def test_every_column_gets_the_datum_python_ovs_builds_or_goes_python_ovs_s_way(
                 assert mine == expected
                 assert mine.to_json() == expected.to_json()
                 assert mine.is_default() == expected.is_default()
+
+
+def test_a_constraint_allows_what_python_ovs_allows() -> None:
+    types = ovs.db.types
+    strings = types.Type(types.BaseType(types.StringType), n_min=1, n_max=sys.maxsize)
+    enum = ovs.db.data.Datum.from_json(strings, ["set", ["a", "b"]])
+    bases = [
+        types.BaseType(types.StringType, min_length=2, max_length=4),
+        types.BaseType(types.StringType, enum=enum),
+        types.BaseType(types.IntegerType, min=0, max=10),
+        types.BaseType(types.IntegerType, min=-3),
+        types.BaseType(types.IntegerType, max=3),
+        types.BaseType(types.RealType, min=0.5, max=1.5),
+        types.BaseType(types.BooleanType),
+        types.BaseType(types.UuidType, ref_table_name="Service"),
+    ]
+    values: list[Any] = ["", "a", "ab", "abcd", "abcde", "b", -4, -3, 0, 3, 4, 10, 11, 0.4, 0.5, 1.5, 2.0]
+    values += [True, False, uuid.UUID(SVC)]
+    for base in bases:
+        allows = inserts._constraints(base)
+        for value in values:
+            if not isinstance(value, base.type.python_types):
+                continue
+            try:
+                ovs.db.data.Atom(base.type, value).check_constraints(base)
+                expected = True
+            except ovs.db.error.Error:
+                expected = False
+            assert allows(value) == expected, (base.type, value)
