@@ -148,10 +148,11 @@ class FlowIndex:
             for row in idl.tables["Service_Flow"].rows.values():
                 self._add(row)
         previous: Callable[..., None] = idl.notify
+        flows = idl.tables["Service_Flow"]  # a row's table is the IDL's own (``name`` is a __getattr__)
 
         def notify(event: str, row: Any, updates: Any = None) -> None:
             previous(event, row, updates)
-            if row._table.name == "Service_Flow":
+            if row._table is flows:
                 with self._lock:
                     if event == ovs.db.idl.ROW_CREATE:
                         self._add(row)
