@@ -466,7 +466,9 @@ class FlowAddCommand(Command):
         # The OpenFlow budget, like the quota (guard_flows makes a concurrent writer retry).
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            within_budget(service.name, options, staged.cost(index, service.uuid) + adding)
+            total = staged.cost(index, service.uuid) + adding
+            if total > quota.budget(options):  # the name (a column read) only words the refusal
+                within_budget(service.name, options, total)
         check_no_duplicates(self.flows, stored=lambda key: staged.holds(index, service.uuid, key))
         self._uuids = insert_flows(self.api, txn, service, self.flows, staged)
         staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)
