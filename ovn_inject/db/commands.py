@@ -17,7 +17,6 @@ from ovsdbapp.backend.ovs_idl import rowview
 
 from ovn_inject.core import quota
 from ovn_inject.core.status import AttachmentState, FlowState
-from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import (
     OpenFlowBudgetError,
     QuotaExceededError,
@@ -37,6 +36,7 @@ from ovn_inject.db.errors import (
 from ovn_inject.db.records import service_name, single
 from ovn_inject.db.rows import FlowIndex, ScanIndex, Staged, bump_flows, guard_flows, row_cost, set_size
 from ovn_inject.db.services import check_name, find_service, tenant_service
+from ovn_inject.db.tokenguard import guard_token
 
 Row = Any  # an ovs.db.idl.Row; python-ovs has no type hints
 
@@ -354,21 +354,6 @@ def _service_name(row: Row) -> str:
 
 
 # ---- flows -------------------------------------------------------------------------
-
-
-def guard_token(api: Any, public_id: str, staged: Staged | None = None) -> None:
-    """No write commits once its token is revoked: a concurrent delete makes the transaction retry.
-
-    Once per transaction is enough: ``staged`` remembers the tokens a group verifies already.
-    """
-    if staged is not None and public_id in staged.guarded:
-        return
-    row = api.lookup("Token", public_id, default=None)
-    if row is None:
-        raise TokenError("token revoked")
-    row.verify("secret_hash")
-    if staged is not None:
-        staged.guarded.add(public_id)
 
 
 def insert_flows(

@@ -44,6 +44,29 @@ def committed_scalar(row: Any, column: str) -> Any:
     return datum.as_scalar() if datum is not None else None
 
 
+def current(row: Any, column: str) -> Any:
+    """``getattr(row, column)`` in ovsdbapp's thread, without python-ovs's rebuild of the column's datum
+    where the open transaction left the column alone.
+
+    python-ovs turns a set's or map's datum into Python, back into a checked
+    datum, and into Python again on every read. A column the transaction
+    wrote or mutated, or a row it inserted or deleted, is read through python-ovs.
+    """
+    changes = row._changes
+    mutations = row._mutations
+    data = row._data
+    if (
+        type(changes) is not dict
+        or column in changes
+        or type(mutations) is not dict
+        or any(column in found for found in mutations.values())
+        or data is None
+        or column not in row._table.columns
+    ):
+        return getattr(row, column)
+    return data[column].to_python(row._uuid_to_row)
+
+
 def set_size(row: Any, column: str) -> int:
     """How many references a set column holds as committed, without python-ovs building a list of rows.
 
@@ -120,7 +143,7 @@ def bump_flows(service: Row, staged: Staged | None = None) -> None:
         staged.bumped.add(service.uuid)
     if FLOWS_VERSION in service._table.columns:
         service.verify(FLOWS_VERSION)
-        setattr(service, FLOWS_VERSION, int(getattr(service, FLOWS_VERSION)) + 1)
+        setattr(service, FLOWS_VERSION, int(current(service, FLOWS_VERSION)) + 1)
 
 
 Row = Any  # an ovs.db.idl.Row
@@ -252,14 +275,16 @@ class Staged:
         """The service's options (do not change the dict)."""
         found = self._options.get(service.uuid)
         if found is None:
-            found = self._options[service.uuid] = service.options
+            found = self._options[service.uuid] = current(service, "options")
         return found
 
     def attachments(self, service: Any) -> dict[str, Any]:
         """The service's attachment rows by uuid (do not change the dict)."""
         found = self._attachments.get(service.uuid)
         if found is None:
-            found = self._attachments[service.uuid] = {str(a.uuid): a for a in service.attachments}
+            found = self._attachments[service.uuid] = {
+                str(a.uuid): a for a in current(service, "attachments")
+            }
         return found
 
     def holds(self, index: FlowIndex | ScanIndex, service: uuid.UUID, key: FlowKey) -> bool:
