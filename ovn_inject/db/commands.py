@@ -383,7 +383,7 @@ def insert_flows(
         values["created"] = created
         values["status"] = FlowState.PENDING.value
         row = inserts.insert(txn, table, values)
-        service.addvalue("flows", row)
+        inserts.add_value(service, "flows", row)
         uuids.append(row.uuid)
     bump_flows(service, staged)
     return uuids

@@ -52,6 +52,21 @@ def can_write_directly(row_class: type = ovs.db.idl.Row, txn_class: type = ovs.d
 DIRECT = can_write_directly()
 
 
+def can_add_directly(row_class: type = ovs.db.idl.Row) -> bool:
+    """Whether ``Row.addvalue(column_name, key)`` checks ``key`` and then adds it to
+    ``_mutations["_inserts"][column_name]`` (a set), as :func:`add_value` does without the check."""
+    code = getattr(row_class.__dict__.get("addvalue"), "__code__", None)
+    return (
+        code is not None
+        and tuple(code.co_varnames[: code.co_argcount]) == ("self", "column_name", "key")
+        and "_inserts" in code.co_consts
+        and {"_mutations", "_txn_rows", "setdefault", "add"} <= set(code.co_names)
+    )
+
+
+ADD_DIRECT = can_add_directly()
+
+
 class _Written(ovs.db.data.Datum):
     """A column's Datum as ``Datum.from_python`` builds it, with what the commit asks of it computed
     once: whether it is the type's default (a new row's default columns are not sent) and its JSON."""
@@ -145,6 +160,24 @@ def insert(txn: Any, table: Any, values: Mapping[str, Any], new_uuid: uuid.UUID 
             assert changes is not None
             changes[name] = datum
     return row
+
+
+def add_value(row: Any, column_name: str, key: Any) -> None:
+    """``row.addvalue(column_name, key)``; for a row (or uuid) added to a set of uuids, without
+    python-ovs's check of it, which cannot fail there (a uuid has no constraint it checks)."""
+    column = _columns(row._table).get(column_name) if ADD_DIRECT else None
+    if (
+        column is None
+        or not column.is_uuid
+        or column.key.enum is not None
+        or column.kind.n_max < 1
+        or not isinstance(key, ovs.db.idl.Row | uuid.UUID)
+        or type(row._mutations) is not dict
+    ):
+        row.addvalue(column_name, key)
+        return
+    row._idl.txn._txn_rows[row.uuid] = row
+    row._mutations.setdefault("_inserts", {}).setdefault(column_name, set()).add(key)
 
 
 def _datum(column: _Column, value: Any) -> _Written | None:

@@ -80,7 +80,10 @@ def _commit(direct: bool, flows: list[dict[str, Any]]) -> tuple[list[Any], list[
             row = txn.insert(table, new_uuid)
             for name, value in values.items():
                 setattr(row, name, value)
-        service.addvalue("flows", row)
+        if direct:
+            inserts.add_value(service, "flows", row)
+        else:
+            service.addvalue("flows", row)
         read.append({name: getattr(row, name, "<unset>") for name in table.columns})
     assert txn.commit() == ovs.db.idl.Transaction.INCOMPLETE
     (message,) = idl._session.messages
@@ -136,6 +139,13 @@ def test_the_direct_path_is_in_use_only_where_python_ovs_keeps_writes_as_expecte
         def _write(self, row: Any, column: Any, datum: Any, extra: Any = None) -> None: ...
 
     assert not inserts.can_write_directly(txn_class=Changed)
+    assert inserts.can_add_directly() == inserts.ADD_DIRECT
+    assert inserts.ADD_DIRECT
+
+    class Other(ovs.db.idl.Row):
+        def addvalue(self, column_name: str, key: Any) -> None: ...
+
+    assert not inserts.can_add_directly(Other)
 
 
 CANDIDATES: list[Any] = [
