@@ -34,8 +34,11 @@ def can_write_directly(row_class: type = ovs.db.idl.Row, txn_class: type = ovs.d
     """Whether python-ovs keeps a row's pending writes as this module expects.
 
     ``Transaction._write(row, column, datum)`` stores ``row._changes[column.name]``;
-    ``Row.__init__`` creates ``_changes`` and ``__setattr__`` goes to ``_write``.
+    ``Row.__init__`` creates ``_changes`` and ``__setattr__`` goes to ``_write``; a Datum is
+    its ``type`` and ``values`` alone (what :class:`_Written` sets).
     """
+    if getattr(ovs.db.data.Datum, "__slots__", None) != ("type", "values"):
+        return False
     write = getattr(txn_class.__dict__.get("_write"), "__code__", None)
     init = getattr(row_class.__dict__.get("__init__"), "__code__", None)
     setattr_ = getattr(row_class.__dict__.get("__setattr__"), "__code__", None)

@@ -102,7 +102,7 @@ class LazyRows:
             values = current.values
             undo = {key: values.get(key, _MISSING) for key in datum_diff.values}
             datum = current.diff(datum_diff)
-            if datum is current:  # changed in place: what it was is rebuilt from the diff when read
+            if datum is current and _REBUILDS:  # changed in place: rebuilt from the diff when read
                 old_row[column_name] = before[id(current)] = _Before(current, undo)
             else:
                 old_row[column_name] = current.copy()
@@ -114,6 +114,8 @@ class LazyRows:
 
 
 _MISSING = object()
+#: A Datum is its ``type`` and ``values`` alone, which :class:`_Before` sets (python-ovs copies otherwise).
+_REBUILDS = getattr(ovs.db.data.Datum, "__slots__", None) == ("type", "values")
 
 
 class _Before(ovs.db.data.Datum):
