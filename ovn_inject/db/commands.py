@@ -17,7 +17,6 @@ from ovsdbapp.backend.ovs_idl import rowview
 
 from ovn_inject.core import quota
 from ovn_inject.core.status import AttachmentState, FlowState
-from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.validate import (
     OpenFlowBudgetError,
     QuotaExceededError,
@@ -26,6 +25,7 @@ from ovn_inject.core.validate import (
     cookie_from_db,
     cookie_to_db,
 )
+from ovn_inject.db import inserts
 from ovn_inject.db.errors import (
     AmbiguousRecordError,
     InjectDbError,
@@ -36,6 +36,7 @@ from ovn_inject.db.errors import (
 from ovn_inject.db.records import service_name, single
 from ovn_inject.db.rows import FlowIndex, ScanIndex, Staged, bump_flows, guard_flows, row_cost, set_size
 from ovn_inject.db.services import check_name, find_service, tenant_service
+from ovn_inject.db.tokenguard import guard_token
 
 Row = Any  # an ovs.db.idl.Row; python-ovs has no type hints
 
@@ -355,21 +356,6 @@ def _service_name(row: Row) -> str:
 # ---- flows -------------------------------------------------------------------------
 
 
-def guard_token(api: Any, public_id: str, staged: Staged | None = None) -> None:
-    """No write commits once its token is revoked: a concurrent delete makes the transaction retry.
-
-    Once per transaction is enough: ``staged`` remembers the tokens a group verifies already.
-    """
-    if staged is not None and public_id in staged.guarded:
-        return
-    row = api.lookup("Token", public_id, default=None)
-    if row is None:
-        raise TokenError("token revoked")
-    row.verify("secret_hash")
-    if staged is not None:
-        staged.guarded.add(public_id)
-
-
 def insert_flows(
     api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow], staged: Staged | None = None
 ) -> list[Any]:
@@ -380,23 +366,24 @@ def insert_flows(
             raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
     created = now_ms()
     uuids = []
+    table = api.tables["Service_Flow"]
     for flow in flows:
-        row = txn.insert(api.tables["Service_Flow"])
-        row.service = [service.uuid]
+        values: dict[str, Any] = {"service": [service.uuid]}
         if flow.attachment is not None:
-            row.attachment = [attachments[flow.attachment]]
-        row.priority = flow.priority
-        row.match = flow.match
-        row.actions = flow.actions
+            values["attachment"] = [attachments[flow.attachment]]
+        values["priority"] = flow.priority
+        values["match"] = flow.match
+        values["actions"] = flow.actions
         # A column left out of an insert is the type's default: 0 need not be converted and sent.
         if flow.cookie:
-            row.cookie = cookie_to_db(flow.cookie)
+            values["cookie"] = cookie_to_db(flow.cookie)
         if flow.hard_timeout:
-            row.hard_timeout = flow.hard_timeout
-        row.openflow_flows = flow.openflow_flows
-        row.created = created
-        row.status = FlowState.PENDING.value
-        service.addvalue("flows", row)
+            values["hard_timeout"] = flow.hard_timeout
+        values["openflow_flows"] = flow.openflow_flows
+        values["created"] = created
+        values["status"] = FlowState.PENDING.value
+        row = inserts.insert(txn, table, values)
+        inserts.add_value(service, "flows", row)
         uuids.append(row.uuid)
     bump_flows(service, staged)
     return uuids
@@ -464,7 +451,9 @@ class FlowAddCommand(Command):
         # The OpenFlow budget, like the quota (guard_flows makes a concurrent writer retry).
         adding = sum(f.openflow_flows for f in self.flows)
         if adding:
-            within_budget(service.name, options, staged.cost(index, service.uuid) + adding)
+            total = staged.cost(index, service.uuid) + adding
+            if total > quota.budget(options):  # the name (a column read) only words the refusal
+                within_budget(service.name, options, total)
         check_no_duplicates(self.flows, stored=lambda key: staged.holds(index, service.uuid, key))
         self._uuids = insert_flows(self.api, txn, service, self.flows, staged)
         staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)

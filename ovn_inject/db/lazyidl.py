@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from typing import Any
 
 import ovs.db.data
@@ -91,13 +92,62 @@ class LazyRows:
                 LOG.warning("error parsing column %s in table %s: %s", column_name, table.name, e)
                 continue
             data = row._data
-            old_row[column_name] = data[column_name].copy()
-            datum = data[column_name].diff(datum_diff)
+            current = data[column_name]
+            before: weakref.WeakValueDictionary[int, _Before] | None = self.__dict__.get("_lazy_before")
+            if before is None:
+                before = self.__dict__["_lazy_before"] = weakref.WeakValueDictionary()
+            pending = before.get(id(current))
+            if pending is not None:
+                pending.values  # noqa: B018 (a notice still held reads it: build it before the change)
+            values = current.values
+            undo = {key: values.get(key, _MISSING) for key in datum_diff.values}
+            datum = current.diff(datum_diff)
+            if datum is current and _REBUILDS:  # changed in place: rebuilt from the diff when read
+                old_row[column_name] = before[id(current)] = _Before(current, undo)
+            else:
+                old_row[column_name] = current.copy()
             # The datum the row holds, changed in place, equals itself: python-ovs's compare would
             # say so after visiting every key. A default one (not held: built when read) is compared.
             if datum is not dict.get(data, column_name) and datum != data[column_name]:
                 data[column_name] = datum
         return old_row
+
+
+_MISSING = object()
+#: A Datum is its ``type`` and ``values`` alone, which :class:`_Before` sets (python-ovs copies otherwise).
+_REBUILDS = getattr(ovs.db.data.Datum, "__slots__", None) == ("type", "values")
+
+
+class _Before(ovs.db.data.Datum):
+    """A column's value before a diff changed its Datum in place, rebuilt from the diff when read.
+
+    python-ovs copies the whole Datum for every modification's notice: a
+    service's ``flows`` set, a key per flow, on every flow write. Here the
+    notice's old value keeps the live Datum and, per key the diff touched,
+    its value before (``_MISSING``: absent). The IDL builds it before the live
+    Datum changes again (while a notice still holds it), so it stays right.
+    """
+
+    __slots__ = ("__weakref__", "_built", "_live", "_undo")
+
+    def __init__(self, live: Any, undo: dict[Any, Any]) -> None:  # no super().__init__: values is built
+        self.type = live.type  # type: ignore[misc]  # Datum's slot (python-ovs has no hints)
+        self._live = live
+        self._undo = undo
+        self._built: dict[Any, Any] | None = None
+
+    @property
+    def values(self) -> dict[Any, Any]:
+        built = self._built
+        if built is None:
+            built = dict(self._live.values)
+            for key, value in self._undo.items():
+                if value is _MISSING:
+                    built.pop(key, None)
+                else:
+                    built[key] = value
+            self._built = built
+        return built
 
 
 def can_override(idl_class: type, name: str = "_Idl__process_update2") -> bool:

@@ -65,6 +65,36 @@ class LazyColumns(ovs.db.idl.ColumnDefaultDict):
         return self[column] if column in self else default  # noqa: SIM401
 
 
+UNREAD: Any = object()
+
+
+def raw_uuid(data: LazyColumns, column: str) -> Any:
+    """The uuid an optional uuid column holds (None if empty) from a row's JSON, or ``UNREAD``
+    where the JSON is not one such (the Datum then says)."""
+    value = data._raw.get(column, _ABSENT)
+    if value is _ABSENT:
+        return None  # left out: its default, the empty set
+    if type(value) is list and len(value) == 2 and value[0] == "uuid":
+        text = value[1]
+        found = _PARSED.get(text) if type(text) is str else None
+        if found is not None:
+            return found
+        try:
+            found = ovs.ovsuuid.from_json(value)  # as Atom.from_json reads it
+        except ovs.db.error.Error:
+            return UNREAD
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = found
+        return found
+    return UNREAD
+
+
+#: The uuids raw_uuid parsed last, by their text: a service's flows all name it (bounded: a cache).
+_PARSED: dict[str, uuid.UUID] = {}
+_PARSED_MAX = 256
+
+
 def read(row: Any, column: str) -> Any:
     """``getattr(row, column)``, from the row's JSON when it still has it.
 

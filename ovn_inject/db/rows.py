@@ -11,7 +11,7 @@ from typing import Any
 import ovs.db.idl
 
 from ovn_inject.core.validate import FlowKey
-from ovn_inject.db.lazyrows import LazyColumns, read
+from ovn_inject.db.lazyrows import UNREAD, LazyColumns, raw_uuid, read
 
 #: The Service column every flow writer bumps: verifying it guards a write at O(1)
 #: where verifying ``flows`` sends the whole set (every uuid) with the transaction.
@@ -44,6 +44,29 @@ def committed_scalar(row: Any, column: str) -> Any:
     return datum.as_scalar() if datum is not None else None
 
 
+def current(row: Any, column: str) -> Any:
+    """``getattr(row, column)`` in ovsdbapp's thread, without python-ovs's rebuild of the column's datum
+    where the open transaction left the column alone.
+
+    python-ovs turns a set's or map's datum into Python, back into a checked
+    datum, and into Python again on every read. A column the transaction
+    wrote or mutated, or a row it inserted or deleted, is read through python-ovs.
+    """
+    changes = row._changes
+    mutations = row._mutations
+    data = row._data
+    if (
+        type(changes) is not dict
+        or column in changes
+        or type(mutations) is not dict
+        or any(column in found for found in mutations.values())
+        or data is None
+        or column not in row._table.columns
+    ):
+        return getattr(row, column)
+    return data[column].to_python(row._uuid_to_row)
+
+
 def set_size(row: Any, column: str) -> int:
     """How many references a set column holds as committed, without python-ovs building a list of rows.
 
@@ -73,8 +96,16 @@ def row_cost(row: Any) -> int:
 
 
 def _ref(row: Any, column: str) -> uuid.UUID | None:
-    """The uuid an optional reference holds, read from the datum (the row it names may be gone)."""
-    datum = row._data.get(column)
+    """The uuid an optional reference holds, read from the datum (the row it names may be gone).
+
+    A row still kept as JSON (db.lazyidl) is read from it, without a Datum.
+    """
+    data = row._data
+    if type(data) is LazyColumns and not dict.__contains__(data, column):
+        found = raw_uuid(data, column)
+        if found is not UNREAD:
+            return found
+    datum = data.get(column)
     if datum is None:
         return None
     for atom in datum.values:
@@ -112,7 +143,7 @@ def bump_flows(service: Row, staged: Staged | None = None) -> None:
         staged.bumped.add(service.uuid)
     if FLOWS_VERSION in service._table.columns:
         service.verify(FLOWS_VERSION)
-        setattr(service, FLOWS_VERSION, int(getattr(service, FLOWS_VERSION)) + 1)
+        setattr(service, FLOWS_VERSION, int(current(service, FLOWS_VERSION)) + 1)
 
 
 Row = Any  # an ovs.db.idl.Row
@@ -140,10 +171,11 @@ class FlowIndex:
             for row in idl.tables["Service_Flow"].rows.values():
                 self._add(row)
         previous: Callable[..., None] = idl.notify
+        flows = idl.tables["Service_Flow"]  # a row's table is the IDL's own (``name`` is a __getattr__)
 
         def notify(event: str, row: Any, updates: Any = None) -> None:
             previous(event, row, updates)
-            if row._table.name == "Service_Flow":
+            if row._table is flows:
                 with self._lock:
                     if event == ovs.db.idl.ROW_CREATE:
                         self._add(row)
@@ -243,14 +275,16 @@ class Staged:
         """The service's options (do not change the dict)."""
         found = self._options.get(service.uuid)
         if found is None:
-            found = self._options[service.uuid] = service.options
+            found = self._options[service.uuid] = current(service, "options")
         return found
 
     def attachments(self, service: Any) -> dict[str, Any]:
         """The service's attachment rows by uuid (do not change the dict)."""
         found = self._attachments.get(service.uuid)
         if found is None:
-            found = self._attachments[service.uuid] = {str(a.uuid): a for a in service.attachments}
+            found = self._attachments[service.uuid] = {
+                str(a.uuid): a for a in current(service, "attachments")
+            }
         return found
 
     def holds(self, index: FlowIndex | ScanIndex, service: uuid.UUID, key: FlowKey) -> bool:

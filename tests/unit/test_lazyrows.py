@@ -108,3 +108,25 @@ def test_the_override_is_in_use_only_where_python_ovs_has_the_handler_it_replace
 
     assert not _can_override(Renamed)
     assert not _can_override(Changed)
+
+
+def test_a_reference_is_read_from_the_json_as_from_its_datum() -> None:
+    from ovn_inject.db.rows import _ref
+
+    idl = _idl()
+    cases: list[Any] = [
+        ["uuid", str(SVC)],
+        ["set", []],
+        ["set", [["uuid", str(SVC)]]],
+        ["uuid", str(SVC).upper()],
+        ["uuid", str(SVC).replace("-", "")],  # not a uuid to python-ovs: the column reads as its default
+        ["uuid", "nope"],
+        "text",
+    ]
+    for value in [*cases, None]:
+        raw = {"priority": 1} if value is None else {"priority": 1, "service": value, "attachment": value}
+        for column in ("service", "attachment"):
+            row = _row(idl, "Service_Flow", FLOW, dict(raw))
+            plain = _plain(idl, "Service_Flow", FLOW, raw)
+            assert _ref(row, column) == _ref(plain, column), (value, column)
+            assert not dict.__contains__(row._data, column) or value != cases[0]  # read from the JSON
