@@ -25,7 +25,6 @@ daemon's initial read of 10,000 flows).
 from __future__ import annotations
 
 import codecs
-import re
 from functools import cache
 
 from ovn_inject import cjson
@@ -57,6 +56,8 @@ class _Scanners:
     """
 
     def __init__(self) -> None:
+        import re  # not before a message needs scanning: a direct flow-add imports no ``re``
+
         self.value = re.compile(_nested(SKIP_DEPTH), re.DOTALL)
         self.skip = re.compile(rf"(?:{_STRING}|{_SCALARS}|{_nested(SKIP_DEPTH)})*+", re.DOTALL)
         self.string_rest = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+', re.DOTALL)  # up to a quote, or a cut
@@ -83,6 +84,7 @@ def _cut(text: str) -> bool:
     json words why it stopped (cjson's scanner alone cannot): imported on the first value cut by a read.
     """
     import json
+    import re
 
     try:
         json.JSONDecoder().raw_decode(text)

@@ -9,7 +9,6 @@ schema the package ships.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 
@@ -23,7 +22,8 @@ if TYPE_CHECKING:
 
     Record = dict[str, Any]
 
-_HEX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
+#: What a uuid prefix is made of (a reference of 4 to 36 of them may be one); no ``re`` (see lang.lexer).
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-")
 
 
 @cache  # per row of every read otherwise: the schema does not change in a process
@@ -127,7 +127,7 @@ def find_service(services: Sequence[Record], reference: str) -> Record:
             raise AmbiguousRecordError(
                 f"service '{reference}' exists for tenants {tenants}: name it TENANT/{reference} or by uuid"
             )
-        if not found and _HEX.match(reference):
+        if not found and 4 <= len(reference) <= 36 and _UUID_CHARS.issuperset(reference):
             found = [s for s in services if s["_uuid"].startswith(reference.lower())]
             if len(found) > 1:
                 raise AmbiguousRecordError(

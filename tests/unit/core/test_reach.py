@@ -82,6 +82,28 @@ def test_an_address_is_read_as_ipaddress_reads_it(text: str) -> None:
     assert ip_text(text) == ip_text_by_ipaddress(text)
 
 
+def _mac_text_by_regex(text: str) -> str | None:
+    """mac_text as it was, with a regex."""
+    import re
+
+    if not re.match(r"^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$", text):
+        return None
+    octets = [int(part, 16) for part in text.split(":")]
+    return None if octets[0] & 1 else ":".join(f"{o:02x}" for o in octets)
+
+
+MAC_TEXTS = [
+    "02:00:00:00:01:0B", "2:0:0:0:1:b", "02:00:00:00:01:0b\n", "02:00:00:00:01:0b\n\n", "02:00:00:00:01",
+    "02:00:00:00:01:0b:0c", "02:00:00:00:01:", ":00:00:00:01:0b", "002:00:00:00:01:0b", "02:00:00:00:01:0g",
+    "02-00-00-00-01-0b", " 02:00:00:00:01:0b", "\u0660\u0662:00:00:00:01:0b", "ff:ff:ff:ff:ff:ff", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", MAC_TEXTS)
+def test_a_mac_is_read_as_the_regex_read_it(text: str) -> None:
+    assert mac_text(text) == _mac_text_by_regex(text)
+
+
 def test_addresses_are_read_from_nb_and_printed_canonically() -> None:
     assert mac_text("02:00:00:00:01:0B") == "02:00:00:00:01:0b"
     assert mac_text("ff:ff:ff:ff:ff:ff") is None and mac_text("01:00:5e:00:00:01") is None
