@@ -41,3 +41,20 @@ def test_the_request_carries_env_and_cwd(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert sent["argv"] == ["service-list"] and sent["cwd"] == str(tmp_path)
     env = sent["env"]
     assert isinstance(env, dict) and env["OVN_NB_DB"] == "unix:/nb.sock" and env["COLUMNS"] == "97"
+
+
+def test_the_program_is_a_script_that_imports_only_the_launcher() -> None:
+    """``ovn-inject`` is scripts/ovn-inject, not an entry point whose generated script imports re."""
+    import ast
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "scripts" not in project["project"]
+    assert project["tool"]["setuptools"]["script-files"] == ["scripts/ovn-inject"]
+    script = (root / "scripts" / "ovn-inject").read_text()
+    assert script.startswith("#!python\n")  # pip writes the interpreter's path there
+    tree = ast.parse(script)
+    imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported == {"sys", "ovn_inject.launcher"}
