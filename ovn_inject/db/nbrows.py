@@ -83,12 +83,27 @@ def select_all(remote: str, timeout: float) -> tuple[list[NbDatapath], list[NbPo
     All in one ``transact``: one round trip (a flow-add's check waited for five in turn),
     and the tables as one snapshot.
     """
+    with Rpc(remote, timeout, NB) as rpc:
+        results = rpc.reply(send_select_all(rpc), what=NB)
+    return _rows(results)
+
+
+def send_select_all(rpc: Rpc) -> int:
+    """Ask for :func:`select_all`'s rows on a connection to NB's server (which may serve another
+    database too); :func:`selected_all` reads the reply."""
     ops = [
         {"op": "select", "table": table, "where": [], "columns": ["_uuid", *columns]}
         for table, columns in NB_TOPOLOGY_COLUMNS.items()
     ]
-    with Rpc(remote, timeout, NB) as rpc:
-        results = rpc.request("transact", [NB, *ops])
+    return rpc.send("transact", [NB, *ops])
+
+
+def selected_all(rpc: Rpc, sent: int) -> tuple[list[NbDatapath], list[NbPortGroup]]:
+    """:func:`select_all`'s rows, from the request :func:`send_select_all` sent as ``sent``."""
+    return _rows(rpc.reply(sent, what=NB))
+
+
+def _rows(results: list[dict[str, Any]]) -> tuple[list[NbDatapath], list[NbPortGroup]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     for table, result in zip(NB_TOPOLOGY_COLUMNS, results, strict=True):
         if "error" in result:

@@ -71,8 +71,13 @@ class ServiceState:
 
 
 def _transact(rpc: Rpc, ops: Sequence[dict[str, Any]], timeout: float | None = None) -> list[Any]:
+    return _result(rpc, rpc.send("transact", [INJECT_DB_NAME, *ops]), timeout)
+
+
+def _result(rpc: Rpc, sent: int, timeout: float | None = None) -> list[Any]:
+    """The operations' results of the ``transact`` sent as ``sent``."""
     try:
-        result: list[Any] = rpc.request("transact", [INJECT_DB_NAME, *ops], timeout)
+        result: list[Any] = rpc.reply(sent, timeout)
     except RpcError as exc:
         if "unknown database" in str(exc.error):
             raise InjectDbError(
@@ -83,14 +88,22 @@ def _transact(rpc: Rpc, ops: Sequence[dict[str, Any]], timeout: float | None = N
     return result
 
 
-def read_service(rpc: Rpc, reference: str) -> ServiceState:
-    """The service ``reference`` names (as :func:`wire.find_service` resolves it) and its flows' keys."""
+def send_read(rpc: Rpc) -> int:
+    """Ask for what :func:`read_service` reads first (every service and attachment, Inject_Global)."""
     ops = [
         {"op": "select", "table": "Service", "where": [], "columns": _SERVICE_COLUMNS},
         {"op": "select", "table": "Attachment", "where": [], "columns": _ATTACHMENT_COLUMNS},
         {"op": "select", "table": "Inject_Global", "where": [], "columns": ["_uuid", "options"]},
     ]
-    services, attachments, glob = _transact(rpc, ops)
+    return rpc.send("transact", [INJECT_DB_NAME, *ops])
+
+
+def read_service(rpc: Rpc, reference: str, sent: int | None = None) -> ServiceState:
+    """The service ``reference`` names (as :func:`wire.find_service` resolves it) and its flows' keys.
+
+    ``sent``: the request :func:`send_read` sent already, if the caller sent it (and worked meanwhile).
+    """
+    services, attachments, glob = _result(rpc, send_read(rpc) if sent is None else sent)
     if any("error" in r for r in (services, attachments, glob)) or not glob.get("rows"):
         raise Fallback  # e.g. a schema before flows_seqno, or a database not initialised yet
     service = wire.find_service([wire.decode_row("Service", r) for r in services["rows"]], reference)

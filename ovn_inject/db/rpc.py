@@ -37,6 +37,7 @@ class Rpc:
         self.timeout = timeout
         self.what = what
         self._next_id = 0
+        self._waiting: dict[int, dict[str, Any] | None] = {}  # sent, not yet returned: its reply once read
         problems = []
         for single in (r.strip() for r in remote.split(",") if r.strip()):
             try:
@@ -65,29 +66,54 @@ class Rpc:
         ``timeout``: how long to wait for this reply (default: the connection's), e.g. a
         transaction whose ``wait`` operation the server holds until a condition is met.
         """
+        return self.reply(self.send(method, params), timeout)
+
+    def send(self, method: str, params: list[Any]) -> int:
+        """Send a request without waiting for its reply; the id :meth:`reply` takes.
+
+        A caller sends what it will need before work of its own (imports), and the
+        server answers meanwhile.
+        """
         self._next_id += 1
         ident = self._next_id
-        allowed = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + allowed
         try:
             self._link.send({"method": method, "params": params, "id": ident})
-            while True:
-                message = self._link.receive(deadline)
-                if message is None:
-                    raise InjectDbError(f"{self.what} at {self.remote} did not answer within {allowed:g} s")
-                if message.get("method") == "echo" and "id" in message:
-                    # The server's keepalive (TCP, SSL): a long wait must not look like a dead client.
-                    self._link.send({"result": message.get("params"), "error": None, "id": message["id"]})
-                    continue
-                if message.get("id") != ident or "method" in message:
-                    continue  # a notification, or the reply to nothing we asked
-                if message.get("error") is not None:
-                    raise RpcError(self.what, self.remote, message["error"])
-                return message.get("result")
         except _Unreachable as exc:
             raise InjectDbError(
                 f"lost {self.what} at {self.remote}: {_failure(self.remote, exc.error)}"
             ) from None
+        self._waiting[ident] = None
+        return ident
+
+    def reply(self, ident: int, timeout: float | None = None, what: str | None = None) -> Any:
+        """The result of the request :meth:`send` sent as ``ident``, waiting for it as :meth:`request` does.
+
+        Replies to other requests sent meanwhile are kept for their own call. ``what``: the
+        database errors name (default: the connection's), for a connection a second one shares.
+        """
+        what = what or self.what
+        allowed = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + allowed
+        try:
+            while (message := self._waiting[ident]) is None:
+                message = self._link.receive(deadline)
+                if message is None:
+                    raise InjectDbError(f"{what} at {self.remote} did not answer within {allowed:g} s")
+                if message.get("method") == "echo" and "id" in message:
+                    # The server's keepalive (TCP, SSL): a long wait must not look like a dead client.
+                    self._link.send({"result": message.get("params"), "error": None, "id": message["id"]})
+                    continue
+                reply_to = message.get("id")
+                if "method" in message or not isinstance(reply_to, int):
+                    continue  # a notification, or the reply to nothing we asked
+                if self._waiting.get(reply_to, 0) is None:  # a request sent and not answered yet
+                    self._waiting[reply_to] = message
+        except _Unreachable as exc:
+            raise InjectDbError(f"lost {what} at {self.remote}: {_failure(self.remote, exc.error)}") from None
+        del self._waiting[ident]
+        if message.get("error") is not None:
+            raise RpcError(what, self.remote, message["error"])
+        return message.get("result")
 
     def select(self, database: str, table: str, where: list[Any], columns: list[str]) -> list[dict[str, Any]]:
         op = {"op": "select", "table": table, "where": where, "columns": columns}
