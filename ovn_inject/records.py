@@ -24,7 +24,7 @@ tests/unit/test_records.py checks each against a dataclass of the same fields.
 
 from __future__ import annotations
 
-import reprlib
+import _thread  # reprlib's recursion guard without reprlib (and itertools): see _repr
 
 TYPE_CHECKING = False  # typing's own import costs more than this module; mypy reads the imports below
 if TYPE_CHECKING:
@@ -316,9 +316,20 @@ def _made(cls: type, given: dict[str, Any], lines: list[str]) -> dict[str, Calla
 # The other methods, seldom called, are the same for every record: they read the class's fields.
 
 
-@reprlib.recursive_repr()
+#: (id, thread) of the records whose repr is being made: one met again inside its own is "...".
+_IN_REPR: set[tuple[int, int]] = set()
+
+
 def _repr(self: Any) -> str:
-    shown = ", ".join(f"{s.name}={getattr(self, s.name)!r}" for s in self.__record_fields__)
+    """dataclass's repr, ``reprlib.recursive_repr``'s guard included."""
+    key = (id(self), _thread.get_ident())
+    if key in _IN_REPR:
+        return "..."
+    _IN_REPR.add(key)
+    try:
+        shown = ", ".join(f"{s.name}={getattr(self, s.name)!r}" for s in self.__record_fields__)
+    finally:
+        _IN_REPR.discard(key)
     return f"{self.__class__.__qualname__}({shown})"
 
 

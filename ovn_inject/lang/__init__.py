@@ -17,13 +17,28 @@ from ovn_inject.lang.match_parser import MatchParser
 from ovn_inject.lang.printer import format_actions, format_match
 from ovn_inject.lang.releases import RELEASES, Detected, Release, from_schema, parse_release
 from ovn_inject.lang.typecheck import Checker, Context, check_match
-from ovn_inject.lang.walk import (
-    action_kinds,
-    fields_read,
-    fields_written,
-    port_names,
-    register_bits,
-)
+
+TYPE_CHECKING = False  # typing's own import costs more than the walks this module defers
+if TYPE_CHECKING:
+    from ovn_inject.lang.walk import (
+        action_kinds,
+        fields_read,
+        fields_written,
+        port_names,
+        register_bits,
+    )
+
+#: :mod:`ovn_inject.lang.walk`'s functions, imported when first asked for: a flow's check
+#: (``flow-add``) walks no tree with them.
+_WALKS = frozenset({"action_kinds", "fields_read", "fields_written", "port_names", "register_bits"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _WALKS:
+        from ovn_inject.lang import walk
+
+        return getattr(walk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_match(text: str, context: Context | None = None) -> Expr:

@@ -9,7 +9,7 @@ printer can give it back.
 
 from __future__ import annotations
 
-from ovn_inject.lang import action_args, releases
+from ovn_inject.lang import releases
 from ovn_inject.lang.ast import (
     Action,
     Actions,
@@ -174,6 +174,8 @@ class ActionParser(TokenStream):
                 args = self.arguments()
                 symbol = self.checker.symbol(dst)
                 self.checker.writable(dst, symbol, scope)
+                from ovn_inject.lang import action_args  # tables of no use to next;, drop; or a move
+
                 problem = action_args.check_result(
                     token[1], field_width(dst, symbol), args, self.release.symbols, self.release.features
                 )
@@ -208,6 +210,8 @@ class ActionParser(TokenStream):
             self.expected(f"'{{' after {name}")
         if has_block and block is not None:
             body = self.nested(scope if inner == "inherit" else inner)
+        from ovn_inject.lang import action_args  # tables of no use to next;, drop; or a move
+
         problem = action_args.check_generic(name, args, self.release)
         if problem:
             self.fail_at(problem, pos)
