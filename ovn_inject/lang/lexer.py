@@ -24,7 +24,7 @@ from ovn_inject.lang.errors import ParseError
 
 TYPE_CHECKING = False  # typing itself is imported for mypy alone: its import is 2 ms of a flow-add
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, NoReturn
 
     Token = tuple[str, Any, int]
 else:
@@ -42,6 +42,8 @@ _REF_START = _ID_START | {"."}
 _NUMBER_START = _DIGITS | _HEX_LETTERS | {":"}
 _PAIRS = frozenset({"==", "!=", "<=", ">=", "&&", "||", "--", ".."})
 _OPERATORS = frozenset("(){}[]=!<>,;:-")
+#: Where only an operator (or a bad character) can start: not ":", which may start "::1".
+_OPERATOR_START = (_OPERATORS | {"&", "|", "."}) - {":"}
 
 _BAD_CHAR = {
     "&": "'&' is only valid as part of '&&'",
@@ -78,6 +80,13 @@ def tokenize(text: str) -> list[Token]:
                 pos = comment
                 continue
         column = pos + 1
+        if char in _OPERATOR_START:  # no number, name, string or reference starts so
+            op = _operator(text, pos, char)
+            if op is not None:
+                append((op, op, column))
+                pos += len(op)
+                continue
+            _refuse(text, pos, char)
         end = _number_end(text, pos, char) if char in _NUMBER_START else -1
         if end >= 0:
             append(("int", parse_integer(text[pos:end], text, column), column))
@@ -95,17 +104,23 @@ def tokenize(text: str) -> list[Token]:
             end = pos + len(op)
             append((op, op, column))
         else:
-            if char == "/" and text.startswith("/*", pos):
-                raise ParseError("'/*' without a matching '*/' on the same line", text, column)
-            reason = _BAD_CHAR.get(char) or (
-                f"invalid character {char!r}" if char.isprintable() else f"invalid byte {ord(char):#04x}"
-            )
-            raise ParseError(reason, text, column)
+            _refuse(text, pos, char)
         pos = end
     last = ("end", None, len(text) + 1)
     append(last)
     append(last)  # a second one lets the parsers look one token ahead anywhere
     return tokens
+
+
+def _refuse(text: str, pos: int, char: str) -> NoReturn:
+    """The error of a character no token starts with."""
+    column = pos + 1
+    if char == "/" and text.startswith("/*", pos):
+        raise ParseError("'/*' without a matching '*/' on the same line", text, column)
+    reason = _BAD_CHAR.get(char) or (
+        f"invalid character {char!r}" if char.isprintable() else f"invalid byte {ord(char):#04x}"
+    )
+    raise ParseError(reason, text, column)
 
 
 def _run(text: str, pos: int, chars: frozenset[str]) -> int:
