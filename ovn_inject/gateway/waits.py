@@ -36,10 +36,11 @@ class CfgWaits:
         self._lock = threading.Lock()
         self._waiters: set[_Waiter] = set()
         previous = idl.notify
+        table = idl.tables.get("Inject_Global")  # compared by identity: this runs for every row changed
 
         def notify(event: str, row: Any, updates: Any = None) -> None:
             previous(event, row, updates)
-            if row._table.name == "Inject_Global":
+            if row._table is table:
                 self._reached(row)
 
         idl.notify = notify
