@@ -119,7 +119,8 @@ class BodyLimit:
         more = True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                async with asyncio.timeout(self.read_timeout):  # no task of its own, as wait_for makes
+                    message = await receive()
             except TimeoutError:
                 slow = f"the request body did not arrive within {self.read_timeout:g} s"
                 late = ApiError(408, "timeout", slow)

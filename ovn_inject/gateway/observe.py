@@ -38,6 +38,8 @@ REFUSALS = Counter(
     "ovn_inject_gateway_refusals", "Requests refused, by reason (the error code of the body)", ["reason"]
 )
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: (route, method, status) -> its request counter and its latency histogram.
+_COUNTED: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 class GatewayCollector(Collector):
@@ -106,8 +108,13 @@ class Observe:
         method = scope["method"]
         route = scope.get("route")
         template = getattr(route, "path", None) or "other"
-        REQUESTS.labels(template, method, str(status)).inc()
-        LATENCY.labels(template, method).observe(seconds)
+        counted = _COUNTED.get((template, method, status))
+        if counted is None:  # labels() takes a lock and checks its values: once per route and status
+            counted = (REQUESTS.labels(template, method, str(status)), LATENCY.labels(template, method))
+            if len(_COUNTED) < 4096:
+                _COUNTED[(template, method, status)] = counted
+        counted[0].inc()
+        counted[1].observe(seconds)
         code, reason = _error(body) if status >= 400 else ("", "")
         if code:
             REFUSALS.labels(code).inc()

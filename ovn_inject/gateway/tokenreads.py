@@ -79,7 +79,8 @@ class TokenReads:
             asyncio.get_running_loop().create_task(self._flush())
         writer = self._writer
         try:
-            return await asyncio.wait_for(future, self.timeout)
+            async with asyncio.timeout(self.timeout):  # no task of its own, as wait_for makes
+                return await future
         except TimeoutError:
             error = InjectDbError(f"{INJECT_DB_NAME} at {self.remote} did not answer in {self.timeout:g} s")
             if writer is not None and writer is self._writer:
