@@ -64,7 +64,7 @@ from ovn_inject.lang.ast import (
 )
 from ovn_inject.lang.match_parser import parse_match_tree
 from ovn_inject.lang.printer import format_match
-from ovn_inject.records import field, record
+from ovn_inject.records import record
 
 #: Every figure saturates here: beyond it the exact number does not matter.
 CAP = 1_000_000
@@ -231,6 +231,8 @@ def _single(root: str, terms: Terms) -> Dnf:
 
 
 def _merge_groups(groups: list[Group]) -> Dnf:
+    if len(groups) <= 1:  # the usual AND of two conjunctions: nothing to merge, no fields to hash
+        return tuple((_sat(mult), fields) for mult, fields in groups)
     alike: dict[tuple[tuple[str, Terms], ...], int] = {}
     for mult, fields in groups:
         alike[fields] = _sat(alike.get(fields, 0) + mult)
@@ -253,19 +255,19 @@ def _crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
 
 
 def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
+    crush = release.drop_supersets  # before 23.06 nothing is crushed: the fields are taken as they are
     out: list[Group] = []
     for ma, fa in a:
+        crushed = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa} if crush else fa
         for mb, fb in b:
-            fields = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa}
+            fields = dict(crushed)
             empty = False
             for name, terms in fb:
                 have = fields.get(name)
-                ordinal = _ordinal(name)
-                merged = (
-                    _crushed(terms, release, ordinal)
-                    if have is None
-                    else _and_terms(have, terms, release, ordinal, budget)
-                )
+                if have is None:
+                    merged = _crushed(terms, release, _ordinal(name)) if crush else terms
+                else:
+                    merged = _and_terms(have, terms, release, _ordinal(name), budget)
                 if merged.count == 0:
                     empty = True
                     break
@@ -309,11 +311,16 @@ def count(dnf: Dnf) -> tuple[int, int]:
 # ---- annotate + simplify, on our tree ---------------------------------------------
 
 
-@record
 class _Lowering:
-    release: Release
-    set_sizes: Mapping[str, int]
-    budget: _Budget = field(default_factory=_Budget)
+    """annotate + simplify of one tree, within one work budget."""
+
+    __slots__ = ("budget", "facts", "release", "set_sizes")
+
+    def __init__(self, release: Release, set_sizes: Mapping[str, int], budget: _Budget | None = None) -> None:
+        self.release = release
+        self.set_sizes = set_sizes
+        self.budget = _Budget() if budget is None else budget
+        self.facts = _release_facts(release)
 
     def expr(self, e: Expr, neg: bool, prereqs: bool) -> Dnf:
         if isinstance(e, Comparison | Test):
@@ -367,13 +374,20 @@ class _Lowering:
         return _and(a, b, self.release, self.budget)
 
     def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
-        symbol = symbols.SYMBOLS[name]
-        if symbol.prereqs is None or not dnf:
+        prereqs = self.facts.get(name, _UNKNOWN)
+        if prereqs is _UNKNOWN:
+            source = symbols.SYMBOLS[name].prereqs
+            prereqs = self.facts[name] = None if source is None else self.text(source, False)
+        if prereqs is None or not dnf:
             return dnf
-        return self.and_(dnf, self.text(symbol.prereqs, False))
+        return self.and_(dnf, prereqs)
 
     def text(self, source: str, neg: bool) -> Dnf:
-        return _text_dnf(source, neg, self.release)
+        key = (source, neg)
+        found = self.facts.get(key)
+        if found is None:
+            found = self.facts[key] = _text_dnf(source, neg, self.release)
+        return found
 
     def comparison(self, e: Comparison | Test, neg: bool, prereqs: bool) -> Dnf:
         ref = e.field
@@ -398,17 +412,12 @@ class _Lowering:
     def plain(self, ref: FieldRef, symbol: symbols.Symbol, op: str, values: Sequence[object]) -> Dnf:
         if symbol.is_string:
             return _single(ref.name, self.strings(values))  # nominal: only == after negations
-        low = 0 if ref.low is None else ref.low
-        high = symbol.width - 1 if ref.high is None else ref.high
-        root, low, high = symbols.resolve(ref.name, low, high)
-        width = high - low + 1
-        span = ((1 << width) - 1) << low
-        ordinal = _ordinal(root.name)
+        root, low, width, span, ordinal, root_width = _field(ref.name, ref.low, ref.high)
         combined: Terms | None = None
         for value in values:
             if isinstance(value, Integer):
                 mask = ((1 << width) - 1 if value.mask is None else value.mask) << low & span
-                terms = _simplify(op, (value.value << low) & mask, mask, root.width, self.release)
+                terms = _simplify(op, (value.value << low) & mask, mask, root_width, self.release)
             else:
                 size = max(0, self.set_sizes.get(getattr(value, "name", ""), 1))
                 per = span.bit_count() if op == "!=" else 1
@@ -420,7 +429,7 @@ class _Lowering:
             else:
                 combined = _or_terms(combined, terms, self.release, ordinal)
         assert combined is not None
-        return _single(root.name, combined)
+        return _single(root, combined)
 
     def opaque_ne(self, bits: int, size: int) -> Terms:
         """``x != $set``: without the addresses, the worst case of the release's crush."""
@@ -439,6 +448,32 @@ class _Lowering:
         if opaque:
             return Terms(_sat(len(names) + opaque))
         return Terms.of(names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _field(name: str, low: int | None, high: int | None) -> tuple[str, int, int, int, bool, int]:
+    """What lowering a comparison of ``name[low..high]`` needs of the symbol table, worked out once:
+    (root field, lowest bit in it, width, mask of the bits in the root, ordinal, root's width)."""
+    symbol = symbols.SYMBOLS[name]
+    first = 0 if low is None else low
+    last = symbol.width - 1 if high is None else high
+    root, first, last = symbols.resolve(name, first, last)
+    width = last - first + 1
+    return root.name, first, width, ((1 << width) - 1) << first, _ordinal(root.name), root.width
+
+
+#: A field's prerequisites not looked up yet (None: it has none).
+_UNKNOWN: Dnf = ((-1, ()),)
+#: Per release: field name -> its prerequisites lowered (None: none), (text, negated) -> lowered text.
+_FACTS: dict[Release, dict[object, Dnf | None]] = {}
+
+
+def _release_facts(release: Release) -> dict[object, Dnf | None]:
+    """The symbol table's prerequisites and predicates lowered for ``release``, filled as they are met."""
+    facts = _FACTS.get(release)
+    if facts is None:
+        facts = _FACTS[release] = {}
+    return facts
 
 
 def _simplify(op: str, value: int, mask: int, width: int, release: Release) -> Terms:
@@ -492,10 +527,14 @@ def _unique_name(e: Expr) -> str | None:
         return e.field.name
     if isinstance(e, Not):
         return _unique_name(e.operand)
-    if isinstance(e, And | Or):
-        names = {_unique_name(item) for item in e.items}
-        if len(names) == 1:
-            return names.pop()
+    if isinstance(e, And | Or) and e.items:
+        first = _unique_name(e.items[0])  # None, or the name every other item must compare too
+        if first is None:
+            return None
+        for item in e.items[1:]:
+            if _unique_name(item) != first:
+                return None
+        return first
     return None
 
 
@@ -511,6 +550,35 @@ def _lowered(item: Expr, release: Release) -> tuple[Dnf, int, bool]:
 def _text_dnf(source: str, neg: bool, release: Release) -> Dnf:
     """A predicate or prerequisite (symbol table text, no set references), lowered once."""
     return _Lowering(release, {}).expr(parse_match_tree(source), neg, True)
+
+
+#: Scopes lowered: (scope, release) -> (scope, dnf, pairs, exhausted); an Expr scope by identity.
+_SCOPES: dict[tuple[object, Release], tuple[object, Dnf, int, bool]] = {}
+#: Scopes kept lowered; past it the table starts again (a topology has a few per attachment).
+MAX_SCOPES = 1024
+
+
+def _scope_dnf(scope: tuple[int, str] | Expr, scope_expr: Expr, lowering: _Lowering) -> Dnf:
+    """``lowering.expr(scope_expr, False, True)`` for a fresh ``lowering``, each scope lowered once.
+
+    Every flow at an attachment is ANDed with the same few scopes (the gateway
+    keeps each compiled scope parsed once, core/bound.py). ``lowering`` is left
+    with the work budget the scope's own lowering took, as if it had done it.
+    A compiled scope is looked up by identity (its hash would walk the tree):
+    the entry holds it, so no other tree gets its id while the entry lives.
+    """
+    if lowering.set_sizes:
+        return lowering.expr(scope_expr, False, True)
+    key = (scope if isinstance(scope, tuple) else id(scope), lowering.release)
+    found = _SCOPES.get(key)
+    if found is None:
+        fresh = _Lowering(lowering.release, {})
+        dnf = fresh.expr(scope_expr, False, True)
+        if len(_SCOPES) >= MAX_SCOPES:
+            _SCOPES.clear()
+        found = _SCOPES[key] = (scope, dnf, fresh.budget.pairs, fresh.budget.exhausted)
+    _, dnf, lowering.budget.pairs, lowering.budget.exhausted = found
+    return dnf
 
 
 # ---- the API -----------------------------------------------------------------------
@@ -631,6 +699,7 @@ def scope_costs(
     rel = _release(release)
     sizes = set_sizes or {}
     app_dnf: Dnf | None = None
+    on_ports = _unique_name(app) in ("inport", "outport")  # the app's port terms crush with the scope's
     out: list[Cost] = []
     for scope in scopes:
         if isinstance(scope, tuple):
@@ -643,12 +712,12 @@ def scope_costs(
         else:
             scope_expr = scope
         lowering = _Lowering(rel, sizes)
-        if _unique_name(app) in ("inport", "outport"):  # the app's port terms crush with the scope's
+        if on_ports:
             dnf = lowering.expr(And((scope_expr, app)), False, True)
         else:
             if app_dnf is None:
                 app_dnf = _Lowering(rel, sizes).expr(app, False, True)
-            dnf = lowering.and_(lowering.expr(scope_expr, False, True), app_dnf)
+            dnf = lowering.and_(_scope_dnf(scope, scope_expr, lowering), app_dnf)
         flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
     return out

@@ -231,6 +231,53 @@ def test_shared_terms_count_as_lowered_afresh_on_any_conjunction(items: list[A.E
     assert (cost.flows, cost.conjunctions) == _uncached(whole, release)
 
 
+_SCOPE = 'inport == {"vm1", "vm2"} || (inport == "lr" && eth.dst == {02:00:00:00:00:01, 02:00:00:00:00:02})'
+
+
+def _scope_costs_afresh(app: A.Expr, scopes: list[tuple[int, str] | A.Expr], release: str) -> list[Cost]:
+    """scope_costs with every scope lowered in the flow's lowering (set sizes bypass the table)."""
+    from ovn_inject.lang import expansion as ex
+
+    return ex.scope_costs(app, scopes, release, {"\0no set": 1})
+
+
+@pytest.mark.parametrize("release", ["23.03", "24.03", "26.03"])
+def test_scopes_count_as_lowered_afresh(release: str) -> None:
+    """Every golden match at a compiled scope and at port scopes: a scope from the table costs as afresh."""
+    from ovn_inject.lang import expansion as ex
+
+    costly = parse_match("ip4.src != {10.0.0.1, 10.0.0.2, 10.0.0.3} && ip4.dst != {10.0.1.1, 10.0.1.2}")
+    scopes: list[tuple[int, str] | A.Expr] = [parse_match(_SCOPE), (3, "outport"), (1, "inport"), costly]
+    for text, _, _ in golden_cases():
+        app = parse_match(text)
+        want = _scope_costs_afresh(app, scopes, release)
+        for _ in range(2):
+            assert ex.scope_costs(app, scopes, release) == want, text
+
+
+@pytest.mark.parametrize("work", [5_000, 19_000, 30_000, 50_000])
+def test_scopes_count_as_lowered_afresh_when_the_work_budget_runs_out(
+    work: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scope that spends (or runs out of) the work budget leaves the flow's lowering what it would."""
+    from ovn_inject.lang import expansion as ex
+
+    monkeypatch.setattr(ex, "MAX_WORK", work)
+    scopes: list[tuple[int, str] | A.Expr] = [
+        parse_match("ip4.src != {10.0.0.1, 10.0.0.2, 10.0.0.3} && tcp"),  # 19,808 pairs on 23.03
+        parse_match(_SCOPE),
+        # 1,024 pairs, then 18,785 with the app's ip4.src != 10.0.0.9: within 19,000 only alone
+        parse_match("ip4.src != {10.0.0.1, 10.0.0.2}"),
+    ]
+    for text in ("ip4.dst != {10.0.1.1, 10.0.1.2, 10.0.1.3}", "tcp.dst != {1, 2, 3} && ip4.src != 10.0.0.9"):
+        app = parse_match(text)
+        want = _scope_costs_afresh(app, scopes, "23.03")
+        ex._SCOPES.clear()
+        for _ in range(2):
+            assert ex.scope_costs(app, scopes, "23.03") == want, text
+    ex._SCOPES.clear()
+
+
 @pytest.mark.parametrize("work", [5_000, 30_000, 50_000])
 def test_shared_terms_count_as_lowered_afresh_when_the_work_budget_runs_out(
     work: int, monkeypatch: pytest.MonkeyPatch
