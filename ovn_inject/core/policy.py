@@ -12,6 +12,7 @@ compiler, which prefixes every match with the hook's cursor and scope.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from functools import lru_cache
 
 from ovn_inject.core.hooks import Pipeline
 from ovn_inject.core.reach import ADDRESS_FIELDS, Write
@@ -100,7 +101,7 @@ def check_flow(
     """
     context = Context(release=release)
     match_tree = _parse(lambda text: parse_match(text, context), match, "match")
-    actions_tree = _parse(lambda text: parse_actions(text, context), actions, "actions")
+    actions_tree = _parse(lambda text: _actions(text, release), actions, "actions")
     ports: set[str] = set()
     writes: list[Write] = []
     _check_expr(match_tree, ports)
@@ -108,6 +109,16 @@ def check_flow(
         writes.clear()
         _check_actions(actions_tree, pipeline, ports, writes, in_clone=False)
     return CheckedFlow(match_tree, actions_tree, frozenset(ports), tuple(writes))
+
+
+@lru_cache(maxsize=256)
+def _actions(text: str, release: Release | str | None) -> Actions:
+    """Actions parsed in ``release``'s language: a service's flows repeat a few texts (``drop;``).
+
+    The tree is immutable and a function of the text and the release alone
+    (no ports or sets in the context); a refused text raises anew each time.
+    """
+    return parse_actions(text, Context(release=release))
 
 
 def _parse(parse: Callable[[str], T], text: str, where: str) -> T:

@@ -333,38 +333,39 @@ def _check_language_and_policy(
     match: str, actions: str, applicable: Sequence[AttachmentView], service: ServiceView, index: int | None
 ) -> CheckedFlow:
     """The canonical text of a flow the service may install at every hook it applies to."""
-    from ovn_inject.core.policy import PolicyError, check_flow, check_ports
-    from ovn_inject.core.reach import rewrite_problem
-    from ovn_inject.core.topology import Reach
-    from ovn_inject.lang import LanguageError
+    # Modules, not names: the statement runs for every flow, and a name costs a lookup of its own.
+    from ovn_inject import lang
+    from ovn_inject.core import policy, reach, topology
 
     hooks = [HOOKS_BY_NAME[a.hook] for a in applicable if a.hook in HOOKS_BY_NAME]
     pipelines = {h.pipeline for h in hooks} or set(Pipeline)
     try:
-        flow = check_flow(match, actions, pipelines, service.release)
+        flow = policy.check_flow(match, actions, pipelines, service.release)
         if service.allowed_ports is not None:
             allowed: set[str] = set()
             for att in applicable:
                 allowed |= service.allowed_ports.get(att.uuid, frozenset())
-            targets = ", ".join(a.target for a in applicable) or "no attachment"
-            check_ports(flow, allowed, f"tenant '{service.tenant}' on the datapaths of {targets}")
+            if not flow.ports <= allowed:  # the message is worded only for a port refused
+                targets = ", ".join(a.target for a in applicable) or "no attachment"
+                policy.check_ports(flow, allowed, f"tenant '{service.tenant}' on the datapaths of {targets}")
         reaches = service.reach or {}
-        for att in applicable if service.reach is not None else ():
+        # Without writes there is nothing to check against the topology's addresses.
+        for att in applicable if service.reach is not None and flow.writes else ():
             if att.hook not in HOOKS_BY_NAME:
                 continue
-            problem = rewrite_problem(
-                flow.writes, HOOKS_BY_NAME[att.hook], reaches.get(att.uuid, Reach()), att.target
+            problem = reach.rewrite_problem(
+                flow.writes, HOOKS_BY_NAME[att.hook], reaches.get(att.uuid, topology.Reach()), att.target
             )
             if problem:
-                raise PolicyError("actions", problem)
-    except LanguageError as exc:
+                raise policy.PolicyError("actions", problem)
+    except lang.LanguageError as exc:
         raise FlowValidationError(
             exc.where or "match",
             exc.reason + (f"; {exc.hint}" if exc.hint else ""),
             position=exc.column or None,
             index=index,
         ) from None
-    except PolicyError as exc:
+    except policy.PolicyError as exc:
         raise FlowValidationError(
             exc.where, exc.reason, position=exc.column or None, index=index, forbidden=True
         ) from None
@@ -425,6 +426,8 @@ def _text(text: str, column: str, limit: int, index: int | None) -> str:
         raise FlowValidationError(
             column, f"is {len(stripped)} characters long; at most {limit} are allowed", index=index
         )
+    if stripped.isprintable():  # the usual case, without a Python step per character
+        return stripped
     for position, char in enumerate(stripped, start=1):
         if not char.isprintable():
             raise FlowValidationError(
