@@ -61,10 +61,14 @@ def flow_cost(
     """
     normaliser = expansion_release(release)
     priced = [s for s in scopes if not isinstance(s, tuple) or s[0] > 0] or [(1, "inport")]
-    costs = ex.scope_costs(match, priced, release=normaliser)
-    flows = _sat(sum(c.flows for c in costs))
-    conjunctions = _sat(sum(c.conjunctions for c in costs))
-    capped = flows >= ex.CAP or any(c.capped for c in costs)
+    flows = conjunctions = 0
+    capped = False
+    for cost in ex.scope_costs(match, priced, release=normaliser):
+        flows += cost.flows
+        conjunctions += cost.conjunctions
+        capped = capped or cost.capped
+    flows, conjunctions = _sat(flows), _sat(conjunctions)
+    capped = capped or flows >= ex.CAP
     term = ""
     if limit is None or flows > limit:
         term = ex.estimate(match, release=normaliser).worst_term

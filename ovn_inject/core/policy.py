@@ -60,6 +60,7 @@ WRITABLE = frozenset({
 })  # fmt: skip
 
 PORT_FIELDS = frozenset({"inport", "outport"})
+_CHAINS = (n.And, n.Or)  # for isinstance: ``n.And | n.Or`` in the call makes a union at every call
 
 
 class PolicyError(OvnInjectError):
@@ -99,7 +100,7 @@ def check_flow(
 
     Raises LanguageError (not OVN, 400) or PolicyError (not allowed, 403).
     """
-    context = Context(release=release)
+    context = _context(release)
     match_tree = _parse(lambda text: parse_match(text, context), match, "match")
     actions_tree = _parse(lambda text: _actions(text, release), actions, "actions")
     ports: set[str] = set()
@@ -111,6 +112,12 @@ def check_flow(
     return CheckedFlow(match_tree, actions_tree, frozenset(ports), tuple(writes))
 
 
+@lru_cache(maxsize=64)
+def _context(release: Release | str | None) -> Context:
+    """The (immutable) context of ``release``'s language, without ports or sets: made once."""
+    return Context(release=release)
+
+
 @lru_cache(maxsize=256)
 def _actions(text: str, release: Release | str | None) -> Actions:
     """Actions parsed in ``release``'s language: a service's flows repeat a few texts (``drop;``).
@@ -118,7 +125,7 @@ def _actions(text: str, release: Release | str | None) -> Actions:
     The tree is immutable and a function of the text and the release alone
     (no ports or sets in the context); a refused text raises anew each time.
     """
-    return parse_actions(text, Context(release=release))
+    return parse_actions(text, _context(release))
 
 
 def _parse(parse: Callable[[str], T], text: str, where: str) -> T:
@@ -136,26 +143,39 @@ def check_ports(flow: CheckedFlow, allowed: Collection[str], where: str) -> None
 
 
 def _root(ref: n.FieldRef) -> str:
-    symbol = SYMBOLS.get(ref.name)
+    return _root_of(ref.name)
+
+
+@lru_cache(maxsize=1024)
+def _root_of(name: str) -> str:
+    """The field whose bits ``name`` names (itself for a predicate or an unknown name)."""
+    symbol = SYMBOLS.get(name)
     if symbol is None:
-        return ref.name
+        return name
     if symbol.predicate is not None:
-        return ref.name
-    root, _, _ = resolve(ref.name, 0, 0)
+        return name
+    root, _, _ = resolve(name, 0, 0)
     return root.name
 
 
-def _check_read(ref: n.FieldRef, where: str) -> None:
-    symbol = SYMBOLS.get(ref.name)
+@lru_cache(maxsize=1024)
+def _readable(name: str) -> bool:
+    """Whether a service may read ``name``: a header predicate (tcp, ip4, eth.bcast ...) only tests
+    header fields; a field, if its root is one of READABLE or a port field."""
+    symbol = SYMBOLS.get(name)
     if symbol is not None and symbol.predicate is not None:
-        return  # header predicates (tcp, ip4, eth.bcast ...) only test header fields
-    root = _root(ref)
-    if root not in READABLE and root not in PORT_FIELDS:
+        return True
+    root = _root_of(name)
+    return root in READABLE or root in PORT_FIELDS
+
+
+def _check_read(ref: n.FieldRef, where: str) -> None:
+    if not _readable(ref.name):
         raise PolicyError(where, f"field '{ref.name}' is not available to services", ref.pos)
 
 
 def _check_expr(expr: Expr, ports: set[str]) -> None:
-    if isinstance(expr, n.And | n.Or):
+    if isinstance(expr, _CHAINS):
         for item in expr.items:
             _check_expr(item, ports)
     elif isinstance(expr, n.Not):

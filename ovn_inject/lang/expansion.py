@@ -82,6 +82,9 @@ MAX_SUPERSET_WORK = 1 << 17
 CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.code"))
 
 _INVERT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+# isinstance with a tuple made once: ``A | B`` in the call makes a union at every call (hot paths).
+_COMPARISONS = (Comparison, Test)
+_CHAINS = (And, Or)
 
 
 @record(frozen=True, slots=True)
@@ -151,15 +154,6 @@ class _Budget:
         return False
 
 
-def _intersect(a: Term, b: Term) -> Term | None:
-    if isinstance(a, str) or isinstance(b, str):
-        return a if a == b else None
-    (va, ma), (vb, mb) = a, b
-    if (va ^ vb) & ma & mb:
-        return None
-    return (va | vb, ma | mb)
-
-
 def _drop_supersets(items: frozenset[Term]) -> frozenset[Term]:
     """crush_or_supersets: an alternative that another, wider one contains adds no packet.
 
@@ -195,12 +189,22 @@ def _and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: _Bud
             return a
         return Terms(_sat(pairs))
     budget.pairs += pairs
-    found = set()
+    found: set[Term] = set()
+    add = found.add
+    # The intersection of every pair, inline (a large crush spends its time here): two port names
+    # meet if equal, a name never meets a masked value, two masked values if they agree on both masks.
     for x in a.items:
+        if isinstance(x, str):
+            for y in b.items:
+                if x == y:
+                    add(x)
+            continue
+        vx, mx = x
         for y in b.items:
-            both = _intersect(x, y)
-            if both is not None:
-                found.add(both)
+            if not isinstance(y, str):
+                vy, my = y
+                if not (vx ^ vy) & mx & my:
+                    add((vx | vy, mx | my))
     result = frozenset(found)
     if release.drop_supersets and ordinal:
         result = _drop_supersets(result)
@@ -231,8 +235,11 @@ def _single(root: str, terms: Terms) -> Dnf:
 
 
 def _merge_groups(groups: list[Group]) -> Dnf:
-    if len(groups) <= 1:  # the usual AND of two conjunctions: nothing to merge, no fields to hash
-        return tuple((_sat(mult), fields) for mult, fields in groups)
+    if len(groups) == 1:  # the usual AND of two conjunctions: nothing to merge, no fields to hash
+        mult, fields = groups[0]
+        return ((mult if mult < CAP else CAP, fields),)
+    if not groups:
+        return FALSE
     alike: dict[tuple[tuple[str, Terms], ...], int] = {}
     for mult, fields in groups:
         alike[fields] = _sat(alike.get(fields, 0) + mult)
@@ -323,7 +330,7 @@ class _Lowering:
         self.facts = _release_facts(release)
 
     def expr(self, e: Expr, neg: bool, prereqs: bool) -> Dnf:
-        if isinstance(e, Comparison | Test):
+        if isinstance(e, _COMPARISONS):
             return self.comparison(e, neg, prereqs)
         if isinstance(e, Not):
             return self.expr(e.operand, not neg, prereqs)
@@ -331,7 +338,7 @@ class _Lowering:
             return TRUE if e.value != neg else FALSE
         if isinstance(e, ChassisResident):
             return TRUE  # resolved per chassis; count the side that installs flows
-        if isinstance(e, And | Or):
+        if isinstance(e, _CHAINS):
             # A tree over one field gets its prerequisites once (expr_annotate__).
             name = _unique_name(e)
             inner = prereqs and name is None
@@ -341,8 +348,10 @@ class _Lowering:
                 sub = self.expr(item, neg, inner)
                 if result is None:
                     result = sub
+                elif conj:
+                    result = _and(result, sub, self.release, self.budget)
                 else:
-                    result = self.and_(result, sub) if conj else _or(result, sub, self.release)
+                    result = _or(result, sub, self.release)
             assert result is not None
             if prereqs and name is not None:
                 result = self.with_prereqs(result, name)
@@ -380,7 +389,7 @@ class _Lowering:
             prereqs = self.facts[name] = None if source is None else self.text(source, False)
         if prereqs is None or not dnf:
             return dnf
-        return self.and_(dnf, prereqs)
+        return _and(dnf, prereqs, self.release, self.budget)
 
     def text(self, source: str, neg: bool) -> Dnf:
         key = (source, neg)
@@ -523,11 +532,11 @@ def _simplify_relational(op: str, value: int, mask: int, release: Release) -> Te
 
 def _unique_name(e: Expr) -> str | None:
     """The one field a tree compares (expr_get_unique_symbol before annotation), else None."""
-    if isinstance(e, Comparison | Test):
+    if isinstance(e, _COMPARISONS):
         return e.field.name
     if isinstance(e, Not):
         return _unique_name(e.operand)
-    if isinstance(e, And | Or) and e.items:
+    if isinstance(e, _CHAINS) and e.items:
         first = _unique_name(e.items[0])  # None, or the name every other item must compare too
         if first is None:
             return None

@@ -232,6 +232,9 @@ class MatchParser(TokenStream):
 
     def columns(self, start: int) -> tuple[int, ...]:
         """Columns of the constants among tokens[start:self.i] (a constant or a {set})."""
+        if self.i == start + 1:  # one constant, not a set
+            token = self.tokens[start]
+            return (token[2],) if token[0] in _CONSTANT_KINDS else ()
         return tuple(t[2] for t in self.tokens[start : self.i] if t[0] in _CONSTANT_KINDS)
 
     def function(self, token: Token) -> Expr:

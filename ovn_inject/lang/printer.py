@@ -32,10 +32,13 @@ from ovn_inject.lang.ast import (
     Test,
 )
 
+_CHAINS = (And, Or)  # for isinstance: ``And | Or`` in the call makes a union at every call
 _ESCAPE = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
 def format_string(value: str) -> str:
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return '"' + value + '"'  # nothing to escape (a control character is never printable)
     out = []
     for char in value:
         if char in _ESCAPE:
@@ -100,11 +103,15 @@ def format_field(f: FieldRef) -> str:
 
 def format_match(e: Expr) -> str:
     if isinstance(e, Comparison):
-        values = ", ".join(format_constant(v) for v in e.values)
+        if len(e.values) == 1:
+            values = format_constant(e.values[0])
+        else:
+            values = ", ".join(format_constant(v) for v in e.values)
         if e.in_set:
             values = "{" + values + "}"
-        return f"{format_field(e.field)} {e.op} {values}"
-    if isinstance(e, And | Or):
+        field = e.field
+        return f"{field.name if field.low is None else format_field(field)} {e.op} {values}"
+    if isinstance(e, _CHAINS):
         joiner = " && " if isinstance(e, And) else " || "
         parts = []
         for item in e.items:
