@@ -268,7 +268,6 @@ def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
         crushed = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa} if crush else fa
         for mb, fb in b:
             fields = dict(crushed)
-            empty = False
             for name, terms in fb:
                 have = fields.get(name)
                 if have is None:
@@ -276,11 +275,11 @@ def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
                 else:
                     merged = _and_terms(have, terms, release, _ordinal(name), budget)
                 if merged.count == 0:
-                    empty = True
-                    break
+                    break  # a contradiction: no conjunction
                 fields[name] = merged
-            if not empty:
-                out.append((_sat(ma * mb), tuple(sorted(fields.items()))))
+            else:
+                mult = ma * mb
+                out.append((mult if mult < CAP else CAP, tuple(sorted(fields.items()))))
     return _merge_groups(out)
 
 
@@ -567,8 +566,17 @@ _SCOPES: dict[tuple[object, Release], tuple[object, Dnf, int, bool]] = {}
 MAX_SCOPES = 1024
 
 
-def _scope_dnf(scope: tuple[int, str] | Expr, scope_expr: Expr, lowering: _Lowering) -> Dnf:
-    """``lowering.expr(scope_expr, False, True)`` for a fresh ``lowering``, each scope lowered once.
+def _scope_expr(scope: tuple[int, str] | Expr) -> Expr:
+    """A scope as a match: ``(ports, field)`` is ``field == {ports}`` (placeholder names)."""
+    if not isinstance(scope, tuple):
+        return scope
+    ports, field_name = scope
+    names = tuple(String(f"\0scope{i}") for i in range(ports))
+    return Comparison(FieldRef(field_name), "==", names, in_set=True)
+
+
+def _scope_dnf(scope: tuple[int, str] | Expr, lowering: _Lowering) -> Dnf:
+    """``lowering.expr(_scope_expr(scope), False, True)`` for a fresh ``lowering``, each scope lowered once.
 
     Every flow at an attachment is ANDed with the same few scopes (the gateway
     keeps each compiled scope parsed once, core/bound.py). ``lowering`` is left
@@ -577,12 +585,12 @@ def _scope_dnf(scope: tuple[int, str] | Expr, scope_expr: Expr, lowering: _Lower
     the entry holds it, so no other tree gets its id while the entry lives.
     """
     if lowering.set_sizes:
-        return lowering.expr(scope_expr, False, True)
+        return lowering.expr(_scope_expr(scope), False, True)
     key = (scope if isinstance(scope, tuple) else id(scope), lowering.release)
     found = _SCOPES.get(key)
     if found is None:
         fresh = _Lowering(lowering.release, {})
-        dnf = fresh.expr(scope_expr, False, True)
+        dnf = fresh.expr(_scope_expr(scope), False, True)
         if len(_SCOPES) >= MAX_SCOPES:
             _SCOPES.clear()
         found = _SCOPES[key] = (scope, dnf, fresh.budget.pairs, fresh.budget.exhausted)
@@ -711,22 +719,16 @@ def scope_costs(
     on_ports = _unique_name(app) in ("inport", "outport")  # the app's port terms crush with the scope's
     out: list[Cost] = []
     for scope in scopes:
-        if isinstance(scope, tuple):
-            ports, field_name = scope
-            if ports <= 0:
-                out.append(Cost(0, 0))
-                continue
-            names = tuple(String(f"\0scope{i}") for i in range(ports))
-            scope_expr: Expr = Comparison(FieldRef(field_name), "==", names, in_set=True)
-        else:
-            scope_expr = scope
+        if isinstance(scope, tuple) and scope[0] <= 0:
+            out.append(Cost(0, 0))
+            continue
         lowering = _Lowering(rel, sizes)
         if on_ports:
-            dnf = lowering.expr(And((scope_expr, app)), False, True)
+            dnf = lowering.expr(And((_scope_expr(scope), app)), False, True)
         else:
             if app_dnf is None:
                 app_dnf = _Lowering(rel, sizes).expr(app, False, True)
-            dnf = lowering.and_(_scope_dnf(scope, scope_expr, lowering), app_dnf)
+            dnf = lowering.and_(_scope_dnf(scope, lowering), app_dnf)
         flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
     return out
