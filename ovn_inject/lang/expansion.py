@@ -16,7 +16,8 @@ one flow on ``conj_id``. ORs on eth.type, ip.proto, icmp6.type and icmp6.code
 are always distributed ("must_crossproduct" fields), never made clauses.
 
 This module follows the same steps on our tree. Per field it keeps the actual
-masked values (so ``1 <= tcp.dst <= 6`` or ``ip4 && tcp`` crush as in OVN),
+masked values (:mod:`ovn_inject.lang.alternatives`; so ``1 <= tcp.dst <= 6`` or
+``ip4 && tcp`` crush as in OVN),
 across fields it only counts: a conjunction is summarised as "how many terms
 like this" times "how many alternatives per field", so the cost of a cross
 product is a multiplication, not a list. Work is bounded: a crush that would
@@ -45,9 +46,19 @@ port groups count as ``set_sizes[name]`` alternatives (1 when unknown).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ovn_inject.lang import symbols
+from ovn_inject.lang.alternatives import (
+    CAP,
+    Term,
+    Terms,
+    and_terms,
+    drop_supersets,
+    or_terms,
+    saturate,
+    simplify,
+)
 from ovn_inject.lang.ast import (
     And,
     Bool,
@@ -66,18 +77,10 @@ from ovn_inject.lang.match_parser import parse_match_tree
 from ovn_inject.lang.printer import format_match
 from ovn_inject.records import record
 
-#: Every figure saturates here: beyond it the exact number does not matter.
-CAP = 1_000_000
-#: Per-field sets larger than this are only counted, no longer intersected.
-MAX_TERMS = 4096
-#: Largest crush (pairs of alternatives compared) done exactly; larger ones multiply.
-MAX_PAIRS = 1 << 15
 #: Total pairs one estimate (worst term included) may compare before every crush multiplies.
 MAX_WORK = 1 << 18
 #: Distinct conjunctions kept apart before they are merged into one worst case.
 MAX_GROUPS = 256
-#: Superset elimination (23.06+) is quadratic: given up after this many comparisons (overestimates).
-MAX_SUPERSET_WORK = 1 << 17
 #: Fields whose ORs OVN always distributes (must_crossproduct in lib/logical-fields.c).
 CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.code"))
 
@@ -120,26 +123,7 @@ class Cost:
         return text + (f": the costly term is `{self.worst_term}`" if self.worst_term else "")
 
 
-# ---- per-field sets of alternatives -----------------------------------------
-
-Term = tuple[int, int] | str  # (value, mask) over the root field, or a port name
-
-
-@record(frozen=True, slots=True)
-class Terms:
-    """The alternatives of one field: exact (``items``) or only counted (``items`` None)."""
-
-    count: int
-    items: frozenset[Term] | None = None
-
-    @staticmethod
-    def of(items: Iterable[Term]) -> Terms:
-        found = frozenset(items)
-        return Terms(len(found), found)
-
-
-def _sat(n: int) -> int:
-    return n if n < CAP else CAP
+# ---- per-field sets of alternatives: ovn_inject.lang.alternatives, within this budget ---------
 
 
 class _Budget:
@@ -152,63 +136,6 @@ class _Budget:
             self.exhausted = True
             return True
         return False
-
-
-def _drop_supersets(items: frozenset[Term]) -> frozenset[Term]:
-    """crush_or_supersets: an alternative that another, wider one contains adds no packet.
-
-    Quadratic in the worst case: past MAX_SUPERSET_WORK comparisons the set is kept whole
-    (an overestimate).
-    """
-    ints = sorted((t for t in items if not isinstance(t, str)), key=lambda t: t[1].bit_count())
-    kept: list[tuple[int, int]] = []
-    work = 0
-    for value, mask in ints:
-        work += len(kept)
-        if work > MAX_SUPERSET_WORK:
-            return items
-        if not any(m & mask == m and (v ^ value) & m == 0 for v, m in kept):
-            kept.append((value, mask))
-    return frozenset(kept)
-
-
-def _or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
-    if a.items is None or b.items is None:
-        return Terms(_sat(a.count + b.count))
-    merged = a.items | b.items  # dedup only: an OR is crushed (supersets dropped) inside an AND
-    return Terms.of(merged) if len(merged) <= MAX_TERMS else Terms(len(merged))
-
-
-def _and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: _Budget) -> Terms:
-    """crush_and_numeric/crush_and_string: every non-empty intersection of one of each."""
-    pairs = a.count * b.count
-    if a.items is None or b.items is None or pairs > MAX_PAIRS or budget.exceeded_by(pairs):
-        if a.items is not None and a.count <= 1 and b.items is None:
-            return b  # one exact value narrows an opaque set: never more alternatives
-        if b.items is not None and b.count <= 1 and a.items is None:
-            return a
-        return Terms(_sat(pairs))
-    budget.pairs += pairs
-    found: set[Term] = set()
-    add = found.add
-    # The intersection of every pair, inline (a large crush spends its time here): two port names
-    # meet if equal, a name never meets a masked value, two masked values if they agree on both masks.
-    for x in a.items:
-        if isinstance(x, str):
-            for y in b.items:
-                if x == y:
-                    add(x)
-            continue
-        vx, mx = x
-        for y in b.items:
-            if not isinstance(y, str):
-                vy, my = y
-                if not (vx ^ vy) & mx & my:
-                    add((vx | vy, mx | my))
-    result = frozenset(found)
-    if release.drop_supersets and ordinal:
-        result = _drop_supersets(result)
-    return Terms.of(result) if len(result) <= MAX_TERMS else Terms(len(result))
 
 
 # ---- conjunctions counted, not listed -------------------------------------------
@@ -242,11 +169,11 @@ def _merge_groups(groups: list[Group]) -> Dnf:
         return FALSE
     alike: dict[tuple[tuple[str, Terms], ...], int] = {}
     for mult, fields in groups:
-        alike[fields] = _sat(alike.get(fields, 0) + mult)
+        alike[fields] = saturate(alike.get(fields, 0) + mult)
     if len(alike) <= MAX_GROUPS:
         return tuple((mult, fields) for fields, mult in alike.items())
     # Too many different conjunctions: one worst case that stands for all of them.
-    total = _sat(sum(alike.values()))
+    total = saturate(sum(alike.values()))
     widest: dict[str, int] = {}
     for fields in alike:
         for name, terms in fields:
@@ -258,7 +185,7 @@ def _crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
     """expr_sort crushes every one-field OR of a conjunction (23.06+: without contained alternatives)."""
     if not release.drop_supersets or not ordinal or terms.items is None or terms.count < 2:
         return terms
-    return Terms.of(_drop_supersets(terms.items))
+    return Terms.of(drop_supersets(terms.items))
 
 
 def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
@@ -273,7 +200,7 @@ def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
                 if have is None:
                     merged = _crushed(terms, release, _ordinal(name)) if crush else terms
                 else:
-                    merged = _and_terms(have, terms, release, _ordinal(name), budget)
+                    merged = and_terms(have, terms, release, _ordinal(name), budget)
                 if merged.count == 0:
                     break  # a contradiction: no conjunction
                 fields[name] = merged
@@ -290,7 +217,7 @@ def _or(a: Dnf, b: Dnf, release: Release) -> Dnf:
         fields_a, fields_b = a[0][1], b[0][1]
         if len(fields_a) == 1 and len(fields_b) == 1 and fields_a[0][0] == fields_b[0][0]:
             name = fields_a[0][0]
-            return _single(name, _or_terms(fields_a[0][1], fields_b[0][1], release, _ordinal(name)))
+            return _single(name, or_terms(fields_a[0][1], fields_b[0][1], release, _ordinal(name)))
     return _merge_groups([*a, *b])
 
 
@@ -302,15 +229,15 @@ def count(dnf: Dnf) -> tuple[int, int]:
         clauses = []
         for name, terms in fields:
             if name in CROSSPRODUCT_FIELDS:
-                copies = _sat(copies * terms.count)
+                copies = saturate(copies * terms.count)
             elif terms.count > 1:
                 clauses.append(terms.count)
         if len(clauses) >= 2:
             per = sum(clauses) + 1
-            conjunctions = _sat(conjunctions + copies)
+            conjunctions = saturate(conjunctions + copies)
         else:
             per = clauses[0] if clauses else 1
-        flows = _sat(flows + copies * per)
+        flows = saturate(flows + copies * per)
     return flows, conjunctions
 
 
@@ -425,25 +352,25 @@ class _Lowering:
         for value in values:
             if isinstance(value, Integer):
                 mask = ((1 << width) - 1 if value.mask is None else value.mask) << low & span
-                terms = _simplify(op, (value.value << low) & mask, mask, root_width, self.release)
+                terms = simplify(op, (value.value << low) & mask, mask, root_width, self.release)
             else:
                 size = max(0, self.set_sizes.get(getattr(value, "name", ""), 1))
                 per = span.bit_count() if op == "!=" else 1
-                terms = Terms(_sat(per * size)) if op != "!=" or size <= 1 else self.opaque_ne(per, size)
+                terms = Terms(saturate(per * size)) if op != "!=" or size <= 1 else self.opaque_ne(per, size)
             if combined is None:
                 combined = terms
             elif op == "!=":
-                combined = _and_terms(combined, terms, self.release, ordinal, self.budget)
+                combined = and_terms(combined, terms, self.release, ordinal, self.budget)
             else:
-                combined = _or_terms(combined, terms, self.release, ordinal)
+                combined = or_terms(combined, terms, self.release, ordinal)
         assert combined is not None
         return _single(root, combined)
 
     def opaque_ne(self, bits: int, size: int) -> Terms:
         """``x != $set``: without the addresses, the worst case of the release's crush."""
         if self.release.ne_prefixes:
-            return Terms(_sat(bits * size))
-        return Terms(CAP if size * bits.bit_length() > 20 * 2 else _sat(bits**size))
+            return Terms(saturate(bits * size))
+        return Terms(CAP if size * bits.bit_length() > 20 * 2 else saturate(bits**size))
 
     def strings(self, values: Sequence[object]) -> Terms:
         names: set[Term] = set()
@@ -454,7 +381,7 @@ class _Lowering:
             elif isinstance(value, PortGroupRef):
                 opaque += max(0, self.set_sizes.get(value.name, 1))
         if opaque:
-            return Terms(_sat(len(names) + opaque))
+            return Terms(saturate(len(names) + opaque))
         return Terms.of(names)
 
 
@@ -482,51 +409,6 @@ def _release_facts(release: Release) -> dict[object, Dnf | None]:
     if facts is None:
         facts = _FACTS[release] = {}
     return facts
-
-
-def _simplify(op: str, value: int, mask: int, width: int, release: Release) -> Terms:
-    """expr_simplify for one integer comparison: the == alternatives it becomes."""
-    if op == "==":
-        return Terms.of([(value, mask)])
-    if op == "!=":
-        return _simplify_ne(value, mask, release)
-    return _simplify_relational(op, value, mask, release)
-
-
-def _bits(mask: int) -> Iterable[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
-def _simplify_ne(value: int, mask: int, release: Release) -> Terms:
-    if not mask:
-        return Terms.of([])  # "x != 0/0" is false
-    out: list[Term] = []
-    for i in _bits(mask):
-        bit = 1 << i
-        if release.ne_prefixes:
-            upper = mask & ~(bit - 1)
-            out.append(((value ^ bit) & upper, upper))
-        else:
-            out.append(((value ^ bit) & bit, bit))
-    return Terms.of(out)
-
-
-def _simplify_relational(op: str, value: int, mask: int, release: Release) -> Terms:
-    start = (mask & -mask).bit_length() - 1
-    lt = op in ("<", "<=")
-    eq = op in ("<=", ">=")
-    region = value & mask
-    if region == (mask if lt else 0):  # x <= max, x >= 0: true; x < max, x > 0: !=
-        return Terms.of([(0, 0)]) if eq else _simplify_ne(value, mask, release)
-    out: list[Term] = [(value, mask)] if eq else []
-    wanted = region if lt else mask & ~region
-    for z in _bits(wanted):
-        below = ((1 << z) - 1) & ~((1 << start) - 1)
-        out.append(((value ^ (1 << z)) & ~below, mask & ~below))
-    return Terms.of(out)
 
 
 def _unique_name(e: Expr) -> str | None:
