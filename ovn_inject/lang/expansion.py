@@ -444,8 +444,8 @@ def _text_dnf(source: str, neg: bool, release: Release) -> Dnf:
 
 #: Scopes lowered: (scope, release) -> (scope, dnf, pairs, exhausted); an Expr scope by identity.
 _SCOPES: dict[tuple[object, Release], tuple[object, Dnf, int, bool]] = {}
-#: Scopes kept lowered; past it the table starts again (a topology has a few per attachment).
-MAX_SCOPES = 1024
+#: Scopes kept lowered (as many as core/bound.py keeps parsed); past it the table starts again.
+MAX_SCOPES = 4096
 
 
 def _scope_expr(scope: tuple[int, str] | Expr) -> Expr:
