@@ -243,7 +243,13 @@ def test_a_flow_names_its_attachment_when_the_service_has_several(topo: Sandbox)
         first = http.post("/v1/flows", json=entry).json()["flows"][0]  # the only attachment: bound to it
         with inject_api(topo) as api:
             api.commit(api.attach_add("ips", "lsp", "vm1", "ls-out-deliver"))  # type: ignore[attr-defined]
-        ids = {a["target"]: a["id"] for a in http.get("/v1/service").json()["attachments"]}
+
+        def both_attachments() -> dict[str, str] | None:
+            found = {a["target"]: a["id"] for a in http.get("/v1/service").json()["attachments"]}
+            return found if len(found) == 2 else None
+
+        # Written through another connection: the gateway's replica shows it a moment later.
+        ids = wait_until(both_attachments, "the gateway shows the attachment added to lsp:vm1")
         assert http.get(f"/v1/flows/{first['id']}").json()["attachment"] == ids["ls:ls-a"]
 
         choices = "has 2 attachments (ls:ls-a@ls-in-port, lsp:vm1@ls-out-deliver)"
