@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ovn_inject.audit import AuditLog
 from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
@@ -22,7 +22,7 @@ from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
 from ovn_inject.gateway.docs import add_docs
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
-from ovn_inject.gateway.fastpath import FlowAddFastPath
+from ovn_inject.gateway.fastpath import FlowAddFastPath, replay_body
 from ovn_inject.gateway.limits import Limits, RateLimits
 from ovn_inject.gateway.observe import Observe
 from ovn_inject.gateway.state import Caller, GatewayState
@@ -133,16 +133,7 @@ class BodyLimit:
                 await _send_error(send, too_large(f"request body over {self.limit} bytes"))
                 return
             more = bool(message.get("more_body", False))
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(bytes(body), receive), send)
 
 
 async def _send_error(send: Send, error: ApiError) -> None:

@@ -118,7 +118,7 @@ class FlowAddFastPath:
         entries = flow_body(body) if query is not None else None
         if query is None or entries is None:
             HANDED_ON.inc()
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         ANSWERED.inc()
         scope["route"] = self._route()  # what the metrics name the request by, as the router sets it
@@ -170,7 +170,8 @@ async def _read_body(receive: Receive) -> bytes | None:
             return body
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` whole once read ahead, then goes on with the client's."""
     sent = False
 
     async def replay() -> Message:
