@@ -18,6 +18,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ovn_inject.gateway.coalesce import GatheringTransport
 from ovn_inject.gateway.errors import ApiError
 
 
@@ -76,7 +77,8 @@ class HeaderDeadline:
     transport: Any
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
+        # Each answer's head and body leave in one write (see gateway.coalesce).
+        super().connection_made(GatheringTransport(transport, self.loop))  # type: ignore[misc]
         self._header_timer: asyncio.TimerHandle | None = None
         self._arm()
 
