@@ -178,19 +178,42 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     return ApiError(400, "invalid", f"{field or 'body'}: {message}", field or None)
 
 
+class GatewayApp(FastAPI):
+    """FastAPI with the gateway's own layers in front of FastAPI's, not among them.
+
+    The request id, the audit line and metrics, the body limit and the fast
+    path of ``POST /v1/flows`` see an HTTP request before FastAPI does: a
+    request the fast path answers then costs nothing of FastAPI's middleware
+    stack (its error, telemetry and body-limit layers wrap every message
+    sent), and every answer, FastAPI's own 500 too, carries its request id.
+    """
+
+    front: ASGIApp | None = None  # set by create_app: those layers, ending in :meth:`routed`
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI as it is: its middleware stack, its router."""
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     state: GatewayState | None = None,
     limits: Limits | None = None,
     audit: AuditLog | None = None,
     fast_path: bool = True,
-) -> FastAPI:
+) -> GatewayApp:
     """The ASGI application; ``state`` is the gateway's connections (set later by the server if None).
 
     ``fast_path=False`` leaves ``POST /v1/flows`` to FastAPI alone (gateway.fastpath), for the
     tests that check that both answer alike.
     """
     limits = limits or Limits()
-    app = FastAPI(
+    app = GatewayApp(
         title="ovn-inject gateway",
         version="1",
         description="Install logical flows at your service's hook points. Authenticate with "
@@ -357,16 +380,12 @@ def create_app(
         return Response("ok\n", media_type="text/plain")
 
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    inner: ASGIApp = app.routed
     if fast_path:
-        app.add_middleware(
-            FlowAddFastPath,
-            gateway=app,
-            quota=quota,
-            default_timeout=DEFAULT_WAIT_TIMEOUT,
-            on_error=error_answer,
+        inner = FlowAddFastPath(
+            inner, gateway=app, quota=quota, default_timeout=DEFAULT_WAIT_TIMEOUT, on_error=error_answer
         )
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, read_timeout=limits.body_timeout)
-    app.add_middleware(Observe, audit=audit)
+    app.front = Observe(BodyLimit(inner, limit=MAX_BODY_BYTES, read_timeout=limits.body_timeout), audit=audit)
     return app
 
 
