@@ -3,8 +3,8 @@
 A load balancer adds a flow per new connection, so this one route sets the
 gateway's throughput. FastAPI's routing, dependency solving and response
 model cost about as much as checking the flow itself. This ASGI layer sits
-inside the gateway's own middleware (request ids, the audit log, the body
-limit) and answers the route with the very functions the FastAPI route
+behind the gateway's own layers (request ids, the audit log, the body
+limit), in front of FastAPI (gateway.app.GatewayApp), and answers the route with the very functions the FastAPI route
 calls: the same authentication and rate limit, the same checks, the same
 group commit, the same reply.
 
