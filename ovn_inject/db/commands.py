@@ -356,14 +356,22 @@ def _service_name(row: Row) -> str:
 # ---- flows -------------------------------------------------------------------------
 
 
-def insert_flows(
-    api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow], staged: Staged | None = None
-) -> list[Any]:
-    """Insert ``flows`` into ``service``; checks every attachment before it changes anything."""
+def bound_attachments(
+    service: Row, flows: Sequence[ValidFlow], staged: Staged | None = None
+) -> dict[str, Row]:
+    """The service's attachments by uuid, once every attachment ``flows`` name is known to be one."""
     attachments = (staged or Staged()).attachments(service)
     for flow in flows:
         if flow.attachment is not None and flow.attachment not in attachments:
             raise RowNotFoundError(f"attachment {flow.attachment} of service '{service.name}'")
+    return attachments
+
+
+def insert_flows(
+    api: Any, txn: Any, service: Row, flows: Sequence[ValidFlow], staged: Staged | None = None
+) -> list[Any]:
+    """Insert ``flows`` into ``service``; checks every attachment before it changes anything."""
+    attachments = bound_attachments(service, flows, staged)
     created = now_ms()
     uuids = []
     table = api.tables["Service_Flow"]
@@ -433,6 +441,13 @@ class FlowAddCommand(Command):
 
     def run_idl(self, txn: Any) -> None:
         staged = self.staged if self.staged is not None else Staged()
+        service, adding = self.check(staged)
+        self._uuids = insert_flows(self.api, txn, service, self.flows, staged)
+        staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)
+
+    def check(self, staged: Staged) -> tuple[Row, int]:
+        """Every check but the attachments' (see :func:`bound_attachments`), with the token and the
+        service's flows guarded in the open transaction: the service and the OpenFlow cost added."""
         if self.token is not None:
             guard_token(self.api, self.token, staged)
         service = service_row(self.api, self.service)
@@ -455,8 +470,7 @@ class FlowAddCommand(Command):
             if total > quota.budget(options):  # the name (a column read) only words the refusal
                 within_budget(service.name, options, total)
         check_no_duplicates(self.flows, stored=lambda key: staged.holds(index, service.uuid, key))
-        self._uuids = insert_flows(self.api, txn, service, self.flows, staged)
-        staged.add(service.uuid, ((f.attachment, f.priority, f.match) for f in self.flows), adding)
+        return service, adding
 
     def post_commit(self, txn: Any) -> None:
         self.result = [txn.get_insert_uuid(u) for u in self._uuids]

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ovn_inject.db import commands
+from ovn_inject.db import commands, flowtxn
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rows import Staged
 from ovn_inject.errors import OvnInjectError
@@ -54,6 +54,7 @@ class _GroupCommand(commands.Command):
         super().__init__(api)
         self.writes = writes
         self.cfg: int | None = None
+        self._where: list[tuple[int, int] | None] = []  # each write's rows among the inserts (run_raw)
 
     def run_idl(self, txn: Any) -> None:
         staged = Staged()  # afresh on every attempt: ovsdbapp re-runs the commands when a guard fails
@@ -76,6 +77,30 @@ class _GroupCommand(commands.Command):
         for write in self.writes:
             if write.error is None:
                 write.command.post_commit(txn)
+
+    def run_raw(self, txn: Any, ops: flowtxn.FlowOps) -> None:
+        """:meth:`run_idl` for a group of flow adds whose rows go into ``ops`` (db.flowtxn)."""
+        staged = Staged()
+        self.cfg = None
+        self._where = []
+        for write in self.writes:
+            write.error = None
+            where = None
+            try:
+                where = flowtxn.add_flows(write.command, ops, staged)
+            except OvnInjectError as exc:
+                write.error = exc
+            self._where.append(where)
+        if len(ops) and any(w.wait and w.error is None for w in self.writes):
+            bump = commands.BumpCfgCommand(self.api)
+            bump.run_idl(txn)
+            self.cfg = bump.result
+
+    def answer(self, uuids: Sequence[Any]) -> None:
+        """Each accepted write's result: the uuids of its new rows, in order."""
+        for write, where in zip(self.writes, self._where, strict=True):
+            if where is not None:
+                write.command.result = list(uuids[where[0] : where[1]])
 
 
 class GroupCommit:
@@ -131,7 +156,10 @@ class GroupCommit:
     def _commit(self, group: list[_Write]) -> None:
         command = _GroupCommand(self.api, group)
         try:
-            self.api.commit(command)
+            if flowtxn.suits(self.api, [w.command for w in group]):
+                self.api.commit_flows(command)
+            else:
+                self.api.commit(command)
         except BaseException as exc:  # every write must get an answer
             if len(group) == 1:
                 _settle(group[0], None, exc)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import ovs.db.idl
@@ -15,7 +16,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.core.quota import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import api, commands, lazyidl, tenant_commands
+from ovn_inject.db import api, commands, flowtxn, lazyidl, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
@@ -225,11 +226,27 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
 
     def commit(self, *commands: Any) -> list[Any]:
         """Run ``commands`` in one transaction (all or nothing); return their results."""
+        with self._refusals(), self.transaction() as txn:
+            for command in commands:
+                txn.add(command)
+        return [command.result for command in commands]
+
+    def commit_flows(self, command: Any) -> Any:
+        """Commit a group command of flow adds with its rows as plain operations (db.flowtxn), as
+        :meth:`commit` would; through python-ovs's rows (``commit``) where a value does not suit."""
         try:
-            with self.transaction() as txn:
-                for command in commands:
-                    txn.add(command)
-        except OvnInjectError:
+            with self._refusals():
+                flowtxn.FlowGroupTransaction(self, command).commit()
+        except flowtxn.Unsuitable:
+            return self.commit(command)[0]
+        return command.result
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """A failed commit as the InjectDbError that says why (an OvnInjectError as it is)."""
+        try:
+            yield
+        except (OvnInjectError, flowtxn.Unsuitable):
             raise
         except exceptions.TimeoutException:
             timeout = getattr(self.ovsdb_connection, "timeout", None)
@@ -239,7 +256,6 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
             ) from None
         except RuntimeError as exc:
             raise InjectDbError(f"OVN_Inject refused the change: {_describe(exc)}") from exc
-        return [command.result for command in commands]
 
     # ---- status ----------------------------------------------------------------
 

@@ -126,6 +126,11 @@ def _columns(table: Any) -> dict[str, _Column | None]:
     return found
 
 
+def columns_of(table: Any) -> dict[str, _Column | None]:
+    """Each column of ``table`` (an IdlTable) as :func:`insert` checks it; None for a map."""
+    return _columns(table)
+
+
 def _constraints(base: Any) -> Callable[[Any], bool]:
     """``Atom.check_constraints(base)`` as a test of a value (of base's type) that raises nothing.
 

@@ -25,6 +25,7 @@ from ovn_inject.db.commands import (
 from ovn_inject.db.errors import RowNotFoundError, storable
 from ovn_inject.db.records import single
 from ovn_inject.db.services import tenant_service
+from ovn_inject.db.verify import verify
 from ovn_inject.errors import OvnInjectError
 
 Row = Any
@@ -45,7 +46,7 @@ def guard_tenant_token(api: Any, public_id: str) -> Row:
     row = api.lookup("Tenant_Token", public_id, default=None)
     if row is None:
         raise TokenError("tenant credential revoked")
-    row.verify("secret_hash")
+    verify(row, "secret_hash")
     return row
 
 

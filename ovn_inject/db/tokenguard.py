@@ -6,6 +6,7 @@ from typing import Any
 
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.db.rows import Staged
+from ovn_inject.db.verify import verify
 
 Row = Any  # an ovs.db.idl.Row
 
@@ -46,6 +47,6 @@ def guard_token(api: Any, public_id: str, staged: Staged | None = None) -> None:
     row = token_row(api, public_id)
     if row is None:
         raise TokenError("token revoked")
-    row.verify("secret_hash")
+    verify(row, "secret_hash")
     if staged is not None:
         staged.guarded.add(public_id)

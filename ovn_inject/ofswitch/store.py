@@ -19,6 +19,7 @@ from ovn_inject.core.validate import cookie_from_db, cookie_to_db
 from ovn_inject.db.commands import Command, max_flows, now_ms, service_row
 from ovn_inject.db.records import single
 from ovn_inject.db.rows import set_uuids
+from ovn_inject.db.verify import verify
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.ofswitch import oxm, table
 from ovn_inject.ofswitch.errors import OfError
@@ -204,7 +205,7 @@ class SetTargetsCommand(Command):
         for other in self.api.tables["Service"].rows.values():
             if other.uuid == service.uuid:
                 continue
-            other.verify(TARGETS_COLUMN)
+            verify(other, TARGETS_COLUMN)
             for text in getattr(other, TARGETS_COLUMN):
                 theirs = parse_target(text)
                 for target in mine:
