@@ -43,7 +43,8 @@ from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_transaction
 from ovn_inject.core.status import FlowState
 from ovn_inject.core.validate import ValidFlow, cookie_to_db
 from ovn_inject.db import inserts
-from ovn_inject.db.commands import FlowAddCommand, bound_attachments, now_ms
+from ovn_inject.db.commands import now_ms
+from ovn_inject.db.flow_commands import FlowAddCommand, bound_attachments
 from ovn_inject.db.rows import FLOWS_VERSION, Staged, bump_flows, committed_scalar, current
 
 Row = Any  # an ovs.db.idl.Row

@@ -16,7 +16,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.core.quota import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import api, commands, flowtxn, lazyidl, tenant_commands
+from ovn_inject.db import api, commands, flow_commands, flowtxn, lazyidl, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
@@ -136,7 +136,7 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         default_limit: int | None = None,
         staged: Any = None,
     ) -> Any:
-        return commands.FlowAddCommand(self, service, flows, token, index, default_limit, staged)
+        return flow_commands.FlowAddCommand(self, service, flows, token, index, default_limit, staged)
 
     def flow_del(
         self,
@@ -148,7 +148,9 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         token: str | None = None,
         staged: Any = None,
     ) -> Any:
-        return commands.FlowDelCommand(self, service, flow_id, cookie, cookie_mask, if_exists, token, staged)
+        return flow_commands.FlowDelCommand(
+            self, service, flow_id, cookie, cookie_mask, if_exists, token, staged
+        )
 
     def flow_replace(
         self,
@@ -158,10 +160,10 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
         default_limit: int | None = None,
         staged: Any = None,
     ) -> Any:
-        return commands.FlowReplaceCommand(self, service, flows, token, default_limit, staged)
+        return flow_commands.FlowReplaceCommand(self, service, flows, token, default_limit, staged)
 
     def flow_list(self, service: str | None = None) -> Any:
-        return commands.FlowListCommand(self, service)
+        return flow_commands.FlowListCommand(self, service)
 
     def token_add(
         self,

@@ -4,9 +4,9 @@ A load balancer adds a flow per new connection, so this one route sets the
 gateway's throughput. FastAPI's routing, dependency solving and response
 model cost about as much as checking the flow itself. This ASGI layer sits
 behind the gateway's own layers (request ids, the audit log, the body
-limit), in front of FastAPI (gateway.app.GatewayApp), and answers the route with the very functions the FastAPI route
-calls: the same authentication and rate limit, the same checks, the same
-group commit, the same reply.
+limit), in front of FastAPI (gateway.app.GatewayApp), and answers the route
+with the very functions the FastAPI route calls: the same authentication
+and rate limit, the same checks, the same group commit, the same reply.
 
 It answers only a request it recognises as well formed: a JSON body that the
 route's model accepts, and at most ``wait`` and ``timeout`` given plainly and

@@ -16,7 +16,8 @@ from typing import Any
 
 from ovn_inject.core.status import FlowState
 from ovn_inject.core.validate import cookie_from_db, cookie_to_db
-from ovn_inject.db.commands import Command, max_flows, now_ms, service_row
+from ovn_inject.db.commands import Command, now_ms, service_row
+from ovn_inject.db.flow_commands import max_flows
 from ovn_inject.db.records import single
 from ovn_inject.db.rows import set_uuids
 from ovn_inject.db.verify import verify

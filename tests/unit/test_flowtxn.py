@@ -15,7 +15,7 @@ import ovs.db.idl
 import pytest
 
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import commands, flowtxn, verify
+from ovn_inject.db import flow_commands, flowtxn, verify
 from ovn_inject.db.rows import Staged
 from tests.unit.idlreplay import schema_helper
 
@@ -81,7 +81,7 @@ def test_the_operations_insert_what_python_ovs_rows_insert() -> None:
     api = type("Api", (), {"tables": idl.tables})()
     service = idl.tables["Service"].rows[uuid.UUID(SVC)]
     txn = ovs.db.idl.Transaction(idl)
-    commands.insert_flows(api, txn, service, FLOWS, Staged())
+    flow_commands.insert_flows(api, txn, service, FLOWS, Staged())
     txn.commit()
     through_rows = _sent(idl)
 
