@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
+from ovn_inject import gcpolicy
 from ovn_inject.audit import AuditLog
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway.app import create_app
@@ -90,6 +92,8 @@ async def serve(
     """``listening``, if given, is told the ``HOST:PORT`` bound (the port of ``HOST:0`` is the kernel's)."""
     host, port = parse_listen(listen)
     limits = limits or Limits()
+    if os.environ.get("OVN_INJECT_GC") != "default":  # the interpreter's own policy, to compare
+        gcpolicy.install()
     audit = AuditLog(audit_log) if audit_log is not None else None
     state = await asyncio.to_thread(GatewayState, options)
     try:
