@@ -75,6 +75,8 @@ def crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
 
 def and_dnf(a: Dnf, b: Dnf, release: Release, budget: Budget) -> Dnf:
     crush = release.drop_supersets  # before 23.06 nothing is crushed: the fields are taken as they are
+    if len(a) == 1 and len(b) == 1:
+        return _and_one(a[0], b[0], crush, release, budget)
     out: list[Group] = []
     for ma, fa in a:
         first = {name: crushed(terms, release, ordinal(name)) for name, terms in fa} if crush else fa
@@ -93,6 +95,32 @@ def and_dnf(a: Dnf, b: Dnf, release: Release, budget: Budget) -> Dnf:
                 mult = ma * mb
                 out.append((mult if mult < CAP else CAP, tuple(sorted(fields.items()))))
     return merge_groups(out)
+
+
+def _and_one(a: Group, b: Group, crush: bool, release: Release, budget: Budget) -> Dnf:
+    """:func:`and_dnf` of two conjunctions (most ANDs: a comparison and its prerequisites, a flow
+    and its scope), without the loops over groups, and a field crushed only if it has an OR."""
+    ma, fa = a
+    mb, fb = b
+    if crush:
+        fields = {
+            name: crushed(terms, release, ordinal(name)) if terms.count > 1 else terms for name, terms in fa
+        }
+    else:
+        fields = dict(fa)
+    added = False  # no field of b's new to a: the fields keep a's order, sorted already
+    for name, terms in fb:
+        have = fields.get(name)
+        if have is None:
+            merged = crushed(terms, release, ordinal(name)) if crush and terms.count > 1 else terms
+            added = True
+        else:
+            merged = and_terms(have, terms, release, ordinal(name), budget)
+        if merged.count == 0:
+            return FALSE  # a contradiction: no conjunction
+        fields[name] = merged
+    mult = ma * mb
+    return ((mult if mult < CAP else CAP, tuple(sorted(fields.items())) if added else tuple(fields.items())),)
 
 
 def or_dnf(a: Dnf, b: Dnf, release: Release) -> Dnf:
