@@ -38,6 +38,18 @@ def ordinal(root: str) -> bool:
     return symbol is not None and symbol.level == "ordinal" and not symbol.is_string
 
 
+@functools.lru_cache(maxsize=4096)
+def field_bits(name: str, low: int | None, high: int | None) -> tuple[str, int, int, int, bool, int]:
+    """What lowering a comparison of ``name[low..high]`` needs of the symbol table, worked out once:
+    (root field, lowest bit in it, width, mask of the bits in the root, ordinal, root's width)."""
+    symbol = symbols.SYMBOLS[name]
+    first = 0 if low is None else low
+    last = symbol.width - 1 if high is None else high
+    root, first, last = symbols.resolve(name, first, last)
+    width = last - first + 1
+    return root.name, first, width, ((1 << width) - 1) << first, ordinal(root.name), root.width
+
+
 def single(root: str, terms: Terms) -> Dnf:
     if terms.count == 0:
         return FALSE

@@ -49,7 +49,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import exact, symbols
 from ovn_inject.lang.alternatives import (
     CAP,
     Term,
@@ -79,8 +79,8 @@ from ovn_inject.lang.conjunctions import (
     Dnf,
     and_dnf,
     count,
+    field_bits,
     or_dnf,
-    ordinal,
     single,
 )
 from ovn_inject.lang.match_parser import parse_match_tree
@@ -211,11 +211,18 @@ class _Lowering:
     def and_(self, a: Dnf, b: Dnf) -> Dnf:
         return and_dnf(a, b, self.release, self.budget)
 
-    def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
+    def prereqs(self, name: str) -> Dnf | None:
+        """The prerequisites of field ``name``, lowered (None: it has none)."""
         prereqs = self.facts.get(name, _UNKNOWN)
         if prereqs is _UNKNOWN:
             source = symbols.SYMBOLS[name].prereqs
             prereqs = self.facts[name] = None if source is None else self.text(source, False)
+        return prereqs
+
+    def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
+        prereqs = self.facts.get(name, _UNKNOWN)
+        if prereqs is _UNKNOWN:
+            prereqs = self.prereqs(name)
         if prereqs is None or not dnf:
             return dnf
         return and_dnf(dnf, prereqs, self.release, self.budget)
@@ -250,7 +257,7 @@ class _Lowering:
     def plain(self, ref: FieldRef, symbol: symbols.Symbol, op: str, values: Sequence[object]) -> Dnf:
         if symbol.is_string:
             return single(ref.name, self.strings(values))  # nominal: only == after negations
-        root, low, width, span, ordinal, root_width = _field(ref.name, ref.low, ref.high)
+        root, low, width, span, ordinal, root_width = field_bits(ref.name, ref.low, ref.high)
         combined: Terms | None = None
         for value in values:
             if isinstance(value, Integer):
@@ -286,18 +293,6 @@ class _Lowering:
         if opaque:
             return Terms(saturate(len(names) + opaque))
         return Terms.of(names)
-
-
-@functools.lru_cache(maxsize=4096)
-def _field(name: str, low: int | None, high: int | None) -> tuple[str, int, int, int, bool, int]:
-    """What lowering a comparison of ``name[low..high]`` needs of the symbol table, worked out once:
-    (root field, lowest bit in it, width, mask of the bits in the root, ordinal, root's width)."""
-    symbol = symbols.SYMBOLS[name]
-    first = 0 if low is None else low
-    last = symbol.width - 1 if high is None else high
-    root, first, last = symbols.resolve(name, first, last)
-    width = last - first + 1
-    return root.name, first, width, ((1 << width) - 1) << first, ordinal(root.name), root.width
 
 
 #: A field's prerequisites not looked up yet (None: it has none).
@@ -512,7 +507,10 @@ def scope_costs(
             dnf = lowering.expr(And((_scope_expr(scope), app)), False, True)
         else:
             if app_dnf is None:
-                app_dnf = _Lowering(rel, sizes).expr(app, False, True)
+                app_lowering = _Lowering(rel, sizes)
+                app_dnf = None if sizes else exact.lowered(app, app_lowering)
+                if app_dnf is None:
+                    app_dnf = app_lowering.expr(app, False, True)
             dnf = lowering.and_(_scope_dnf(scope, lowering), app_dnf)
         flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
