@@ -85,13 +85,26 @@ def crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
     return Terms.of(drop_supersets(terms.items))
 
 
-def and_dnf(a: Dnf, b: Dnf, release: Release, budget: Budget) -> Dnf:
+def crushed_dnf(dnf: Dnf, release: Release) -> Dnf:
+    """``dnf`` with every field crushed as :func:`and_dnf` crushes its operands' (a crush of a crushed
+    field gives it back): for an operand ANDed many times, with ``crushed_a``."""
+    if not release.drop_supersets:
+        return dnf
+    return tuple(
+        (mult, tuple((n, crushed(t, release, ordinal(n)) if t.count > 1 else t) for n, t in fields))
+        for mult, fields in dnf
+    )
+
+
+def and_dnf(a: Dnf, b: Dnf, release: Release, budget: Budget, crushed_a: bool = False) -> Dnf:
+    """``a AND b``; ``crushed_a``: ``a`` is :func:`crushed_dnf`'s (its fields are not crushed again)."""
     crush = release.drop_supersets  # before 23.06 nothing is crushed: the fields are taken as they are
     if len(a) == 1 and len(b) == 1:
-        return _and_one(a[0], b[0], crush, release, budget)
+        return _and_one(a[0], b[0], crush, crush and not crushed_a, release, budget)
     out: list[Group] = []
+    crush_a = crush and not crushed_a
     for ma, fa in a:
-        first = {name: crushed(terms, release, ordinal(name)) for name, terms in fa} if crush else fa
+        first = {name: crushed(terms, release, ordinal(name)) for name, terms in fa} if crush_a else fa
         for mb, fb in b:
             fields = dict(first)
             for name, terms in fb:
@@ -109,12 +122,12 @@ def and_dnf(a: Dnf, b: Dnf, release: Release, budget: Budget) -> Dnf:
     return merge_groups(out)
 
 
-def _and_one(a: Group, b: Group, crush: bool, release: Release, budget: Budget) -> Dnf:
+def _and_one(a: Group, b: Group, crush: bool, crush_a: bool, release: Release, budget: Budget) -> Dnf:
     """:func:`and_dnf` of two conjunctions (most ANDs: a comparison and its prerequisites, a flow
     and its scope), without the loops over groups, and a field crushed only if it has an OR."""
     ma, fa = a
     mb, fb = b
-    if crush:
+    if crush_a:
         fields = {
             name: crushed(terms, release, ordinal(name)) if terms.count > 1 else terms for name, terms in fa
         }

@@ -79,6 +79,7 @@ from ovn_inject.lang.conjunctions import (
     Dnf,
     and_dnf,
     count,
+    crushed_dnf,
     field_bits,
     or_dnf,
     single,
@@ -356,7 +357,8 @@ def _scope_expr(scope: tuple[int, str] | Expr) -> Expr:
 
 
 def _scope_dnf(scope: tuple[int, str] | Expr, lowering: _Lowering) -> Dnf:
-    """``lowering.expr(_scope_expr(scope), False, True)`` for a fresh ``lowering``, each scope lowered once.
+    """``lowering.expr(_scope_expr(scope), False, True)`` for a fresh ``lowering``, each scope lowered
+    (and its fields crushed, :func:`crushed_dnf`) once.
 
     Every flow at an attachment is ANDed with the same few scopes (the gateway
     keeps each compiled scope parsed once, core/bound.py). ``lowering`` is left
@@ -365,12 +367,12 @@ def _scope_dnf(scope: tuple[int, str] | Expr, lowering: _Lowering) -> Dnf:
     the entry holds it, so no other tree gets its id while the entry lives.
     """
     if lowering.set_sizes:
-        return lowering.expr(_scope_expr(scope), False, True)
+        return crushed_dnf(lowering.expr(_scope_expr(scope), False, True), lowering.release)
     key = (scope if isinstance(scope, tuple) else id(scope), lowering.release)
     found = _SCOPES.get(key)
     if found is None:
         fresh = _Lowering(lowering.release, {})
-        dnf = fresh.expr(_scope_expr(scope), False, True)
+        dnf = crushed_dnf(fresh.expr(_scope_expr(scope), False, True), lowering.release)
         if len(_SCOPES) >= MAX_SCOPES:
             _SCOPES.clear()
         found = _SCOPES[key] = (scope, dnf, fresh.budget.pairs, fresh.budget.exhausted)
@@ -511,7 +513,7 @@ def scope_costs(
                 app_dnf = None if sizes else exact.lowered(app, app_lowering)
                 if app_dnf is None:
                     app_dnf = app_lowering.expr(app, False, True)
-            dnf = lowering.and_(_scope_dnf(scope, lowering), app_dnf)
+            dnf = and_dnf(_scope_dnf(scope, lowering), app_dnf, rel, lowering.budget, crushed_a=True)
         flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
     return out
