@@ -72,6 +72,8 @@ def lowered(app: Expr, lowering: _Lowering) -> Dnf | None:
     few steps per comparison instead of a few calls.
     """
     items = app.items if type(app) is And else (app,)
+    if not items:
+        return None  # not a match: the general walk says so
     fields: dict[str, Terms] = {}
     mult = 1
     release = lowering.release

@@ -352,6 +352,13 @@ def test_exact_conjunctions_lower_as_the_general_walk(release: str) -> None:
                 ), text
 
 
+def test_an_empty_conjunction_is_left_to_the_general_walk() -> None:
+    from ovn_inject.lang import exact
+    from ovn_inject.lang import expansion as ex
+
+    assert exact.lowered(A.And(()), ex._Lowering(ex.RELEASES["23.03"], {})) is None
+
+
 @SETTINGS
 @given(st.lists(trees, min_size=1, max_size=4), st.sampled_from(["23.03", "24.03", "26.03"]))
 def test_exact_conjunctions_lower_as_the_general_walk_on_any_conjunction(
