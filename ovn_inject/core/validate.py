@@ -262,12 +262,18 @@ def explicit_attachments(
     """Each request with its attachment said explicitly (:func:`explicit_attachment`), numbered as
     :func:`validate_flows` numbers them."""
     numbered = len(requests) > 1
+    # Every field said, as replace() would copy them, without its walk over the fields (per flow).
     return [
-        replace(
-            r,
+        FlowRequest(
+            priority=r.priority,
+            match=r.match,
+            actions=r.actions,
+            cookie=r.cookie,
             attachment=explicit_attachment(
                 r.attachment, r.all_attachments, service, name_one, name_all, i if numbered else None
             ),
+            hard_timeout=r.hard_timeout,
+            all_attachments=r.all_attachments,
         )
         for i, r in enumerate(requests)
     ]

@@ -44,6 +44,10 @@ class Terms:
         return Terms(len(found), found)
 
 
+#: No alternative: a contradiction.
+_NONE = Terms(0, frozenset())
+
+
 def saturate(n: int) -> int:
     """``n``, or CAP beyond it."""
     return n if n < CAP else CAP
@@ -76,6 +80,8 @@ def or_terms(a: Terms, b: Terms, release: Release, ordinal: bool) -> Terms:
 
 def and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: Budget) -> Terms:
     """crush_and_numeric/crush_and_string: every non-empty intersection of one of each."""
+    if a.count == 1 and b.count == 1 and a.items is not None and b.items is not None:
+        return _and_one(a, b, budget)
     pairs = a.count * b.count
     if a.items is None or b.items is None or pairs > MAX_PAIRS or budget.exceeded_by(pairs):
         if a.items is not None and a.count <= 1 and b.items is None:
@@ -104,6 +110,26 @@ def and_terms(a: Terms, b: Terms, release: Release, ordinal: bool, budget: Budge
     if release.drop_supersets and ordinal:
         result = drop_supersets(result)
     return Terms.of(result) if len(result) <= MAX_TERMS else Terms(len(result))
+
+
+def _and_one(a: Terms, b: Terms, budget: Budget) -> Terms:
+    """:func:`and_terms` of two single alternatives (the usual case: an exact value and its
+    prerequisite's, or the same port): one pair, nothing to drop."""
+    if budget.exceeded_by(1):
+        return Terms(1)  # as and_terms without the budget for its pair
+    budget.pairs += 1
+    assert a.items is not None and b.items is not None
+    (x,) = a.items
+    (y,) = b.items
+    if x == y:
+        return a
+    if isinstance(x, str) or isinstance(y, str):
+        return _NONE
+    vx, mx = x
+    vy, my = y
+    if (vx ^ vy) & mx & my:
+        return _NONE
+    return Terms(1, frozenset(((vx | vy, mx | my),)))
 
 
 def simplify(op: str, value: int, mask: int, width: int, release: Release) -> Terms:

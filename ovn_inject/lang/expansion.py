@@ -18,9 +18,10 @@ are always distributed ("must_crossproduct" fields), never made clauses.
 This module follows the same steps on our tree. Per field it keeps the actual
 masked values (:mod:`ovn_inject.lang.alternatives`; so ``1 <= tcp.dst <= 6`` or
 ``ip4 && tcp`` crush as in OVN),
-across fields it only counts: a conjunction is summarised as "how many terms
-like this" times "how many alternatives per field", so the cost of a cross
-product is a multiplication, not a list. Work is bounded: a crush that would
+across fields it only counts (:mod:`ovn_inject.lang.conjunctions`): a
+conjunction is summarised as "how many terms like this" times "how many
+alternatives per field", so the cost of a cross product is a multiplication,
+not a list. Work is bounded: a crush that would
 compare too many pairs, or a set that grows too large, degrades to the product
 of the sizes (still an upper bound), and every figure saturates at :data:`CAP`.
 
@@ -48,13 +49,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 
-from ovn_inject.lang import symbols
+from ovn_inject.lang import exact, symbols
 from ovn_inject.lang.alternatives import (
     CAP,
     Term,
     Terms,
     and_terms,
-    drop_supersets,
     or_terms,
     saturate,
     simplify,
@@ -73,16 +73,23 @@ from ovn_inject.lang.ast import (
     String,
     Test,
 )
+from ovn_inject.lang.conjunctions import (
+    FALSE,
+    TRUE,
+    Dnf,
+    and_dnf,
+    count,
+    crushed_dnf,
+    field_bits,
+    or_dnf,
+    single,
+)
 from ovn_inject.lang.match_parser import parse_match_tree
 from ovn_inject.lang.printer import format_match
 from ovn_inject.records import record
 
 #: Total pairs one estimate (worst term included) may compare before every crush multiplies.
 MAX_WORK = 1 << 18
-#: Distinct conjunctions kept apart before they are merged into one worst case.
-MAX_GROUPS = 256
-#: Fields whose ORs OVN always distributes (must_crossproduct in lib/logical-fields.c).
-CROSSPRODUCT_FIELDS = frozenset(("eth.type", "ip.proto", "icmp6.type", "icmp6.code"))
 
 _INVERT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 # isinstance with a tuple made once: ``A | B`` in the call makes a union at every call (hot paths).
@@ -138,109 +145,6 @@ class _Budget:
         return False
 
 
-# ---- conjunctions counted, not listed -------------------------------------------
-
-Group = tuple[int, tuple[tuple[str, Terms], ...]]  # (how many alike, sorted (field, alternatives))
-Dnf = tuple[Group, ...]  # a disjunction; () is false, ((1, ()),) is true
-
-TRUE: Dnf = ((1, ()),)
-FALSE: Dnf = ()
-
-
-@functools.cache
-def _ordinal(root: str) -> bool:
-    symbol = symbols.SYMBOLS.get(root)
-    return symbol is not None and symbol.level == "ordinal" and not symbol.is_string
-
-
-def _single(root: str, terms: Terms) -> Dnf:
-    if terms.count == 0:
-        return FALSE
-    if terms.items is not None and (0, 0) in terms.items:
-        return TRUE  # "x == 0/0" matches everything
-    return ((1, ((root, terms),)),)
-
-
-def _merge_groups(groups: list[Group]) -> Dnf:
-    if len(groups) == 1:  # the usual AND of two conjunctions: nothing to merge, no fields to hash
-        mult, fields = groups[0]
-        return ((mult if mult < CAP else CAP, fields),)
-    if not groups:
-        return FALSE
-    alike: dict[tuple[tuple[str, Terms], ...], int] = {}
-    for mult, fields in groups:
-        alike[fields] = saturate(alike.get(fields, 0) + mult)
-    if len(alike) <= MAX_GROUPS:
-        return tuple((mult, fields) for fields, mult in alike.items())
-    # Too many different conjunctions: one worst case that stands for all of them.
-    total = saturate(sum(alike.values()))
-    widest: dict[str, int] = {}
-    for fields in alike:
-        for name, terms in fields:
-            widest[name] = max(widest.get(name, 0), terms.count)
-    return ((total, tuple(sorted((n, Terms(c)) for n, c in widest.items()))),)
-
-
-def _crushed(terms: Terms, release: Release, ordinal: bool) -> Terms:
-    """expr_sort crushes every one-field OR of a conjunction (23.06+: without contained alternatives)."""
-    if not release.drop_supersets or not ordinal or terms.items is None or terms.count < 2:
-        return terms
-    return Terms.of(drop_supersets(terms.items))
-
-
-def _and(a: Dnf, b: Dnf, release: Release, budget: _Budget) -> Dnf:
-    crush = release.drop_supersets  # before 23.06 nothing is crushed: the fields are taken as they are
-    out: list[Group] = []
-    for ma, fa in a:
-        crushed = {name: _crushed(terms, release, _ordinal(name)) for name, terms in fa} if crush else fa
-        for mb, fb in b:
-            fields = dict(crushed)
-            for name, terms in fb:
-                have = fields.get(name)
-                if have is None:
-                    merged = _crushed(terms, release, _ordinal(name)) if crush else terms
-                else:
-                    merged = and_terms(have, terms, release, _ordinal(name), budget)
-                if merged.count == 0:
-                    break  # a contradiction: no conjunction
-                fields[name] = merged
-            else:
-                mult = ma * mb
-                out.append((mult if mult < CAP else CAP, tuple(sorted(fields.items()))))
-    return _merge_groups(out)
-
-
-def _or(a: Dnf, b: Dnf, release: Release) -> Dnf:
-    if a == TRUE or b == TRUE:
-        return TRUE
-    if len(a) == 1 and len(b) == 1 and a[0][0] == 1 and b[0][0] == 1:
-        fields_a, fields_b = a[0][1], b[0][1]
-        if len(fields_a) == 1 and len(fields_b) == 1 and fields_a[0][0] == fields_b[0][0]:
-            name = fields_a[0][0]
-            return _single(name, or_terms(fields_a[0][1], fields_b[0][1], release, _ordinal(name)))
-    return _merge_groups([*a, *b])
-
-
-def count(dnf: Dnf) -> tuple[int, int]:
-    """(flows, conjunctions) that expr_to_matches emits for a normalised disjunction."""
-    flows = conjunctions = 0
-    for mult, fields in dnf:
-        copies = mult
-        clauses = []
-        for name, terms in fields:
-            if name in CROSSPRODUCT_FIELDS:
-                copies = saturate(copies * terms.count)
-            elif terms.count > 1:
-                clauses.append(terms.count)
-        if len(clauses) >= 2:
-            per = sum(clauses) + 1
-            conjunctions = saturate(conjunctions + copies)
-        else:
-            per = clauses[0] if clauses else 1
-        flows = saturate(flows + copies * per)
-    return flows, conjunctions
-
-
 # ---- annotate + simplify, on our tree ---------------------------------------------
 
 
@@ -275,9 +179,9 @@ class _Lowering:
                 if result is None:
                     result = sub
                 elif conj:
-                    result = _and(result, sub, self.release, self.budget)
+                    result = and_dnf(result, sub, self.release, self.budget)
                 else:
-                    result = _or(result, sub, self.release)
+                    result = or_dnf(result, sub, self.release)
             assert result is not None
             if prereqs and name is not None:
                 result = self.with_prereqs(result, name)
@@ -306,16 +210,23 @@ class _Lowering:
         return result
 
     def and_(self, a: Dnf, b: Dnf) -> Dnf:
-        return _and(a, b, self.release, self.budget)
+        return and_dnf(a, b, self.release, self.budget)
 
-    def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
+    def prereqs(self, name: str) -> Dnf | None:
+        """The prerequisites of field ``name``, lowered (None: it has none)."""
         prereqs = self.facts.get(name, _UNKNOWN)
         if prereqs is _UNKNOWN:
             source = symbols.SYMBOLS[name].prereqs
             prereqs = self.facts[name] = None if source is None else self.text(source, False)
+        return prereqs
+
+    def with_prereqs(self, dnf: Dnf, name: str) -> Dnf:
+        prereqs = self.facts.get(name, _UNKNOWN)
+        if prereqs is _UNKNOWN:
+            prereqs = self.prereqs(name)
         if prereqs is None or not dnf:
             return dnf
-        return _and(dnf, prereqs, self.release, self.budget)
+        return and_dnf(dnf, prereqs, self.release, self.budget)
 
     def text(self, source: str, neg: bool) -> Dnf:
         key = (source, neg)
@@ -339,15 +250,15 @@ class _Lowering:
             for value in values:
                 positive = bool(value.value & 1 if isinstance(value, Integer) else 1) != (op == "!=")
                 one = self.text(symbol.predicate, not positive)
-                result = _or(result, one, self.release) if op == "==" else self.and_(result, one)
+                result = or_dnf(result, one, self.release) if op == "==" else self.and_(result, one)
         else:
             result = self.plain(ref, symbol, op, values)
         return self.with_prereqs(result, ref.name) if prereqs else result
 
     def plain(self, ref: FieldRef, symbol: symbols.Symbol, op: str, values: Sequence[object]) -> Dnf:
         if symbol.is_string:
-            return _single(ref.name, self.strings(values))  # nominal: only == after negations
-        root, low, width, span, ordinal, root_width = _field(ref.name, ref.low, ref.high)
+            return single(ref.name, self.strings(values))  # nominal: only == after negations
+        root, low, width, span, ordinal, root_width = field_bits(ref.name, ref.low, ref.high)
         combined: Terms | None = None
         for value in values:
             if isinstance(value, Integer):
@@ -364,7 +275,7 @@ class _Lowering:
             else:
                 combined = or_terms(combined, terms, self.release, ordinal)
         assert combined is not None
-        return _single(root, combined)
+        return single(root, combined)
 
     def opaque_ne(self, bits: int, size: int) -> Terms:
         """``x != $set``: without the addresses, the worst case of the release's crush."""
@@ -383,18 +294,6 @@ class _Lowering:
         if opaque:
             return Terms(saturate(len(names) + opaque))
         return Terms.of(names)
-
-
-@functools.lru_cache(maxsize=4096)
-def _field(name: str, low: int | None, high: int | None) -> tuple[str, int, int, int, bool, int]:
-    """What lowering a comparison of ``name[low..high]`` needs of the symbol table, worked out once:
-    (root field, lowest bit in it, width, mask of the bits in the root, ordinal, root's width)."""
-    symbol = symbols.SYMBOLS[name]
-    first = 0 if low is None else low
-    last = symbol.width - 1 if high is None else high
-    root, first, last = symbols.resolve(name, first, last)
-    width = last - first + 1
-    return root.name, first, width, ((1 << width) - 1) << first, _ordinal(root.name), root.width
 
 
 #: A field's prerequisites not looked up yet (None: it has none).
@@ -458,7 +357,8 @@ def _scope_expr(scope: tuple[int, str] | Expr) -> Expr:
 
 
 def _scope_dnf(scope: tuple[int, str] | Expr, lowering: _Lowering) -> Dnf:
-    """``lowering.expr(_scope_expr(scope), False, True)`` for a fresh ``lowering``, each scope lowered once.
+    """``lowering.expr(_scope_expr(scope), False, True)`` for a fresh ``lowering``, each scope lowered
+    (and its fields crushed, :func:`crushed_dnf`) once.
 
     Every flow at an attachment is ANDed with the same few scopes (the gateway
     keeps each compiled scope parsed once, core/bound.py). ``lowering`` is left
@@ -467,12 +367,12 @@ def _scope_dnf(scope: tuple[int, str] | Expr, lowering: _Lowering) -> Dnf:
     the entry holds it, so no other tree gets its id while the entry lives.
     """
     if lowering.set_sizes:
-        return lowering.expr(_scope_expr(scope), False, True)
+        return crushed_dnf(lowering.expr(_scope_expr(scope), False, True), lowering.release)
     key = (scope if isinstance(scope, tuple) else id(scope), lowering.release)
     found = _SCOPES.get(key)
     if found is None:
         fresh = _Lowering(lowering.release, {})
-        dnf = fresh.expr(_scope_expr(scope), False, True)
+        dnf = crushed_dnf(fresh.expr(_scope_expr(scope), False, True), lowering.release)
         if len(_SCOPES) >= MAX_SCOPES:
             _SCOPES.clear()
         found = _SCOPES[key] = (scope, dnf, fresh.budget.pairs, fresh.budget.exhausted)
@@ -609,8 +509,11 @@ def scope_costs(
             dnf = lowering.expr(And((_scope_expr(scope), app)), False, True)
         else:
             if app_dnf is None:
-                app_dnf = _Lowering(rel, sizes).expr(app, False, True)
-            dnf = lowering.and_(_scope_dnf(scope, lowering), app_dnf)
+                app_lowering = _Lowering(rel, sizes)
+                app_dnf = None if sizes else exact.lowered(app, app_lowering)
+                if app_dnf is None:
+                    app_dnf = app_lowering.expr(app, False, True)
+            dnf = and_dnf(_scope_dnf(scope, lowering), app_dnf, rel, lowering.budget, crushed_a=True)
         flows, conjunctions = count(dnf)
         out.append(Cost(flows, conjunctions, "", flows >= CAP or conjunctions >= CAP))
     return out

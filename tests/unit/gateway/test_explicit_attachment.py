@@ -107,3 +107,27 @@ def test_the_openapi_document_describes_both() -> None:
     assert "all_attachments" in entry["attachment"]["description"]
     assert schemas["Flow"]["properties"]["all_attachments"]["readOnly"] is True
     assert schemas["ValidatedFlow"]["properties"]["all_attachments"]["readOnly"] is True
+
+
+def test_every_other_field_of_the_request_is_kept() -> None:
+    """explicit_attachments builds each request anew: a field it forgot would be dropped."""
+    import dataclasses
+
+    given = FlowRequest(7, "ip4", "drop;", cookie=9, attachment=None, hard_timeout=30, all_attachments=False)
+    assert {f.name for f in dataclasses.fields(FlowRequest)} == {
+        "priority", "match", "actions", "cookie", "attachment", "hard_timeout", "all_attachments"
+    }  # fmt: skip
+    [bound] = explicit_attachments([given], service(SWITCH), *WORDS)
+    assert bound == dataclasses.replace(given, attachment=SWITCH.uuid)
+
+
+def test_the_gateway_says_every_field_of_a_service_view() -> None:
+    """GatewayState.service_view builds the view field by field: a field added here must be added there."""
+    import dataclasses
+    import inspect
+
+    from ovn_inject.gateway.state import GatewayState
+
+    source = inspect.getsource(GatewayState.service_view)
+    for spec in dataclasses.fields(ServiceView):
+        assert f"{spec.name}=" in source, spec.name

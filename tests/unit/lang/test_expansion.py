@@ -299,3 +299,75 @@ def test_shared_terms_count_as_lowered_afresh_when_the_work_budget_runs_out(
             cost = estimate(whole, "23.03", name_worst=False)
             assert (cost.flows, cost.conjunctions) == _uncached(whole, "23.03")
     ex._lowered.cache_clear()
+
+
+# A flow's usual match (lang/exact.py): exact comparisons, prerequisites that meet or contradict,
+# subfields, masks, a field twice, one field only, and trees it leaves to the general walk.
+_EXACT_CASES = [
+    ('inport == "vm1" && ip4.src == 10.0.0.7 && tcp.dst == 8080', True),
+    ("ip4.src == 10.0.0.0/24 && ip4.dst == 10.0.1.1 && udp.src == 53", True),
+    ("ip6.dst == fe80::1 && tcp.src == 22 && eth.src == 02:00:00:00:00:01", True),
+    ("eth.type == 0x86dd && ip4.src == 10.0.0.1", True),  # its prerequisite contradicts it
+    ("ip.proto == 17 && tcp.dst == 80", True),
+    ("tcp.dst == 80 && udp.dst == 53", True),
+    ("reg0[0..7] == 3 && reg0[8..15] == 4 && ip.ttl == 9", True),
+    ("vlan.tci == 0x100/0xf00 && eth.dst == 00:00:00:00:00:00/01:00:00:00:00:00", True),
+    ("ip4.src == 10.0.0.1 && ip4.src == 10.0.0.1 && tcp.dst == 1", True),  # a field again
+    ("ip4.src == 10.0.0.1 && ip4.src == 10.0.0.2 && tcp.dst == 1", True),
+    ("ip4.src == 10.0.0.1 && tcp.dst == 1 && ip4.src == 10.0.0.0/8", True),
+    ("tcp.dst == 80", True),
+    ('outport == "vm2" && icmp4.type == 8', True),
+    ("tcp.dst == 80 && tcp.dst == 0x50", False),  # one field: its prerequisites once
+    ("tcp.dst == 80 && tcp.dst == 81", True),  # but a contradiction is false all the same
+    ("ct.est == 1 && ip4.src == 10.0.0.1", False),  # ct.trk, its prerequisite, is of its own field
+    ("ip4.src == 0.0.0.0/0 && tcp.dst == 1", False),  # true: its own case
+    ("ip4.src == {10.0.0.1, 10.0.0.2} && tcp.dst == 1", False),
+    ("ip4.src != 10.0.0.1 && tcp.dst == 1", False),
+    ("ip4 && tcp.dst == 1", False),
+    ("tcp.dst == 1 && (ip4.src == 10.0.0.1 || ip4.dst == 10.0.0.1)", False),
+]
+
+
+@pytest.mark.parametrize("release", ["23.03", "24.03", "26.03"])
+def test_exact_conjunctions_lower_as_the_general_walk(release: str) -> None:
+    """lang/exact.py takes the usual matches and gives the general walk's result; the rest it leaves."""
+    from ovn_inject.lang import exact
+    from ovn_inject.lang import expansion as ex
+
+    cases = [(text, None) for text, _, _ in golden_cases()] + list(_EXACT_CASES)
+    for text, taken in cases:
+        tree = parse_match(text)
+        for _ in range(2):  # the second with the field's lowering known
+            lowering = ex._Lowering(ex.RELEASES[release], {})
+            got = exact.lowered(tree, lowering)
+            if taken is not None:
+                assert (got is not None) == taken, text
+            if got is not None:
+                want = ex._Lowering(ex.RELEASES[release], {})
+                assert got == want.expr(tree, False, True), text
+                # The work it did, as the walk (which, once false, goes on to the end for nothing).
+                assert not got or (lowering.budget.pairs, lowering.budget.exhausted) == (
+                    want.budget.pairs,
+                    want.budget.exhausted,
+                ), text
+
+
+def test_an_empty_conjunction_is_left_to_the_general_walk() -> None:
+    from ovn_inject.lang import exact
+    from ovn_inject.lang import expansion as ex
+
+    assert exact.lowered(A.And(()), ex._Lowering(ex.RELEASES["23.03"], {})) is None
+
+
+@SETTINGS
+@given(st.lists(trees, min_size=1, max_size=4), st.sampled_from(["23.03", "24.03", "26.03"]))
+def test_exact_conjunctions_lower_as_the_general_walk_on_any_conjunction(
+    items: list[A.Expr], release: str
+) -> None:
+    from ovn_inject.lang import exact
+    from ovn_inject.lang import expansion as ex
+
+    whole = A.And(tuple(items)) if len(items) > 1 else items[0]
+    got = exact.lowered(whole, ex._Lowering(ex.RELEASES[release], {}))
+    if got is not None:
+        assert got == ex._Lowering(ex.RELEASES[release], {}).expr(whole, False, True)
