@@ -167,29 +167,36 @@ def delete_by_cookie(
 
 
 def written(state: GatewayState, done: Committed) -> list[models.Flow]:
-    """The new rows as the IDL shows them (their status once waited), else as written."""
+    """The new flows as written, with the status the IDL shows (once waited: what the daemon made of them).
+
+    The replica holds the new rows when a write is answered (db.flowtxn), but
+    their other columns are what this write sent: reading them back from the
+    row would cost more than the rest of the answer.
+    """
     out: list[models.Flow] = []
     flows = done.flows
     if not flows:
         return out  # nothing inserted: the transaction may have changed nothing and returned no uuids
     for flow_uuid, flow in zip(done.result, flows, strict=True):
         row = state.row("Service_Flow", flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
+        status, reason = (FlowState.PENDING.value, "")
         if row is not None:
-            out.append(flow_record(row))
-        else:
-            out.append(
-                models.Flow(
-                    id=str(flow_uuid),
-                    priority=flow.priority,
-                    match=flow.match,
-                    actions=flow.actions,
-                    cookie=flow.cookie,
-                    hard_timeout=flow.hard_timeout,
-                    attachment=flow.attachment,
-                    openflow_flows=flow.openflow_flows,
-                    status=FlowState.PENDING,
-                )
+            view = Reader(row)
+            status, reason = view.status, view.reason
+        out.append(
+            models.Flow(
+                id=str(flow_uuid),
+                priority=flow.priority,
+                match=flow.match,
+                actions=flow.actions,
+                cookie=flow.cookie,
+                hard_timeout=flow.hard_timeout,
+                attachment=flow.attachment,
+                openflow_flows=flow.openflow_flows,
+                status=status,
+                reason=reason,
             )
+        )
     return out
 
 
