@@ -19,6 +19,7 @@ from tests.integration.hookrows import (
     vm1_reaches_vm3,
     vm3_reaches_vm1,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -59,20 +60,20 @@ def test_northd_works_through_the_gate(demo: Sandbox) -> None:
     assert flows.strip(), "northd created no datapath for the new switch"
     assert "ls_in_pre_acl" in demo.sbctl("lflow-list", "ls-gate-test")
     assert demo.nbctl("get", "logical_switch_port", "vm1", "up").strip() == "true"
-    assert vm1_reaches_vm3(demo)
+    wait_until(lambda: vm1_reaches_vm3(demo), "vm1's packets reach vm3")
 
 
 def test_hook_row_survives_and_drops(demo: Sandbox) -> None:
     table = stage_table(demo, "ls_in_pre_acl")
     assert northd_max_priority(demo, "ingress", table) < 1000
-    assert vm1_reaches_vm3(demo)
+    wait_until(lambda: vm1_reaches_vm3(demo), "vm1's packets reach vm3")
     hook = insert_hook_row(demo)
     control = insert_hook_row(demo, marked=False, priority=1001)
     assert northd_deletes_foreign_row(demo, control), "northd did not delete an unmarked row (the control)"
     settle(demo)
     assert row_exists(demo, hook)
     assert not vm1_reaches_vm3(demo), "the hook row does not drop vm1's packets"
-    assert vm3_reaches_vm1(demo), "the hook row dropped more than vm1's packets"
+    wait_until(lambda: vm3_reaches_vm1(demo), "vm3's packets reach vm1 (the hook row drops vm1's only)")
 
     def still_hidden_and_dropping(after: str) -> None:
         settle(demo)
@@ -94,7 +95,7 @@ def test_hook_row_survives_and_drops(demo: Sandbox) -> None:
 
     demo.sbctl("destroy", "logical_flow", hook)
     settle(demo)
-    assert vm1_reaches_vm3(demo), "vm1's packets still drop once the hook row is gone"
+    wait_until(lambda: vm1_reaches_vm3(demo), "vm1's packets pass once the hook row is gone")
 
 
 def test_ls_del_removes_hook_rows(demo: Sandbox) -> None:
