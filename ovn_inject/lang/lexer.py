@@ -60,8 +60,10 @@ _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 _MAX_HEX_BITS = 128
 
 
-#: Operators that may make up a whole space-separated word, as the scanner reads such a word.
-_WORD_OPERATORS = frozenset(_PAIRS | _OPERATORS | {"<->"})
+#: A word's kind when the scanner reads it whole as one operator or name: the operators, and the
+#: names met so far (a flow's fields), up to :data:`_MAX_WORD_KINDS` of them.
+_WORD_KINDS = {op: op for op in (*_PAIRS, *_OPERATORS, "<->")}
+_MAX_WORD_KINDS = 4096
 
 
 def tokenize(text: str) -> list[Token]:
@@ -91,18 +93,25 @@ def _by_words(text: str) -> list[Token] | None:
         if not word:
             column += 1
             continue
+        kind = _WORD_KINDS.get(word)
+        if kind is not None:
+            append((kind, word, column))
+            column += len(word) + 1
+            continue
         first = word[0]
-        if word in _WORD_OPERATORS:
-            append((word, word, column))
-        elif first in _ID_START and (word.isalnum() or word.replace("_", "a").replace(".", "a").isalnum()):
+        if first in _ID_START and (word.isalnum() or word.replace("_", "a").replace(".", "a").isalnum()):
             append(("id", word, column))  # ASCII (the caller checked): isalnum is [0-9A-Za-z]
+            if len(_WORD_KINDS) < _MAX_WORD_KINDS:
+                _WORD_KINDS[word] = "id"
         elif first in _NUMBER_START and (
             word.isdigit()
             or (".." not in word and word.replace(".", "").isdigit())
             or _number_end(word, 0, first) == len(word)
         ):
             append(("int", parse_integer(word, text, column), column))
-        elif first == '"' and len(word) > 1 and word[-1] == '"' and '"' not in word[1:-1] and "\\" not in word:
+        elif (
+            first == '"' and word[-1] == '"' and len(word) > 1 and '"' not in word[1:-1] and "\\" not in word
+        ):
             append(("str", word[1:-1], column))
         else:
             return None
