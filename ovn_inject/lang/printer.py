@@ -109,6 +109,15 @@ def format_match(e: Expr) -> str:
     if type(e) is And:  # the usual tree: an AND of comparisons (the classes have no subclasses)
         parts = []
         for item in e.items:
+            # A comparison of a whole field with one value: printed as below, without a call.
+            if (
+                type(item) is Comparison
+                and len(item.values) == 1
+                and not item.in_set
+                and item.field.low is None
+            ):
+                parts.append(f"{item.field.name} {item.op} {format_constant(item.values[0])}")
+                continue
             text = format_match(item)
             parts.append(f"({text})" if type(item) is And or type(item) is Or else text)
         return " && ".join(parts)

@@ -112,7 +112,10 @@ class Checker:
             self.comparison(e, negated)  # type: ignore[arg-type]
         elif kind is And or kind is Or:
             for item in e.items:  # type: ignore[union-attr]
-                self.expr(item, negated)
+                if type(item) is Comparison:  # the usual item, without a dispatch of its own
+                    self.comparison(item, negated)
+                else:
+                    self.expr(item, negated)
         elif kind is Test:
             self.test(e, negated)  # type: ignore[arg-type]
         elif kind is Not:
