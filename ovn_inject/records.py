@@ -258,7 +258,8 @@ def _compile(cls: Any, name: str) -> Callable[..., Any]:
 
 def _compiled_init(cls: type, specs: list[Field], frozen: bool) -> dict[str, Callable[..., Any]]:
     """dataclass's ``__init__``: the fields as parameters, stored in order (through
-    ``object.__setattr__`` when frozen), a default_factory called when its field is not given."""
+    ``object.__setattr__`` when frozen: a slot's own ``__set__``, which is what that calls), a default_factory
+    called when its field is not given."""
     given: dict[str, Any] = {"__missing": MISSING, "__setter": object.__setattr__}
     params, body = [], []
     for spec in specs:
@@ -272,10 +273,33 @@ def _compiled_init(cls: type, specs: list[Field], frozen: bool) -> dict[str, Cal
             params.append(f"{spec.name}=__default_{spec.name}")
         else:
             params.append(spec.name)
-        body.append(
-            f"  __setter(self, {spec.name!r}, {value})" if frozen else f"  self.{spec.name} = {value}"
-        )
+        slot = _slot_setter(cls, spec.name) if frozen else None
+        if slot is not None:
+            given[f"__set_{spec.name}"] = slot
+            body.append(f"  __set_{spec.name}(self, {value})")
+        else:
+            body.append(
+                f"  __setter(self, {spec.name!r}, {value})" if frozen else f"  self.{spec.name} = {value}"
+            )
     return _made(cls, given, [f" def __init__(self, {', '.join(params)}):", *(body or ["  pass"])])
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None] | None:
+    """The ``__set__`` of the slot ``object.__setattr__(self, name, value)`` stores into, if a slot:
+    called directly, it does the same without looking the name up (a frozen record's fields)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            return found.__set__ if type(found) is _MEMBER_DESCRIPTOR else None
+    return None
+
+
+class _Slotted:
+    __slots__ = ("slot",)
+
+
+#: The type of a slot's descriptor (types.MemberDescriptorType, without importing types).
+_MEMBER_DESCRIPTOR = type(_Slotted.__dict__["slot"])
 
 
 def _compiled_eq(cls: type, specs: list[Field], frozen: bool) -> dict[str, Callable[..., Any]]:

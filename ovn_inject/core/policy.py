@@ -175,27 +175,28 @@ def _check_read(ref: n.FieldRef, where: str) -> None:
 
 
 def _check_expr(expr: Expr, ports: set[str]) -> None:
-    if isinstance(expr, _CHAINS):
-        for item in expr.items:
-            _check_expr(item, ports)
-    elif isinstance(expr, n.Not):
-        _check_expr(expr.operand, ports)
-    elif isinstance(expr, n.Test):
-        _check_read(expr.field, "match")
-    elif isinstance(expr, n.Comparison):
+    # By exact type, the usual nodes first: the tree's classes have no subclasses.
+    if type(expr) is n.Comparison:
         _check_read(expr.field, "match")
         for value in expr.values:
-            if isinstance(value, n.AddressSetRef | n.PortGroupRef):
-                sigil = "$" if isinstance(value, n.AddressSetRef) else "@"
+            if type(value) is n.String:
+                ports.add(value.value)
+            elif type(value) is n.AddressSetRef or type(value) is n.PortGroupRef:
+                sigil = "$" if type(value) is n.AddressSetRef else "@"
                 raise PolicyError(
                     "match",
                     f"'{sigil}{value.name}' is not allowed: address sets and port groups "
                     "may hold other tenants' addresses and ports",
                     expr.pos,
                 )
-            if isinstance(value, n.String):
-                ports.add(value.value)
-    elif isinstance(expr, n.ChassisResident):
+    elif type(expr) is n.And or type(expr) is n.Or:
+        for item in expr.items:
+            _check_expr(item, ports)
+    elif type(expr) is n.Not:
+        _check_expr(expr.operand, ports)
+    elif type(expr) is n.Test:
+        _check_read(expr.field, "match")
+    elif type(expr) is n.ChassisResident:
         raise PolicyError("match", "is_chassis_resident() is not available to services", expr.pos)
 
 

@@ -60,9 +60,70 @@ _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 _MAX_HEX_BITS = 128
 
 
+#: A word's kind when the scanner reads it whole as one operator or name: the operators, and the
+#: names met so far (a flow's fields), up to :data:`_MAX_WORD_KINDS` of them.
+_WORD_KINDS = {op: op for op in (*_PAIRS, *_OPERATORS, "<->")}
+_MAX_WORD_KINDS = 4096
+
+
 def tokenize(text: str) -> list[Token]:
     if "\x00" in text:  # anywhere, a string or comment too: OVSDB cannot store it, OVN's lexer stops there
         raise ParseError("invalid byte 0x00", text, text.index("\x00") + 1)
+    if text.isascii():
+        words = _by_words(text)
+        if words is not None:
+            return words
+    return _scan(text)
+
+
+def _by_words(text: str) -> list[Token] | None:
+    """The tokens of a text whose words, between single spaces, are each one plain token; else None.
+
+    A flow's usual match is such a text (``inport == "vm1" && tcp.dst == 80``): reading it a
+    word at a time takes a few string methods per token, where the scanner takes a step per
+    character. A word is taken only when the scanner, which would be at its first character,
+    would read it whole as one token: an operator, a name, a number (its extent is the
+    word's), a quoted string without escapes. Anything else (a comment, an escape, a tab, a
+    string with a space, two tokens in one word) is left to the scanner, from the start.
+    """
+    tokens: list[Token] = []
+    append = tokens.append
+    column = 1
+    for word in text.split(" "):
+        if not word:
+            column += 1
+            continue
+        kind = _WORD_KINDS.get(word)
+        if kind is not None:
+            append((kind, word, column))
+            column += len(word) + 1
+            continue
+        first = word[0]
+        if first in _ID_START and (word.isalnum() or word.replace("_", "a").replace(".", "a").isalnum()):
+            append(("id", word, column))  # ASCII (the caller checked): isalnum is [0-9A-Za-z]
+            if len(_WORD_KINDS) < _MAX_WORD_KINDS:
+                _WORD_KINDS[word] = "id"
+        elif first in _NUMBER_START and (
+            word.isdigit()
+            or (".." not in word and word.replace(".", "").isdigit())
+            or _number_end(word, 0, first) == len(word)
+        ):
+            append(("int", parse_integer(word, text, column), column))
+        elif (
+            first == '"' and word[-1] == '"' and len(word) > 1 and '"' not in word[1:-1] and "\\" not in word
+        ):
+            append(("str", word[1:-1], column))
+        else:
+            return None
+        column += len(word) + 1
+    last = ("end", None, len(text) + 1)
+    append(last)
+    append(last)
+    return tokens
+
+
+def _scan(text: str) -> list[Token]:
+    """The tokens of any text, a character at a time."""
     tokens: list[Token] = []
     append = tokens.append
     length = len(text)

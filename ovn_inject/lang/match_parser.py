@@ -139,10 +139,56 @@ class MatchParser(TokenStream):
         self.depth = 0
 
     def parse(self) -> Expr:
+        flat = self.conjunction()
+        if flat is not None:
+            return flat
         expr = self.expression()
         if self.tokens[self.i][0] != "end":
             self.expected("'&&', '||' or end of input")
         return expr
+
+    def conjunction(self) -> Expr | None:
+        """The whole text when it is ``field OP constant`` or an AND of those, else None (nothing read).
+
+        A flow's usual match (``inport == "vm1" && tcp.dst == 80``), built as :meth:`expression`
+        builds it, in one loop over the tokens; anything else (a set, a subfield, a ``!``, an
+        unknown field...) is left to :meth:`expression`, which also says what is wrong.
+        """
+        tokens = self.tokens
+        symbols = self.release.symbols
+        items: list[Expr] = []
+        i = 0
+        while True:
+            name = tokens[i]
+            if name[0] != "id":  # not the end: two tokens follow
+                return None
+            op, value = tokens[i + 1], tokens[i + 2]
+            if op[0] not in RELATIONAL_OPERATORS or name[1] not in symbols:
+                return None
+            kind = value[0]
+            if kind == "int":
+                constant: Constant = value[1]
+            elif kind == "str":
+                constant = String(value[1])
+            elif kind == "as":
+                constant = AddressSetRef(value[1])
+            elif kind == "pg":
+                constant = PortGroupRef(value[1])
+            else:
+                return None
+            column = name[2]
+            field = FieldRef(name[1], pos=column)
+            items.append(Comparison(field, op[0], (constant,), False, column, (value[2],)))
+            after = tokens[i + 3][0]
+            if after == "end":
+                break
+            if after != "&&":
+                return None
+            i += 4
+        self.i = i + 3
+        if len(items) == 1:
+            return items[0]
+        return And(tuple(items), pos=tokens[0][2])
 
     def expression(self) -> Expr:
         first = self.tokens[self.i]

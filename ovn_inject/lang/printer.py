@@ -82,6 +82,10 @@ def format_integer(c: Integer) -> str:
 
 
 def format_constant(c: Constant) -> str:
+    if type(c) is Integer:  # the usual ones by exact type: the tree's classes have no subclasses
+        return format_integer(c)
+    if type(c) is String:
+        return format_string(c.value)
     if isinstance(c, Integer):
         return format_integer(c)
     if isinstance(c, String):
@@ -102,6 +106,21 @@ def format_field(f: FieldRef) -> str:
 
 
 def format_match(e: Expr) -> str:
+    if type(e) is And:  # the usual tree: an AND of comparisons (the classes have no subclasses)
+        parts = []
+        for item in e.items:
+            # A comparison of a whole field with one value: printed as below, without a call.
+            if (
+                type(item) is Comparison
+                and len(item.values) == 1
+                and not item.in_set
+                and item.field.low is None
+            ):
+                parts.append(f"{item.field.name} {item.op} {format_constant(item.values[0])}")
+                continue
+            text = format_match(item)
+            parts.append(f"({text})" if type(item) is And or type(item) is Or else text)
+        return " && ".join(parts)
     if isinstance(e, Comparison):
         if len(e.values) == 1:
             values = format_constant(e.values[0])

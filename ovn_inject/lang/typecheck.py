@@ -53,6 +53,7 @@ class Context:
 
 
 NO_CONTEXT = Context()
+_FORMAT_WIDTHS = {"ipv4": 32, "ipv6": 128, "mac": 48}
 _FORMAT_NAMES = {"ipv4": "an IPv4 address", "ipv6": "an IPv6 address", "mac": "an Ethernet address"}
 
 
@@ -111,7 +112,10 @@ class Checker:
             self.comparison(e, negated)  # type: ignore[arg-type]
         elif kind is And or kind is Or:
             for item in e.items:  # type: ignore[union-attr]
-                self.expr(item, negated)
+                if type(item) is Comparison:  # the usual item, without a dispatch of its own
+                    self.comparison(item, negated)
+                else:
+                    self.expr(item, negated)
         elif kind is Test:
             self.test(e, negated)  # type: ignore[arg-type]
         elif kind is Not:
@@ -151,7 +155,7 @@ class Checker:
     def comparison(self, e: Comparison, negated: bool) -> None:
         ref, op = e.field, e.op
         symbol = self.matched_symbol(ref, e.pos)
-        width = field_width(ref, symbol)
+        width = symbol.width if ref.low is None else ref.high - ref.low + 1  # type: ignore[operator]
         if op not in ("==", "!="):
             if e.in_set:
                 self.fail(f"only == and != may compare {ref.name} with a set of values", e.pos)
@@ -167,12 +171,12 @@ class Checker:
             if symbol.is_string:
                 self.string_value(ref, value, pos)
                 continue
-            if isinstance(value, AddressSetRef):
+            if type(value) is AddressSetRef:  # by exact type: the constants' classes have no subclasses
                 names = self.context.address_sets
                 if names is not None and value.name not in names:
                     self.fail(f"unknown address set '${value.name}'", pos)
                 continue
-            if not isinstance(value, Integer):
+            if type(value) is not Integer:
                 self.fail(f"integer field {ref.name} is not compatible with a string constant", pos)
             assert isinstance(value, Integer)
             self.integer_value(ref, symbol, width, value, pos)
@@ -210,7 +214,13 @@ class Checker:
             self.fail(f"unknown port '{name}'", pos)
 
     def integer_value(self, ref: FieldRef, symbol: Symbol, width: int, value: Integer, pos: int) -> None:
-        need = constant_width(value)
+        # constant_width(value), without a call
+        mask = value.mask
+        need = (
+            mask.bit_length()
+            if mask is not None
+            else _FORMAT_WIDTHS.get(value.fmt) or value.value.bit_length()
+        )
         if need > symbol.width:
             self.fail(f"{need}-bit constant is not compatible with {symbol.width}-bit field {ref.name}", pos)
         if need > width:  # stricter than OVN: it checks the whole field's width only

@@ -123,3 +123,10 @@ def test_edges() -> None:
         "reg0[0..3] == 0x1/0xf",
     ]:
         _same(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=8).map(" ".join))
+def test_spaced_words_lex_as_by_the_regex(text: str) -> None:
+    """Words between spaces, as a flow's usual match is written: tokenize reads those a word at a time."""
+    _same(text)
