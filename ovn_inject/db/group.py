@@ -13,8 +13,11 @@ that the failure reaches only the writes it belongs to.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,6 +32,9 @@ LOG = logging.getLogger("ovn_inject.db.group")
 
 #: At most this many writes in one transaction (a bound on its size, and on what one failure re-runs).
 MAX_GROUP = 256
+#: How long ovsdbapp's thread lets requests arrive before it takes a group smaller than the last
+#: (GroupCommit._hook): 8 clients, 3,000 flows/s: 7 writes a group, not 4.4 (CPU per flow -8%).
+SETTLE_S = 0.0001
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class _Write:
     wait: bool
     future: Future[Done] = field(default_factory=Future)
     error: BaseException | None = None
+    #: :meth:`GroupCommit.submit_async`'s future and its loop (answered once per group on it)
+    answer: asyncio.Future[Done] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class _GroupCommand(commands.Command):
@@ -104,7 +113,12 @@ class _GroupCommand(commands.Command):
 
 
 class GroupCommit:
-    """One committer thread for an API; :meth:`submit` hands it a write and returns its future."""
+    """Commits the writes :meth:`submit` hands it, a group at a time; returns each write's future.
+
+    Where the API's connection takes a hook (db.idlthread), ovsdbapp's thread
+    takes each group itself and commits it there; elsewhere a committer thread
+    of its own hands each group to the API's commit.
+    """
 
     def __init__(self, api: Any, max_group: int = MAX_GROUP) -> None:
         self.api = api
@@ -112,25 +126,63 @@ class GroupCommit:
         self._pending: list[_Write] = []
         self._cond = threading.Condition()
         self._stopping = False
+        self._last = 0  # the size of the last group the hook took
+        self._busy = False  # the hook is committing a group
+        self._signalled = False  # the connection was woken for the pending writes
         self.transactions = 0  # for metrics: writes / transactions is the mean group size
         self.writes = 0
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        connection = getattr(api, "ovsdb_connection", None)
+        self._connection = connection if callable(getattr(connection, "set_hook", None)) else None
+        self._here = self._connection is not None and callable(getattr(api, "commit_here", None))
+        self._thread: threading.Thread | None = None
+        if self._here:
+            self._connection.set_hook(self._hook)  # type: ignore[union-attr]
+        else:
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+            self._thread.start()
 
     def submit(self, command: Any, wait: bool = False) -> Future[Done]:
         write = _Write(command, wait)
+        self._submit(write)
+        return write.future
+
+    def submit_async(self, command: Any, wait: bool = False) -> asyncio.Future[Done]:
+        """:meth:`submit` for the running event loop: the answers of a group's writes come to the
+        loop in one call (``asyncio.wrap_future`` wakes it once per write); cancelling the
+        returned future gives the write up as cancelling :meth:`submit`'s does."""
+        loop = asyncio.get_running_loop()
+        write = _Write(command, wait, answer=loop.create_future(), loop=loop)
+        write.answer.add_done_callback(lambda answer: answer.cancelled() and write.future.cancel())  # type: ignore[union-attr]
+        self._submit(write)
+        return write.answer  # type: ignore[return-value]
+
+    def _submit(self, write: _Write) -> None:
         with self._cond:
             if self._stopping:
                 raise InjectDbError("the gateway is stopping")
             self._pending.append(write)
-            self._cond.notify()
-        return write.future
+            if self._connection is None:
+                self._cond.notify()
+            elif not self._signalled:
+                self._signalled = True
+                self._connection.wake()
 
     def close(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        self._thread.join(timeout=5)
+            if self._here:
+                self._cond.wait_for(lambda: not self._pending and not self._busy, timeout=5)
+        if self._here:
+            self._connection.set_hook(None)  # type: ignore[union-attr]
+        elif self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _take(self) -> list[_Write]:
+        """The next group (called with the lock held)."""
+        group = self._pending[: self.max_group]
+        del self._pending[: self.max_group]
+        return group
 
     def _run(self) -> None:
         while True:
@@ -139,24 +191,58 @@ class GroupCommit:
                     self._cond.wait()
                 if self._stopping and not self._pending:
                     return
-                group = self._pending[: self.max_group]
-                del self._pending[: self.max_group]
-            # A write whose caller gave up (its future cancelled) is not committed, and one that
-            # is committed can no longer be cancelled: setting its result then cannot fail.
-            group = [w for w in group if w.future.set_running_or_notify_cancel()]
-            try:
-                if group:
-                    self._commit(group)
-            except BaseException as exc:  # the committer must outlive any one group: later writes wait on it
-                LOG.exception("group commit failed unexpectedly")
-                for write in group:
-                    if not write.future.done():
-                        _settle(write, None, exc)
+                group = self._take()
+            self._commit_guarded(group)
+
+    def _hook(self) -> None:
+        """In the connection's thread, after each of its loops: commit the next group, if any."""
+        with self._cond:
+            if not self._pending:
+                return
+            # Fewer writes than the last group: requests are likely still being read. The loop's
+            # thread (the GIL released) reads them for a moment: larger groups, less CPU per write.
+            if len(self._pending) < self._last and not self._stopping:
+                self._cond.release()
+                try:
+                    time.sleep(SETTLE_S)
+                finally:
+                    self._cond.acquire()
+            group = self._take()
+            self._last = len(group)
+            if not self._pending:  # else stay signalled: the thread comes back for the rest
+                self._signalled = False
+                self._connection.consume_wake()  # type: ignore[union-attr]
+            self._busy = True
+        try:
+            self._commit_guarded(group)
+        finally:
+            with self._cond:
+                self._busy = False
+                if self._stopping:
+                    self._cond.notify_all()
+
+    def _commit_guarded(self, group: list[_Write]) -> None:
+        # A write whose caller gave up (its future cancelled) is not committed, and one that
+        # is committed can no longer be cancelled: setting its result then cannot fail.
+        group = [w for w in group if w.future.set_running_or_notify_cancel()]
+        try:
+            if group:
+                self._commit(group)
+        except BaseException as exc:  # the committer must outlive any one group: later writes wait on it
+            LOG.exception("group commit failed unexpectedly")
+            for write in group:
+                if not write.future.done():
+                    _settle(write, None, exc)
+        finally:
+            _answer(group)
 
     def _commit(self, group: list[_Write]) -> None:
         command = _GroupCommand(self.api, group)
         try:
-            if flowtxn.suits(self.api, [w.command for w in group]):
+            flows = flowtxn.suits(self.api, [w.command for w in group])
+            if self._here:
+                self.api.commit_here(command, flows)
+            elif flows:
                 self.api.commit_flows(command)
             else:
                 self.api.commit(command)
@@ -180,3 +266,26 @@ def _settle(write: _Write, done: Done | None, error: BaseException | None) -> No
     else:
         assert done is not None
         write.future.set_result(done)
+
+
+def _answer(group: Sequence[_Write]) -> None:
+    """Hand the settled writes of :meth:`GroupCommit.submit_async` to their loops, one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Write]] = {}
+    for write in group:
+        if write.loop is not None and write.future.done():
+            by_loop.setdefault(write.loop, []).append(write)
+    for loop, writes in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any longer
+            loop.call_soon_threadsafe(_answer_on_loop, writes)
+
+
+def _answer_on_loop(writes: Sequence[_Write]) -> None:
+    for write in writes:
+        answer = write.answer
+        if answer is None or answer.done():
+            continue
+        error = write.future.exception()
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(write.future.result())
