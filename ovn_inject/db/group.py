@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -138,6 +139,12 @@ class GroupCommit:
         self._connection = connection if callable(getattr(connection, "set_hook", None)) else None
         self._here = self._connection is not None and callable(getattr(api, "commit_here", None))
         self._thread: threading.Thread | None = None
+        # submit_async's writes not answered yet, by loop (touched on their loop only): see _watch
+        self._unanswered: dict[asyncio.AbstractEventLoop, dict[_Write, float]] = {}
+        self._watching: set[asyncio.AbstractEventLoop] = set()
+        timeout = getattr(connection, "timeout", None)
+        self._timeout = float(timeout) if isinstance(timeout, int | float) else 30.0
+        self._period = max(0.05, self._timeout / 10)
         if self._here:
             self._connection.set_hook(self._hook)  # type: ignore[union-attr]
         else:
@@ -154,10 +161,52 @@ class GroupCommit:
         loop in one call (``asyncio.wrap_future`` wakes it once per write); cancelling the
         returned future gives the write up as cancelling :meth:`submit`'s does."""
         loop = asyncio.get_running_loop()
-        write = _Write(command, wait, answer=loop.create_future(), loop=loop)
-        write.answer.add_done_callback(lambda answer: answer.cancelled() and write.future.cancel())  # type: ignore[union-attr]
+        answer: asyncio.Future[Done] = loop.create_future()
+        write = _Write(command, wait, answer=answer, loop=loop)
+        if self._here:
+            self._watch(loop, write)
+        else:
+            answer.add_done_callback(lambda answer: answer.cancelled() and write.future.cancel())
         self._submit(write)
-        return write.answer  # type: ignore[return-value]
+        return answer
+
+    def _watch(self, loop: asyncio.AbstractEventLoop, write: _Write) -> None:
+        """Answer ``write`` with a timeout error if its commit has not answered in time (on the loop).
+
+        The committer thread's wait for ovsdbapp's thread had a timeout; ovsdbapp's
+        thread itself waits for the server without one (python-ovs's commit_block).
+        """
+        unanswered = self._unanswered.setdefault(loop, {})
+        unanswered[write] = time.monotonic()
+
+        def done(answer: asyncio.Future[Done]) -> None:
+            unanswered.pop(write, None)
+            if answer.cancelled():
+                write.future.cancel()
+
+        write.answer.add_done_callback(done)  # type: ignore[union-attr]
+        if loop not in self._watching:
+            self._watching.add(loop)
+            loop.call_later(self._period, self._expire, loop)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        unanswered = self._unanswered.get(loop, {})
+        timeout = self._timeout
+        late = [w for w, since in unanswered.items() if time.monotonic() - since >= timeout]
+        for write in late:
+            write.future.cancel()  # not committed if it is still pending
+            if write.answer is not None and not write.answer.done():
+                write.answer.set_exception(
+                    InjectDbError(
+                        f"OVN_Inject did not answer within {timeout:g} s (a larger --timeout?); "
+                        "the change may still commit"
+                    )
+                )
+            unanswered.pop(write, None)
+        if unanswered:
+            loop.call_later(self._period, self._expire, loop)
+        else:
+            self._watching.discard(loop)
 
     def _submit(self, write: _Write) -> None:
         with self._cond:

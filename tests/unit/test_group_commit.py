@@ -62,6 +62,7 @@ class HookConnection:
     """ovsdbapp's thread as db.idlthread.HookedConnection runs it: the hook after each wake-up."""
 
     def __init__(self) -> None:
+        self.timeout = 30.0
         self.hook: Any = None
         self.woken = threading.Event()
         self.running = True
@@ -212,3 +213,26 @@ def test_a_write_given_up_on_the_loop_is_not_committed(api: Api) -> None:
         assert api.committed == ["first", "kept"]
     finally:
         group.close()
+
+
+def test_a_commit_that_does_not_answer_in_time_fails_its_writes() -> None:
+    """ovsdbapp's thread waits for the server without a timeout: the loop answers in its stead."""
+    api = HookApi()
+    api.ovsdb_connection.timeout = 0.2
+    group = GroupCommit(api)
+
+    async def main() -> None:
+        stuck = group.submit_async(Write("stuck"))
+        assert await asyncio.to_thread(api.holding.wait, TIMEOUT)
+        behind = group.submit_async(Write("behind"))
+        for answer in (stuck, behind):
+            with pytest.raises(InjectDbError, match=r"did not answer within 0\.2 s"):
+                await answer
+
+    try:
+        asyncio.run(main())
+        api.hold.set()
+    finally:
+        group.close()
+        api.ovsdb_connection.stop()
+    assert api.committed == ["stuck"]  # the one in flight may still commit; the one behind it is not
