@@ -118,7 +118,7 @@ class _GroupCommand(commands.Command):
 class GroupCommit:
     """Commits the writes :meth:`submit` hands it, a group at a time; returns each write's future.
 
-    Where the API's connection takes a hook (db.idlthread), ovsdbapp's thread
+    Where the API's IDL takes a hook (db.idlthread), ovsdbapp's thread
     takes each group itself and commits it there; elsewhere a committer thread
     of its own hands each group to the API's commit.
     """
@@ -136,7 +136,8 @@ class GroupCommit:
         self.transactions = 0  # for metrics: writes / transactions is the mean group size
         self.writes = 0
         connection = getattr(api, "ovsdb_connection", None)
-        self._connection = connection if callable(getattr(connection, "set_hook", None)) else None
+        idl = getattr(connection, "idl", None)
+        self._connection = idl if callable(getattr(idl, "set_hook", None)) else None  # db.idlthread
         self._here = self._connection is not None and callable(getattr(api, "commit_here", None))
         self._thread: threading.Thread | None = None
         # submit_async's writes not answered yet, by loop (touched on their loop only): see _watch

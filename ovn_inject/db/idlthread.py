@@ -1,4 +1,4 @@
-"""ovsdbapp's connection thread, which also runs one hook of ours per loop (the group commit).
+"""ovsdbapp's thread runs one hook of ours on each of its loops (the group commit), through the IDL.
 
 The gateway's group commit had a thread of its own that handed each group to
 ovsdbapp's thread through its transaction queue and waited for the answer:
@@ -7,83 +7,42 @@ with a pipe write and read, the result queue), and the committer's own wake-up
 and settle. Here ovsdbapp's thread takes the pending group itself, woken by a
 pipe written once per group (not per write) while nothing is pending.
 
-:class:`HookedConnection` is ovsdbapp's ``Connection`` with its ``run`` loop
-as ovsdbapp has it plus the hook; it is used only where ovsdbapp's loop is the
-one copied here (:data:`AVAILABLE`), elsewhere ovsdbapp's own connection and
-the committer thread (db.group).
+Nothing of ovsdbapp is replaced: on every turn its loop waits on the IDL
+(``idl.wait(poller)``) and then runs it (``idl.run()``, holding the
+connection's lock). :class:`HookedIdl` adds the wake pipe to that wait and
+runs the hook after the IDL's own run. python-ovs also runs the IDL inside a
+commit (``commit_block``), the hook's own commits included: the hook runs
+only where no transaction is open, at the outer call.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from ovs import poller
-from ovsdbapp.backend.ovs_idl import connection, idlutils
-
-LOG = logging.getLogger("ovn_inject.db.idlthread")
-
-#: What ovsdbapp's Connection.run names, as the loop below (a copy of it) does.
-_RUN_NAMES = frozenset(
-    {
-        "Exception",
-        "ExceptionResult",
-        "LOG",
-        "POLLIN",
-        "_check_lock_change",
-        "alert_fileno",
-        "block",
-        "close",
-        "do_commit",
-        "exception",
-        "fd_wait",
-        "format_exc",
-        "get_nowait",
-        "idl",
-        "idlutils",
-        "is_running",
-        "lock",
-        "poller",
-        "put",
-        "results",
-        "run",
-        "task_done",
-        "traceback",
-        "txns",
-        "wait",
-    }
-)
 
 
-def loop_is_known(connection_class: type = connection.Connection) -> bool:
-    """Whether ovsdbapp's ``Connection.run`` names exactly what the copy in :class:`HookedConnection` does."""
-    run = getattr(connection_class.__dict__.get("run"), "__code__", None)
-    return run is not None and frozenset(run.co_names) == _RUN_NAMES
+class HookedIdl:
+    """A mixin for a python-ovs ``Idl``: :meth:`set_hook`'s function runs after each ``run()``."""
 
-
-AVAILABLE = loop_is_known()
-
-
-class HookedConnection(connection.Connection):
-    """ovsdbapp's connection whose thread runs :meth:`set_hook`'s function after each loop."""
-
-    def __init__(self, idl: Any, timeout: float) -> None:
-        super().__init__(idl, timeout)
-        self._hook: Callable[[], None] | None = None
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
+    _hook: Callable[[], None] | None = None
+    _hooking = False
+    _wake_r = -1
+    _wake_w = -1
 
     def set_hook(self, hook: Callable[[], None] | None) -> None:
-        """Run ``hook`` (which must not raise) in the connection's thread on every loop."""
+        """Run ``hook`` (which must not raise) in the thread that runs the IDL, after each run."""
+        if hook is not None and self._wake_r < 0:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
         self._hook = hook
 
     def wake(self) -> None:
-        """Wake the thread (it runs the hook); stays signalled until :meth:`consume_wake`."""
+        """Wake the thread that waits on the IDL (it runs the hook); signalled until :meth:`consume_wake`."""
         with contextlib.suppress(BlockingIOError):  # a full pipe is signalled already
             os.write(self._wake_w, b"x")
 
@@ -91,41 +50,27 @@ class HookedConnection(connection.Connection):
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_r, 4096)
 
-    def run(self) -> None:
-        """ovsdbapp's ``Connection.run``, also woken by :meth:`wake` and running the hook."""
-        while self.is_running:
+    def wait(self, waiter: Any) -> None:
+        super().wait(waiter)  # type: ignore[misc]
+        if self._hook is not None:
+            waiter.fd_wait(self._wake_r, poller.POLLIN)
+
+    def run(self) -> Any:
+        result = super().run()  # type: ignore[misc]
+        hook = self._hook
+        # Not inside a commit (python-ovs runs the IDL in commit_block; one transaction at a time).
+        if hook is not None and not self._hooking and getattr(self, "txn", None) is None:
+            self._hooking = True
             try:
-                self.idl.wait(self.poller)
-                self.poller.fd_wait(self.txns.alert_fileno, poller.POLLIN)
-                self.poller.fd_wait(self._wake_r, poller.POLLIN)
-                self.poller.block()
-                with self.lock:
-                    self.idl.run()
-                    self._check_lock_change()
-            except Exception as e:
-                LOG.exception(e)
-                continue
-            txn = self.txns.get_nowait()
-            if txn is not None:
-                try:
-                    with self.lock:
-                        txn.results.put(txn.do_commit())
-                except Exception as ex:
-                    er = idlutils.ExceptionResult(ex=ex, tb=traceback.format_exc())
-                    txn.results.put(er)
-                self.txns.task_done()
-            hook = self._hook
-            if hook is not None:
                 hook()
-        self.idl.close()
+            finally:
+                self._hooking = False
+        return result
 
-    def __del__(self) -> None:
-        super().__del__()
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
         for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def connection_class() -> type[connection.Connection]:
-    """The connection class to open an IDL with: :class:`HookedConnection` where it is ovsdbapp's loop."""
-    return HookedConnection if AVAILABLE else connection.Connection
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_r = self._wake_w = -1

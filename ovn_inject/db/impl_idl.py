@@ -317,7 +317,11 @@ def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
     return ovs.db.idl.SchemaHelper(None, schema_json)
 
 
-class LazyFlowsIdl(lazyidl.LazyRows, connection.OvsdbIdl):
+class HookedOvsdbIdl(idlthread.HookedIdl, connection.OvsdbIdl):
+    """ovsdbapp's IDL whose thread also runs the group commit's hook (db.idlthread)."""
+
+
+class LazyFlowsIdl(idlthread.HookedIdl, lazyidl.LazyRows, connection.OvsdbIdl):
     """ovsdbapp's IDL with db.lazyidl's update handling: a flow row stays JSON until a column is read.
 
     For a writer that reads a few columns of the flows it inserts (the
@@ -346,7 +350,7 @@ def open_idl(
                 else:
                     helper.register_table(table)
         idl = idl_class(remote, helper)
-        conn = idlthread.connection_class()(idl, timeout)
+        conn = connection.Connection(idl, timeout)
         conn.start()
     except OvnInjectError:
         raise
@@ -369,6 +373,6 @@ def _describe(exc: Exception) -> str:
 
 def connect(remote: str, timeout: float = DEFAULT_TIMEOUT, lazy_flows: bool = False) -> InjectDbApiIdlImpl:
     """The API on OVN_Inject at ``remote``; ``lazy_flows``: flow rows stay JSON until read (LazyFlowsIdl)."""
-    idl_class = LazyFlowsIdl if lazy_flows else connection.OvsdbIdl
+    idl_class = LazyFlowsIdl if lazy_flows else HookedOvsdbIdl
     conn = open_idl(remote, INJECT_DB_NAME, None, timeout, idl_class)
     return InjectDbApiIdlImpl(conn, start=False)

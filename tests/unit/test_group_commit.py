@@ -59,9 +59,10 @@ class Write:
 
 
 class HookConnection:
-    """ovsdbapp's thread as db.idlthread.HookedConnection runs it: the hook after each wake-up."""
+    """ovsdbapp's thread with a db.idlthread.HookedIdl: the hook after each wake-up."""
 
     def __init__(self) -> None:
+        self.idl = self  # the hook's methods are the IDL's
         self.timeout = 30.0
         self.hook: Any = None
         self.woken = threading.Event()
