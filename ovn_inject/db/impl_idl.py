@@ -16,7 +16,7 @@ from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovn_inject.constants import INJECT_DB_NAME
 from ovn_inject.core.quota import BUDGET_OPTION
 from ovn_inject.core.validate import ValidFlow
-from ovn_inject.db import api, commands, flow_commands, flowtxn, lazyidl, tenant_commands
+from ovn_inject.db import api, commands, flow_commands, flowtxn, idlthread, lazyidl, tenant_commands
 from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.errors import OvnInjectError
@@ -243,6 +243,27 @@ class InjectDbApiIdlImpl(ovs_idl.Backend, api.API):
             return self.commit(command)[0]
         return command.result
 
+    def commit_here(self, command: Any, flows: bool) -> Any:
+        """:meth:`commit_flows` (``flows``) or :meth:`commit` of one command, run in the calling
+        thread, which must be the connection's (db.group's hook): what it would do with the
+        transaction queued to it, the same errors raised."""
+        if flows:
+            try:
+                with self._refusals(), self.ovsdb_connection.lock:
+                    flowtxn.FlowGroupTransaction(self, command).do_commit()
+                return command.result
+            except flowtxn.Unsuitable:
+                pass
+        return self.commit_rows_here(command)
+
+    def commit_rows_here(self, command: Any) -> Any:
+        """:meth:`commit` of one command through python-ovs's rows, in the connection's thread."""
+        with self._refusals(), self.ovsdb_connection.lock:
+            txn = self.create_transaction(check_error=True, log_errors=False)
+            txn.add(command)
+            txn.do_commit()
+        return command.result
+
     @contextlib.contextmanager
     def _refusals(self) -> Iterator[None]:
         """A failed commit as the InjectDbError that says why (an OvnInjectError as it is)."""
@@ -296,7 +317,11 @@ def fetch_schema_helper(remote: str, schema_name: str, timeout: float) -> Any:
     return ovs.db.idl.SchemaHelper(None, schema_json)
 
 
-class LazyFlowsIdl(lazyidl.LazyRows, connection.OvsdbIdl):
+class HookedOvsdbIdl(idlthread.HookedIdl, connection.OvsdbIdl):
+    """ovsdbapp's IDL whose thread also runs the group commit's hook (db.idlthread)."""
+
+
+class LazyFlowsIdl(idlthread.HookedIdl, lazyidl.LazyRows, connection.OvsdbIdl):
     """ovsdbapp's IDL with db.lazyidl's update handling: a flow row stays JSON until a column is read.
 
     For a writer that reads a few columns of the flows it inserts (the
@@ -348,6 +373,6 @@ def _describe(exc: Exception) -> str:
 
 def connect(remote: str, timeout: float = DEFAULT_TIMEOUT, lazy_flows: bool = False) -> InjectDbApiIdlImpl:
     """The API on OVN_Inject at ``remote``; ``lazy_flows``: flow rows stay JSON until read (LazyFlowsIdl)."""
-    idl_class = LazyFlowsIdl if lazy_flows else connection.OvsdbIdl
+    idl_class = LazyFlowsIdl if lazy_flows else HookedOvsdbIdl
     conn = open_idl(remote, INJECT_DB_NAME, None, timeout, idl_class)
     return InjectDbApiIdlImpl(conn, start=False)

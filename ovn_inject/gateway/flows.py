@@ -9,7 +9,6 @@ that no identical flow appeared meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import dataclasses
@@ -105,7 +104,7 @@ async def commit(state: GatewayState, pending: Pending) -> Committed:
 
     With ``wait``, Inject_Global.cfg is bumped in the same transaction (the caller then waits for it).
     """
-    done = await asyncio.wrap_future(state.group.submit(pending.command, pending.wait is not None))
+    done = await state.group.submit_async(pending.command, pending.wait is not None)
     return Committed(done.result, pending.flows, done.cfg)
 
 

@@ -279,6 +279,8 @@ def test_a_value_its_column_refuses_goes_through_python_ovs(
     through_rows: list[Any] = []
     commit_rows = setup.api.commit
     monkeypatch.setattr(setup.api, "commit", lambda *c: through_rows.append(c) or commit_rows(*c))
+    commit_here = setup.api.commit_rows_here  # the group committed in the connection's thread (db.idlthread)
+    monkeypatch.setattr(setup.api, "commit_rows_here", lambda c: through_rows.append(c) or commit_here(c))
     answers = commit(setup, "operations", (add(setup, flow(1, setup.attachment, priority=70_000)), False))
     assert len(through_rows) == 1
     assert [words(x) for x in answers] == ["ok"]

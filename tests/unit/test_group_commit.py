@@ -7,7 +7,9 @@ every later write would wait forever. These run it against a stand-in API
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -56,9 +58,58 @@ class Write:
         self.result = self.name
 
 
-@pytest.fixture
-def api() -> Api:
-    return Api()
+class HookConnection:
+    """ovsdbapp's thread with a db.idlthread.HookedIdl: the hook after each wake-up."""
+
+    def __init__(self) -> None:
+        self.idl = self  # the hook's methods are the IDL's
+        self.timeout = 30.0
+        self.hook: Any = None
+        self.woken = threading.Event()
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def set_hook(self, hook: Any) -> None:
+        self.hook = hook
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    def consume_wake(self) -> None:
+        self.woken.clear()
+
+    def run(self) -> None:
+        while self.running:
+            self.woken.wait(0.1)
+            if self.hook is not None:
+                self.hook()
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join(TIMEOUT)
+
+
+class HookApi(Api):
+    """An API whose connection's thread commits the groups (GroupCommit then has no thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ovsdb_connection = HookConnection()
+
+    def commit_here(self, command: Any, flows: bool) -> None:
+        assert threading.current_thread() is self.ovsdb_connection.thread
+        self.commit(command)
+
+
+@pytest.fixture(params=["committer thread", "connection thread"])
+def api(request: pytest.FixtureRequest) -> Iterator[Api]:
+    if request.param == "committer thread":
+        yield Api()
+        return
+    hooked = HookApi()
+    yield hooked
+    hooked.ovsdb_connection.stop()
 
 
 def test_a_write_given_up_before_its_commit_is_not_committed(api: Api) -> None:
@@ -126,3 +177,63 @@ def test_the_committer_survives_a_bug_in_a_command(api: Api) -> None:
         assert group.submit(Write("after")).result(TIMEOUT).result == "after"
     finally:
         group.close()
+
+
+def test_a_write_submitted_from_the_loop_is_answered_on_it(api: Api) -> None:
+    api.hold.set()
+    group = GroupCommit(api)
+
+    async def main() -> list[Any]:
+        writes = [group.submit_async(Write(f"w{n}")) for n in range(3)]
+        refused = group.submit_async(Write("bad", refuse=True))
+        with pytest.raises(OvnInjectError, match="bad refused"):
+            await refused
+        return [(await w).result for w in writes]
+
+    try:
+        assert asyncio.run(main()) == ["w0", "w1", "w2"]
+    finally:
+        group.close()
+
+
+def test_a_write_given_up_on_the_loop_is_not_committed(api: Api) -> None:
+    group = GroupCommit(api)
+
+    async def main() -> None:
+        first = group.submit_async(Write("first"))
+        assert await asyncio.to_thread(api.holding.wait, TIMEOUT)
+        gone, kept = group.submit_async(Write("gone")), group.submit_async(Write("kept"))
+        gone.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the write
+        api.hold.set()
+        assert (await first).result == "first"
+        assert (await kept).result == "kept"
+
+    try:
+        asyncio.run(main())
+        assert api.committed == ["first", "kept"]
+    finally:
+        group.close()
+
+
+def test_a_commit_that_does_not_answer_in_time_fails_its_writes() -> None:
+    """ovsdbapp's thread waits for the server without a timeout: the loop answers in its stead."""
+    api = HookApi()
+    api.ovsdb_connection.timeout = 0.2
+    group = GroupCommit(api)
+
+    async def main() -> None:
+        stuck = group.submit_async(Write("stuck"))
+        assert await asyncio.to_thread(api.holding.wait, TIMEOUT)
+        behind = group.submit_async(Write("behind"))
+        for answer in (stuck, behind):
+            with pytest.raises(InjectDbError, match=r"did not answer within 0\.2 s"):
+                await answer
+
+    try:
+        asyncio.run(main())
+        api.hold.set()
+    finally:
+        group.close()
+        api.ovsdb_connection.stop()
+    assert api.committed == ["stuck"]  # the one in flight may still commit; the one behind it is not
