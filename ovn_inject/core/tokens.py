@@ -80,8 +80,12 @@ def iso_time(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+#: What a refusal of an expired token tells its holder to do.
+RENEW = "ovn-inject token-create"
+
+
 def check_token(
-    secret: str, secret_hash: str, expires_ms: int | None, now_ms: int, renew: str = "ovn-inject token-create"
+    secret: str, secret_hash: str, expires_ms: int | None, now_ms: int, renew: str = RENEW
 ) -> None:
     """Raise TokenError unless the secret matches and the token has not expired (for the gateway)."""
     if not secret_matches(secret, secret_hash):

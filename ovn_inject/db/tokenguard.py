@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ovn_inject.core.tokens import TokenError
+from ovn_inject.core.tokens import RENEW, TokenError
 from ovn_inject.db.rows import Staged
 from ovn_inject.db.verify import verify
 
@@ -47,6 +48,11 @@ def guard_token(api: Any, public_id: str, staged: Staged | None = None) -> None:
     row = token_row(api, public_id)
     if row is None:
         raise TokenError("token revoked")
+    expires = row.expires
+    if expires and expires[0] <= int(time.time() * 1000):
+        raise TokenError(f"token expired; create a new one with '{RENEW}'")
+    # Revoked (deleted) or given another expiry on the server meanwhile: the transaction retries.
     verify(row, "secret_hash")
+    verify(row, "expires")
     if staged is not None:
         staged.guarded.add(public_id)

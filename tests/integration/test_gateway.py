@@ -376,6 +376,37 @@ def test_a_revoked_token_fails_on_the_next_request(topo: Sandbox) -> None:
     assert stored_flows(topo, "ips") == []
 
 
+def test_a_token_revoked_after_its_writes_fails_the_next_write(topo: Sandbox) -> None:
+    # The next write after a revocation fails, whatever the writes before it left in the gateway.
+    for attempt in range(8):
+        token = make_service(topo, "ips", "tenant-a", LS_A)  # the service afresh, with no flows
+        flow = {**DROP_VM1, "priority": 2 * attempt}
+        with client(topo, token) as http:
+            assert http.post("/v1/flows", json=flow).status_code == 201
+            revoke(topo, token)
+            error(http.post("/v1/flows", json={**flow, "priority": 2 * attempt + 1}), 401, "unauthorized")
+        assert stored_flows(topo, "ips") == [(flow["priority"], flow["match"], flow["actions"])]
+
+
+def test_a_token_expired_after_its_writes_fails_the_next_write(topo: Sandbox) -> None:
+    token = make_service(topo, "ips", "tenant-a", LS_A, expires_ms=now_ms() + 3_600_000)
+    with client(topo, token) as http:
+        for attempt in range(8):
+            flow = {**DROP_VM1, "priority": 2 * attempt}
+            with inject_api(topo) as api:
+                row = api.lookup("Token", token.split(".")[0])  # type: ignore[attr-defined]
+                api.db_set("Token", row.uuid, ("expires", now_ms() + 3_600_000)).execute(check_error=True)  # type: ignore[attr-defined]
+            wait_until(
+                lambda f=flow: http.post("/v1/flows", json=f).status_code == 201, "a write with a valid token"
+            )
+            with inject_api(topo) as api:
+                row = api.lookup("Token", token.split(".")[0])  # type: ignore[attr-defined]
+                api.db_set("Token", row.uuid, ("expires", now_ms() - 1)).execute(check_error=True)  # type: ignore[attr-defined]
+            late = {**flow, "priority": 2 * attempt + 1}
+            error(http.post("/v1/flows", json=late), 401, "unauthorized", "expired")
+    assert [priority for priority, _, _ in stored_flows(topo, "ips")] == list(range(0, 16, 2))
+
+
 def test_an_expired_token_fails(topo: Sandbox) -> None:
     token = make_service(topo, "ips", "tenant-a", LS_A, expires_ms=now_ms() + 3_600_000)
     with client(topo, token) as http:

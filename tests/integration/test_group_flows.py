@@ -205,6 +205,24 @@ def test_a_token_revoked_before_the_commit_fails_the_write(
     assert stored(setup) == []
 
 
+def test_a_token_expired_before_the_commit_fails_the_write(
+    setup: Setup, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An expiry the server gave the token between the write's check and its commit stops the write
+    in its transaction, as a revocation does."""
+
+    def expire() -> None:
+        row = setup.other.lookup("Token", setup.token)
+        setup.other.db_set("Token", row.uuid, ("expires", now_ms() - 1)).execute(check_error=True)
+
+    before_sending(monkeypatch, expire, path)
+    answers = commit(setup, path, (add(setup, flow(1, setup.attachment)), False))
+    assert [words(x) for x in answers] == [
+        "TokenError: token expired; create a new one with 'ovn-inject token-create'"
+    ]
+    assert stored(setup) == []
+
+
 def test_a_concurrent_writer_makes_the_group_check_again(
     setup: Setup, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
