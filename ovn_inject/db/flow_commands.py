@@ -13,17 +13,16 @@ from typing import Any
 from ovsdbapp.backend.ovs_idl import rowview
 
 from ovn_inject.core import quota
-from ovn_inject.core.status import FlowState
 from ovn_inject.core.validate import (
     QuotaExceededError,
     ValidFlow,
     check_no_duplicates,
     cookie_from_db,
-    cookie_to_db,
 )
 from ovn_inject.db import inserts
 from ovn_inject.db.commands import Command, ReadOnlyCommand, by_uuid, now_ms, service_row, within_budget
 from ovn_inject.db.errors import InjectDbError, RowNotFoundError
+from ovn_inject.db.flowrow import flow_columns
 from ovn_inject.db.records import service_name
 from ovn_inject.db.rows import FlowIndex, ScanIndex, Staged, bump_flows, guard_flows, row_cost, set_size
 from ovn_inject.db.tokenguard import guard_token
@@ -54,17 +53,7 @@ def insert_flows(
         values: dict[str, Any] = {"service": [service.uuid]}
         if flow.attachment is not None:
             values["attachment"] = [attachments[flow.attachment]]
-        values["priority"] = flow.priority
-        values["match"] = flow.match
-        values["actions"] = flow.actions
-        # A column left out of an insert is the type's default: 0 need not be converted and sent.
-        if flow.cookie:
-            values["cookie"] = cookie_to_db(flow.cookie)
-        if flow.hard_timeout:
-            values["hard_timeout"] = flow.hard_timeout
-        values["openflow_flows"] = flow.openflow_flows
-        values["created"] = created
-        values["status"] = FlowState.PENDING.value
+        values.update(flow_columns(flow, created))
         row = inserts.insert(txn, table, values)
         inserts.add_value(service, "flows", row)
         uuids.append(row.uuid)

@@ -40,11 +40,11 @@ from ovsdbapp import exceptions
 from ovsdbapp.backend.ovs_idl import idlutils
 from ovsdbapp.backend.ovs_idl import transaction as ovsdbapp_transaction
 
-from ovn_inject.core.status import FlowState
-from ovn_inject.core.validate import ValidFlow, cookie_to_db
+from ovn_inject.core.validate import ValidFlow
 from ovn_inject.db import inserts
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.flow_commands import FlowAddCommand, bound_attachments
+from ovn_inject.db.flowrow import flow_columns
 from ovn_inject.db.rows import FLOWS_VERSION, Staged, bump_flows, committed_scalar, current
 
 Row = Any  # an ovs.db.idl.Row
@@ -125,16 +125,7 @@ class FlowOps:
             if flow.attachment is not None:
                 row["attachment"] = ["uuid", flow.attachment]
                 self._attachments.add(flow.attachment)
-            row["priority"] = flow.priority
-            row["match"] = flow.match
-            row["actions"] = flow.actions
-            if flow.cookie:
-                row["cookie"] = cookie_to_db(flow.cookie)
-            if flow.hard_timeout:
-                row["hard_timeout"] = flow.hard_timeout
-            row["openflow_flows"] = flow.openflow_flows
-            row["created"] = self._created
-            row["status"] = FlowState.PENDING.value
+            row.update(flow_columns(flow, self._created))
             for column, value in row.items():
                 if type(value) in (int, str) and not allows[column](value):
                     raise Unsuitable(column)

@@ -29,10 +29,10 @@ from ovn_inject.core.validate import (
     ServiceView,
     ValidFlow,
     check_no_duplicates,
-    cookie_to_db,
 )
 from ovn_inject.db import wire
 from ovn_inject.db.errors import InjectDbError
+from ovn_inject.db.flowrow import flow_columns
 from ovn_inject.db.rpc import Rpc, RpcError
 from ovn_inject.records import record
 
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 _SERVICE_COLUMNS = ["_uuid", "name", "tenant", "options", "attachments", "flows_seqno"]
 _ATTACHMENT_COLUMNS = ["_uuid", "target_kind", "target_name", "hook"]
 _FLOW_COLUMNS = ["attachment", "priority", "match", "openflow_flows"]
-#: A new flow's status, FlowState.PENDING's value: creating core.status's enums would cost a
-#: flow-add more (0.3 ms) than the rest of this module (tests/unit/test_oneshot.py checks they agree).
-PENDING = "pending"
 #: The IDL's attempts at a transaction a concurrent writer spoils, in the same time.
 CONFLICT = "a concurrent change"
 
@@ -159,19 +156,10 @@ def add_flows(rpc: Rpc, state: ServiceState, flows: Sequence[ValidFlow], bump: b
     created = int(time.time() * 1000)
     names = [f"flow{i}" for i in range(len(flows))]
     for name, flow in zip(names, flows, strict=True):
-        row: dict[str, Any] = {
-            "service": service,
-            "priority": flow.priority,
-            "match": flow.match,
-            "actions": flow.actions,
-            "cookie": cookie_to_db(flow.cookie),
-            "hard_timeout": flow.hard_timeout,
-            "openflow_flows": flow.openflow_flows,
-            "created": created,
-            "status": PENDING,
-        }
+        row: dict[str, Any] = {"service": service}
         if flow.attachment is not None:
             row["attachment"] = ["uuid", flow.attachment]
+        row.update(flow_columns(flow, created))
         ops.append({"op": "insert", "table": "Service_Flow", "row": row, "uuid-name": name})
     added = ["set", [["named-uuid", name] for name in names]]
     ops.append(
