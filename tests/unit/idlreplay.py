@@ -34,3 +34,25 @@ def replay(plain: Any, mine: Any, updates: Iterable[dict[str, Any]]) -> None:
             for key, row in table.rows.items():
                 for column in table.columns:
                     assert getattr(rows[key], column) == getattr(row, column), (name, column)
+
+
+class SentMessages:
+    """Stands for an IDL's session: keeps what a commit sends."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    def send(self, message: Any) -> int:
+        self.messages.append(message)
+        return 0
+
+
+def offline_idl(columns: Mapping[str, list[str]], initial: Mapping[str, Mapping[str, Any]]) -> Any:
+    """python-ovs's IDL of these columns, monitoring ``initial`` (table -> uuid -> row) with no server:
+    what a commit would send stays in its session (a :class:`SentMessages`)."""
+    idl = ovs.db.idl.Idl("unix:/nonexistent", schema_helper(columns), leader_only=False)
+    update = {table: {key: {"initial": row} for key, row in rows.items()} for table, rows in initial.items()}
+    idl._Idl__parse_update(update, ovs.db.idl.OVSDB_UPDATE3)
+    idl.state = ovs.db.idl.Idl.IDL_S_MONITORING
+    idl._session = SentMessages()
+    return idl

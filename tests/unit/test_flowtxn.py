@@ -17,42 +17,28 @@ import pytest
 from ovn_inject.core.validate import ValidFlow
 from ovn_inject.db import flow_commands, flowtxn, verify
 from ovn_inject.db.rows import Staged
-from tests.unit.idlreplay import schema_helper
+from tests.unit.idlreplay import offline_idl
 
 SVC = str(uuid.uuid4())
 ATTACHMENT = str(uuid.uuid4())
 TOKEN = str(uuid.uuid4())
 
 
-class _Sent:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    def send(self, message: Any) -> int:
-        self.messages.append(message)
-        return 0
-
-
 def _idl() -> Any:
     columns = ["service", "attachment", "priority", "match", "actions", "cookie", "hard_timeout"]
-    helper = schema_helper(
+    return offline_idl(
         {
             "Service": ["name", "flows", "flows_seqno", "attachments", "options"],
             "Attachment": ["hook"],
             "Token": ["public_id", "secret_hash"],
             "Service_Flow": [*columns, "openflow_flows", "created", "status"],
-        }
+        },
+        {
+            "Service": {SVC: {"name": "s", "flows_seqno": 3, "attachments": ["uuid", ATTACHMENT]}},
+            "Attachment": {ATTACHMENT: {"hook": "ls-in-port"}},
+            "Token": {TOKEN: {"public_id": "p", "secret_hash": "h"}},
+        },
     )
-    idl = ovs.db.idl.Idl("unix:/nonexistent", helper, leader_only=False)
-    update = {
-        "Service": {SVC: {"initial": {"name": "s", "flows_seqno": 3, "attachments": ["uuid", ATTACHMENT]}}},
-        "Attachment": {ATTACHMENT: {"initial": {"hook": "ls-in-port"}}},
-        "Token": {TOKEN: {"initial": {"public_id": "p", "secret_hash": "h"}}},
-    }
-    idl._Idl__parse_update(update, ovs.db.idl.OVSDB_UPDATE3)
-    idl.state = ovs.db.idl.Idl.IDL_S_MONITORING
-    idl._session = _Sent()
-    return idl
 
 
 def _sent(idl: Any) -> list[dict[str, Any]]:

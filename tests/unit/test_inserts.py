@@ -14,52 +14,25 @@ import ovs.db.types
 import pytest
 
 from ovn_inject.db import inserts
-from tests.unit.idlreplay import schema_helper
+from tests.unit.idlreplay import offline_idl, schema_helper
 
 SVC = str(uuid.uuid4())
 ATTACHMENT = str(uuid.uuid4())
 
 
-class _Sent:
-    """Stands for the IDL's session: keeps what a commit sends."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    def send(self, message: Any) -> int:
-        self.messages.append(message)
-        return 0
-
-
 def _idl() -> Any:
-    helper = schema_helper(
+    flow_columns = ["service", "attachment", "priority", "match", "actions", "cookie", "hard_timeout"]
+    return offline_idl(
         {
             "Service": ["name", "flows", "flows_seqno"],
             "Attachment": ["hook"],
-            "Service_Flow": [
-                "service",
-                "attachment",
-                "priority",
-                "match",
-                "actions",
-                "cookie",
-                "hard_timeout",
-                "openflow_flows",
-                "created",
-                "status",
-                "external_ids",
-            ],
-        }
+            "Service_Flow": [*flow_columns, "openflow_flows", "created", "status", "external_ids"],
+        },
+        {
+            "Service": {SVC: {"name": "s", "flows_seqno": 3}},
+            "Attachment": {ATTACHMENT: {"hook": "ls-in-port"}},
+        },
     )
-    idl = ovs.db.idl.Idl("unix:/nonexistent", helper, leader_only=False)
-    update = {
-        "Service": {SVC: {"initial": {"name": "s", "flows_seqno": 3}}},
-        "Attachment": {ATTACHMENT: {"initial": {"hook": "ls-in-port"}}},
-    }
-    idl._Idl__parse_update(update, ovs.db.idl.OVSDB_UPDATE3)
-    idl.state = ovs.db.idl.Idl.IDL_S_MONITORING
-    idl._session = _Sent()
-    return idl
 
 
 def _commit(direct: bool, flows: list[dict[str, Any]]) -> tuple[list[Any], list[dict[str, Any]]]:
