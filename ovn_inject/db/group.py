@@ -137,8 +137,9 @@ class GroupCommit:
         self.writes = 0
         connection = getattr(api, "ovsdb_connection", None)
         idl = getattr(connection, "idl", None)
-        self._connection = idl if callable(getattr(idl, "set_hook", None)) else None  # db.idlthread
-        self._here = self._connection is not None and callable(getattr(api, "commit_here", None))
+        hooked = callable(getattr(idl, "set_hook", None)) and callable(getattr(api, "commit_here", None))
+        self._idl = idl if hooked else None  # db.idlthread: its thread commits the groups
+        self._here = self._idl is not None
         self._thread: threading.Thread | None = None
         # submit_async's writes not answered yet, by loop (touched on their loop only): see _watch
         self._unanswered: dict[asyncio.AbstractEventLoop, dict[_Write, float]] = {}
@@ -147,7 +148,7 @@ class GroupCommit:
         self._timeout = float(timeout) if isinstance(timeout, int | float) else 30.0
         self._period = max(0.05, self._timeout / 10)
         if self._here:
-            self._connection.set_hook(self._hook)  # type: ignore[union-attr]
+            self._idl.set_hook(self._hook)  # type: ignore[union-attr]
         else:
             self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
             self._thread.start()
@@ -214,11 +215,11 @@ class GroupCommit:
             if self._stopping:
                 raise InjectDbError("the gateway is stopping")
             self._pending.append(write)
-            if self._connection is None:
+            if self._idl is None:
                 self._cond.notify()
             elif not self._signalled:
                 self._signalled = True
-                self._connection.wake()
+                self._idl.wake()
             elif self._settling and len(self._pending) >= self._last:
                 self._cond.notify()
 
@@ -229,7 +230,7 @@ class GroupCommit:
             if self._here:
                 self._cond.wait_for(lambda: not self._pending and not self._busy, timeout=5)
         if self._here:
-            self._connection.set_hook(None)  # type: ignore[union-attr]
+            self._idl.set_hook(None)  # type: ignore[union-attr]
         elif self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -272,7 +273,7 @@ class GroupCommit:
                 self._last = len(group)
                 if not self._pending:  # else stay signalled: the thread comes back for the rest
                     self._signalled = False
-                    self._connection.consume_wake()  # type: ignore[union-attr]
+                    self._idl.consume_wake()  # type: ignore[union-attr]
                 self._busy = True
             try:
                 self._commit_guarded(group)

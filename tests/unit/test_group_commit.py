@@ -102,14 +102,23 @@ class HookApi(Api):
         self.commit(command)
 
 
-@pytest.fixture(params=["committer thread", "connection thread"])
+class HookableIdlApi(Api):
+    """An IDL that takes a hook, under an API that cannot commit in its thread: the committer
+    thread commits, and the submitted writes must wake it, not the IDL."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ovsdb_connection = HookConnection()
+
+
+@pytest.fixture(params=["committer thread", "connection thread", "hookable IDL, committer thread"])
 def api(request: pytest.FixtureRequest) -> Iterator[Api]:
     if request.param == "committer thread":
         yield Api()
         return
-    hooked = HookApi()
+    hooked = HookApi() if request.param == "connection thread" else HookableIdlApi()
     yield hooked
-    hooked.ovsdb_connection.stop()
+    hooked.ovsdb_connection.stop()  # type: ignore[attr-defined]
 
 
 def test_a_write_given_up_before_its_commit_is_not_committed(api: Api) -> None:
