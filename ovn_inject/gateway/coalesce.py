@@ -5,7 +5,9 @@ the app sends it, each a ``send()`` on the socket: two system calls and two
 TCP segments for every answer, which a peer then reads twice. The app sends
 both in one step of the event loop, so a transport that gathers what is
 written during a step and writes it once when the step ends sends the same
-bytes, in the same order, with one system call.
+bytes, in the same order, with one system call. The protocol flushes it
+sooner, as soon as a response is complete (gateway.limits.HeaderDeadline):
+answers that come in the same step then each leave at once.
 """
 
 from __future__ import annotations

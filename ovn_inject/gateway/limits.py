@@ -87,6 +87,12 @@ class HeaderDeadline:
             self._arm()  # the first bytes of the next request on a kept-alive connection
         super().data_received(data)  # type: ignore[misc]
 
+    def on_response_complete(self) -> None:
+        # The answer is whole: it leaves now, not at the end of the loop's step. Answers that
+        # come in one step (a group commit's) would otherwise all wait for the last of them.
+        self.transport.flush()
+        super().on_response_complete()  # type: ignore[misc]
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from ovn_inject.gateway import limits
 from ovn_inject.gateway.coalesce import GatheringTransport
 
 
@@ -99,3 +104,37 @@ def test_empty_writes_schedule_nothing_and_the_rest_is_the_transports() -> None:
         assert t.get_extra_info("peername") == ("127.0.0.1", 1)
 
     assert _run([probe]).writes == [b"abc"]
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_an_answer_leaves_as_its_response_completes_not_at_the_end_of_the_step(
+    parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers completed in one loop step (a group commit answers many) each leave at once: the
+    first client does not wait for the last answer to be built."""
+    monkeypatch.setattr(limits, "HTTP_PARSER", parser)
+    seen_after_send: list[list[bytes]] = []
+
+    async def main() -> _Recorder:
+        recorder = _Recorder()
+        written_at_completion = recorder.writes
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+            seen_after_send.append(list(written_at_completion))  # still in the step that answered
+
+        config = Config(app=app, http=parser, lifespan="off", log_level="warning")
+        protocol = limits.guarded_protocol(5.0)(
+            config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+        )
+        protocol.connection_made(recorder)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        while not seen_after_send:
+            await asyncio.sleep(0)
+        protocol.connection_lost(None)
+        return recorder
+
+    recorder = asyncio.run(main())
+    assert len(seen_after_send[0]) == 1 and seen_after_send[0][0].endswith(b"\r\n\r\nok")
+    assert recorder.writes == seen_after_send[0]  # one write: head and body together
