@@ -45,17 +45,21 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(
-    state: GatewayState, rates: RateLimits | None, token: str | None, scope: Any
+    state: GatewayState, rates: RateLimits | None, token: str | None, scope: Any, guarded: bool = False
 ) -> Caller:
     """The caller of a request; every failure is a 401 that says why, never which part was wrong.
 
     The caller is left in the request's state (``scope["state"]``) for the
     audit log, and spends one token of its service's rate (a 429 past it).
+    ``guarded``: the request only writes, in a transaction that guards its
+    token (db.tokenguard), so the IDL's replica may vouch for the token.
     """
     if token is None:
         raise unauthorized("missing 'Authorization: Bearer <token>' header")
     try:
-        who = await state.authenticate_async(token)
+        who = state.authenticate_replica(token) if guarded else None
+        if who is None:
+            who = await state.authenticate_async(token)
         if who is None:
             who = await run_in_threadpool(state.authenticate, token)
     except TokenError as exc:

@@ -29,7 +29,7 @@ from ovn_inject.db.errors import InjectDbError
 from ovn_inject.db.rpc import connect_unix, unix_path
 from ovn_inject.ovs_json import MessageStream
 
-COLUMNS = ["service", "secret_hash", "expires"]
+COLUMNS = ["_uuid", "service", "secret_hash", "expires"]  # _uuid: the row in the IDL's replica
 #: At most this many tokens in one transact (a bound on one message).
 MAX_BATCH = 512
 
@@ -65,6 +65,7 @@ class TokenReads:
         self._flushing = False
         self._inflight: dict[int, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
         self._next_id = 0
+        self._timers: dict[int, asyncio.TimerHandle] = {}  # each batch in flight: its deadline
 
     @property
     def usable(self) -> bool:
@@ -72,34 +73,44 @@ class TokenReads:
 
     async def read(self, public_id: str) -> dict[str, Any] | None:
         """The token's row (service, secret_hash, expires) as the server has it now, or None."""
-        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending.setdefault(public_id, []).append(future)
         if not self._flushing:
             self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
-        writer = self._writer
-        try:
-            async with asyncio.timeout(self.timeout):  # no task of its own, as wait_for makes
-                return await future
-        except TimeoutError:
-            error = InjectDbError(f"{INJECT_DB_NAME} at {self.remote} did not answer in {self.timeout:g} s")
-            if writer is not None and writer is self._writer:
-                self._drop(error)  # a connection that stopped answering is not used again
-            raise error from None
+            loop.call_soon(self._flush_soon)  # after the loop's other callbacks: their reads join
+        return await future  # bounded by the batch's timer (_send), or failed with the connection
+
+    def _flush_soon(self) -> None:
+        if self._writer is None or self._writer.is_closing():
+            asyncio.get_running_loop().create_task(self._flush())  # connect first
+            return
+        self._send_pending()
 
     async def _flush(self) -> None:
         try:
             await self._connect()
+        except (OSError, RuntimeError) as exc:
+            self._failed(exc)
+            return
+        self._send_pending()
+
+    def _send_pending(self) -> None:
+        try:
             while self._pending:
                 ids = list(self._pending)[:MAX_BATCH]
                 self._send({public_id: self._pending.pop(public_id) for public_id in ids})
         except (OSError, RuntimeError) as exc:  # RuntimeError: uvloop's write on a transport it closed
-            error = InjectDbError(f"cannot reach {INJECT_DB_NAME} at {self.remote}: {exc}")
-            self._fail(self._pending, error)
-            self._pending = {}
-            self._drop(error)
+            self._failed(exc)
         finally:
             self._flushing = False
+
+    def _failed(self, exc: BaseException) -> None:
+        self._flushing = False
+        error = InjectDbError(f"cannot reach {INJECT_DB_NAME} at {self.remote}: {exc}")
+        self._fail(self._pending, error)
+        self._pending = {}
+        self._drop(error)
 
     def _send(self, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
         self._next_id += 1
@@ -108,9 +119,21 @@ class TokenReads:
             for p in batch
         ]
         message = {"id": self._next_id, "method": "transact", "params": [INJECT_DB_NAME, *ops]}
-        assert self._writer is not None
+        writer = self._writer
+        assert writer is not None
         self._inflight[self._next_id] = batch
-        self._writer.write(json.dumps(message).encode())
+        # One timer a batch, not one a read: a read's own timeout was ~4% of a write's CPU.
+        self._timers[self._next_id] = asyncio.get_running_loop().call_later(
+            self.timeout, self._late, self._next_id, writer
+        )
+        writer.write(json.dumps(message).encode())
+
+    def _late(self, request_id: int, writer: asyncio.StreamWriter) -> None:
+        self._timers.pop(request_id, None)
+        if request_id in self._inflight and writer is self._writer:
+            # A connection that stopped answering is not used again: every read on it fails.
+            error = InjectDbError(f"{INJECT_DB_NAME} at {self.remote} did not answer in {self.timeout:g} s")
+            self._drop(error)
 
     async def _connect(self) -> None:
         if self._writer is not None and not self._writer.is_closing():
@@ -159,6 +182,9 @@ class TokenReads:
             writer.write(json.dumps(reply).encode())
             return
         batch = self._inflight.pop(message.get("id"), None)  # type: ignore[arg-type]
+        timer = self._timers.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if timer is not None:
+            timer.cancel()
         if batch is None:
             return
         results = message.get("result")
@@ -186,6 +212,9 @@ class TokenReads:
         for batch in self._inflight.values():
             self._fail(batch, error)
         self._inflight = {}
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers = {}
 
     @staticmethod
     def _fail(batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]], error: Exception) -> None:

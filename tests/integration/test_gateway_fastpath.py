@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ovn_inject.core import tokens
 from ovn_inject.gateway import fastpath
 from ovn_inject.gateway.app import create_app
 from ovn_inject.gateway.limits import Limits
@@ -24,7 +25,8 @@ from ovn_inject.gateway.observe import REQUESTS
 from ovn_inject.gateway.state import GatewayState, Options
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import topology as topologies
-from tests.integration.gatewayutil import make_service, wait_hooks_ready
+from tests.integration.gatewayutil import make_service, revoke, stored_flows, wait_hooks_ready
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -195,3 +197,45 @@ def test_the_metrics_name_the_route(loop: asyncio.AbstractEventLoop, state: Gate
     _, _, taken = both(loop, state, token, FLOW)
     assert taken == 1
     assert counted._value.get() == before + 2  # the fast path's answer and FastAPI's
+
+
+def test_a_flow_add_takes_the_replicas_word_for_its_token_only_as_far_as_its_transaction_checks(
+    sandbox: Sandbox, loop: asyncio.AbstractEventLoop, state: GatewayState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After one read from the server, flow adds skip the token's round trip (the IDL's replica
+    vouches for it); reads never do. A replica that still shows a revoked token writes nothing."""
+    token = make_service(sandbox, "fast-vouched", "tenant-a", LS_A)
+    public_id, _ = tokens.split_token(token)
+    app = create_app(state, Limits(rate=0))
+    server_reads: list[str] = []
+    read = state.token_reads.read
+
+    async def counted(asked: str) -> dict[str, Any] | None:
+        server_reads.append(asked)
+        return await read(asked)
+
+    monkeypatch.setattr(state.token_reads, "read", counted)
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def request(method: str, path: str, body: Any = None) -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            return (await http.request(method, path, json=body, headers=auth)).status_code
+
+    def flow(priority: int) -> dict[str, Any]:
+        return {**FLOW, "priority": priority}
+
+    assert loop.run_until_complete(request("POST", "/v1/flows", flow(1))) == 201
+    wait_until(lambda: state.authenticate_replica(token) is not None, "the replica shows the token")
+    assert loop.run_until_complete(request("POST", "/v1/flows", flow(2))) == 201
+    assert server_reads == [public_id]  # the second add: no read
+    assert loop.run_until_complete(request("GET", "/v1/service")) == 200
+    assert server_reads == [public_id] * 2  # a read asks the server, always
+
+    # The replica lags the revocation (held so here): the add's transaction refuses it all the same.
+    vouched = state.authenticate_replica(token)
+    revoke(sandbox, token)
+    monkeypatch.setattr(state, "authenticate_replica", lambda _token: vouched)
+    assert loop.run_until_complete(request("POST", "/v1/flows", flow(3))) == 401
+    assert loop.run_until_complete(request("GET", "/v1/service")) == 401
+    assert [p for p, _, _ in stored_flows(sandbox, "fast-vouched")] == [1, 2]

@@ -2,13 +2,16 @@
 
 Concurrent reads share one round trip, a revocation is seen by the next
 read, and a restarted server is reconnected to (the reads meanwhile fail
-with an error the gateway answers 503 for).
+with an error the gateway answers 503 for), and a server that stops answering
+fails the reads in flight within the timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +129,34 @@ def test_a_restarted_server_is_reconnected_to(server: tuple[str, Path]) -> None:
             await reads.read("t1")
         _serve(rundir)
         assert await reads.read("t1") is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_server_that_stops_answering_fails_the_reads_in_flight_then_is_left(
+    server: tuple[str, Path],
+) -> None:
+    """One deadline a batch: an answered batch leaves no timer, an unanswered one fails its reads."""
+    remote, rundir = server
+    reads = TokenReads(remote, 0.5)
+    pid = processes.read_pid(rundir / "ovsdb-server.pid") or 0
+
+    async def scenario() -> None:
+        assert [r is not None for r in await asyncio.gather(*(reads.read(t) for t in ("t1", "t2")))] == [
+            True,
+            True,
+        ]
+        assert reads._timers == {} and reads._inflight == {}
+        first = reads._writer
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(InjectDbError, match=r"did not answer in 0\.5 s"):
+                await asyncio.gather(reads.read("t1"), reads.read("t2"))
+            assert reads._writer is None and reads._timers == {}
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await reads.read("t1") is not None  # on a new connection
+        assert reads._writer is not first
 
     asyncio.run(scenario())
 
