@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ovn_inject.core.hooks import HOOKS_BY_NAME, TargetKind
 from ovn_inject.core.preview import preview_flows
-from ovn_inject.core.status import AttachmentState, FlowState
+from ovn_inject.core.status import AttachmentState
 from ovn_inject.core.tokens import TokenError
 from ovn_inject.core.topology import TargetError
 from ovn_inject.core.validate import (
@@ -36,6 +36,7 @@ from ovn_inject.core.validate import (
     validate_flows,
 )
 from ovn_inject.db import records
+from ovn_inject.db.flowrow import PENDING
 from ovn_inject.db.lazyrows import Reader
 from ovn_inject.db.rows import row_cost, set_uuids
 from ovn_inject.gateway import models
@@ -166,7 +167,8 @@ def delete_by_cookie(
 
 
 def written(state: GatewayState, done: Committed) -> list[models.Flow]:
-    """The new flows as written, with the status the IDL shows (once waited: what the daemon made of them).
+    """The new flows as written, with the status the IDL shows once waited (what the daemon made of
+    them); without a wait, the status this write gave them (pending).
 
     The replica holds the new rows when a write is answered (db.flowtxn), but
     their other columns are what this write sent: reading them back from the
@@ -176,9 +178,10 @@ def written(state: GatewayState, done: Committed) -> list[models.Flow]:
     flows = done.flows
     if not flows:
         return out  # nothing inserted: the transaction may have changed nothing and returned no uuids
+    waited = done.cfg is not None
     for flow_uuid, flow in zip(done.result, flows, strict=True):
-        row = state.row("Service_Flow", flow_uuid) if isinstance(flow_uuid, uuid.UUID) else None
-        status, reason = (FlowState.PENDING.value, "")
+        row = state.row("Service_Flow", flow_uuid) if waited and isinstance(flow_uuid, uuid.UUID) else None
+        status, reason = (PENDING, "")
         if row is not None:
             view = Reader(row)
             status, reason = view.status, view.reason

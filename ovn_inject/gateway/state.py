@@ -229,7 +229,7 @@ class GatewayState:
             check_token(secret, secret_hash, expires_ms, int(time.time() * 1000))
         except TokenError:
             return None  # the server's read says why
-        service = self.service_row(str(service_uuid))
+        service = self.row("Service", service_uuid)
         if service is None:
             return None
         return Caller(self._name_of(service), str(service_uuid), public_id)
