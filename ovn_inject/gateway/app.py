@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ from ovn_inject.core.validate import COOKIE_MAX, parse_cookie
 from ovn_inject.errors import OvnInjectError
 from ovn_inject.gateway import flows, models, tenant
 from ovn_inject.gateway.auth import caller, gateway_state
+from ovn_inject.gateway.deadline import within
 from ovn_inject.gateway.docs import add_docs
 from ovn_inject.gateway.errors import ApiError, from_exception, too_large
 from ovn_inject.gateway.fastpath import FlowAddFastPath, replay_body
@@ -119,8 +119,8 @@ class BodyLimit:
         more = True
         while more:
             try:
-                async with asyncio.timeout(self.read_timeout):  # no task of its own, as wait_for makes
-                    message = await receive()
+                # No task of its own, as wait_for makes; no timer where the body is there already.
+                message = await within(receive, self.read_timeout)
             except TimeoutError:
                 slow = f"the request body did not arrive within {self.read_timeout:g} s"
                 late = ApiError(408, "timeout", slow)
