@@ -124,7 +124,8 @@ def test_an_answer_leaves_as_its_response_completes_not_at_the_end_of_the_step(
             await send({"type": "http.response.body", "body": b"ok"})
             seen_after_send.append(list(written_at_completion))  # still in the step that answered
 
-        config = Config(app=app, http=parser, lifespan="off", log_level="warning")
+        # No log_config or log_level: uvicorn would configure the process's logging for good.
+        config = Config(app=app, http=parser, lifespan="off", log_config=None, log_level=None)
         protocol = limits.guarded_protocol(5.0)(
             config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
         )
