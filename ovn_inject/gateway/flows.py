@@ -128,8 +128,7 @@ def add(
     wait: str | None,
     quota: int | None = None,
 ) -> Pending:
-    _, flows = validated(state, caller, requests, quota=quota)
-    check_no_duplicates(flows)
+    flows = _checked(state, caller, requests, quota, replacing=False)
     command = state.api.flow_add(
         caller.service_uuid, flows, caller.token, state.flow_index, default_limit=quota
     )
@@ -143,10 +142,18 @@ def replace(
     wait: str | None,
     quota: int | None = None,
 ) -> Pending:
-    _, flows = validated(state, caller, requests, replacing=True, quota=quota)
-    check_no_duplicates(flows)
+    flows = _checked(state, caller, requests, quota, replacing=True)
     command = state.api.flow_replace(caller.service_uuid, flows, caller.token, default_limit=quota)
     return Pending(command, wait, flows)
+
+
+def _checked(
+    state: GatewayState, caller: Caller, requests: Sequence[FlowRequest], quota: int | None, replacing: bool
+) -> list[ValidFlow]:
+    """The flows an add or a replace writes: valid for the service, none twice in the request."""
+    _, flows = validated(state, caller, requests, replacing=replacing, quota=quota)
+    check_no_duplicates(flows)
+    return flows
 
 
 def delete_one(state: GatewayState, caller: Caller, flow_id: str, wait: str | None) -> Pending:

@@ -205,11 +205,40 @@ def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.0
         time.sleep(interval)
 
 
+#: Where free_tcp_port looks first: below the kernel's usual ephemeral range (32768-60999).
+PICKED_PORTS = (20000, 32000)
+
+
 def free_tcp_port() -> int:
-    """A loopback TCP port nobody listens on now (for daemons that cannot report theirs)."""
+    """A loopback TCP port nobody listens on now (for daemons that cannot report theirs).
+
+    Picked outside the kernel's ephemeral range where it can be: a port the
+    kernel handed out (``bind`` to port 0) is one it may hand out again, as
+    the local port of any outgoing connection, before the daemon binds it.
+    """
+    low, high = _ephemeral_range()
+    first, last = PICKED_PORTS
+    if last < low or first > high:  # the range is free of ephemeral ports here
+        import random  # only here: the CLI imports this module
+
+        for port in random.sample(range(first, last), 64):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def logged_port(logfile: Path, pattern: re.Pattern[str], name: str) -> int:
