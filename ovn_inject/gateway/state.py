@@ -10,7 +10,9 @@ writes also ``verify`` the token row, so that no write commits after its
 revocation. For that reason a flow add, the hot path, skips the ``select``
 when the IDL's replica vouches for its token (:meth:`GatewayState.authenticate_replica`):
 its transaction's guard is the server's word, and a replica that lags a
-revocation makes the transaction retry and the write fail.
+revocation makes the transaction retry and the write fail. The other way
+round, a token the server shows before the replica does (created a moment
+ago) is waited for: the guard would take its absence for a revocation.
 
 Rows are read from the IDL without its lock, but a miss is looked up again
 under it: the IDL takes a row out of its table while it applies a change to
@@ -59,7 +61,7 @@ PLACEMENT_TTL = 5.0
 #: At most this many tokens remembered for :meth:`GatewayState.authenticate_replica` (then forgotten
 #: at once: each is remembered again by its next read from the server).
 MAX_VOUCHED = 65536
-#: While waiting for the IDL to show a token's service, re-check the token this often (it may go).
+#: While waiting for the IDL to show a token and its service, re-check the token this often (it may go).
 SERVICE_RECHECK_SECONDS = 0.2
 YIELD_EVERY_ROWS = 64
 #: Services whose attachments' reach is kept between requests (until NB changes).
@@ -203,7 +205,7 @@ class GatewayState:
         service_uuid = self._checked_service(secret, row)
         assert row is not None  # checked
         self._vouch(public_id, row)
-        return Caller(self._service_name(public_id, service_uuid), service_uuid, public_id)
+        return Caller(self._once_replicated(public_id, row, service_uuid), service_uuid, public_id)
 
     def authenticate_replica(self, token: str) -> Caller | None:
         """The caller as the IDL's replica shows a token the server showed before; None when the
@@ -261,9 +263,20 @@ class GatewayState:
         assert row is not None  # checked
         self._vouch(public_id, row)
         service = self.service_row(service_uuid)
-        if service is None:
-            return None  # the threaded path waits for the row, or says why not
+        if service is None or not self._token_replicated(row):
+            return None  # the threaded path waits for the rows, or says why not
         return Caller(self._name_of(service), service_uuid, public_id)
+
+    def _token_replicated(self, row: dict[str, Any]) -> bool:
+        """Whether the IDL's replica shows the token row the server sent.
+
+        A write's transaction checks its token in the replica (db.tokenguard):
+        one created a moment ago, not there yet, would be refused as revoked.
+        """
+        found = row.get("_uuid")
+        if not (isinstance(found, list) and len(found) == 2 and found[0] == "uuid"):
+            return True  # not asked for: nothing to wait for
+        return self.row("Token", found[1]) is not None
 
     def _name_of(self, service: Any) -> str:
         """The service's name, read without meeting ovsdbapp's thread as it ends a commit (see
@@ -286,12 +299,12 @@ class GatewayState:
             raise TokenError("invalid token: its service is gone")
         return service_uuid
 
-    def _service_name(self, public_id: str, service_uuid: str) -> str:
-        """The service's name once the IDL shows it.
+    def _once_replicated(self, public_id: str, token: dict[str, Any], service_uuid: str) -> str:
+        """The service's name once the IDL's replica shows the service and the token.
 
-        The token's select saw the service, so the IDL shows it once it has
-        caught up with that read (a service created just before its token):
-        wait for the IDL to move, as long as the token still names the service.
+        The token's select saw both, so the IDL shows them once it has caught
+        up with that read (a service or token created a moment ago): wait for
+        the IDL to move, as long as the token still names the service.
         """
         idl = self.api.ovsdb_connection.idl
         deadline = time.monotonic() + self.options.timeout
@@ -299,16 +312,20 @@ class GatewayState:
         while True:
             seqno = idl.change_seqno
             row = self.service_row(service_uuid)
-            if row is not None:
+            if row is not None and self._token_replicated(token):
                 return self._name_of(row)
             now = time.monotonic()
             if now >= recheck:
-                token = self._token_row(public_id)
-                if token is None or self._service_of(token) != service_uuid:
+                again = self._token_row(public_id)
+                if again is None:
+                    raise TokenError("token revoked")
+                if self._service_of(again) != service_uuid:
                     raise TokenError("invalid token: its service is gone")
                 recheck = now + SERVICE_RECHECK_SECONDS
             if now >= deadline or self._closing.is_set():
-                raise TokenError("invalid token: its service is gone")
+                if row is None:
+                    raise TokenError("invalid token: its service is gone")
+                raise TokenError("token not yet known to the gateway's replica of OVN_Inject; try again")
             while idl.change_seqno == seqno and time.monotonic() < recheck:
                 if self._closing.wait(0.002):
                     break

@@ -3,7 +3,10 @@
 Built-in credentials (``ovn-inject tenant-token-create``) are
 ``<public-id>.<secret>`` tokens looked up with a fresh ``select`` on every
 request, as service tokens are, so a revoked one fails on the next request;
-every write also guards its public id inside its transaction.
+every write also guards its public id inside its transaction. That guard
+reads the IDL's replica, so a credential the server shows and the replica
+not yet (created a moment ago) is waited for: its absence would read as a
+revocation.
 
 The operator may also name a validator (``ovn-inject gateway
 --tenant-validator MODULE:CALLABLE``) for bearer tokens that are not
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -84,12 +88,17 @@ def _builtin(state: GatewayState, token: str) -> TenantCaller | None:
         public_id, secret = split_token(token)
     except TokenError:
         return None
-    columns = ["tenant", "secret_hash", "expires", "max_services", "max_flows"]
+    columns = ["_uuid", "tenant", "secret_hash", "expires", "max_services", "max_flows"]
     rows = state.select("Tenant_Token", [["public_id", "==", public_id]], columns)
     if not rows:
         return None
     row = rows[0]
     check_token(secret, row["secret_hash"], _optional(row["expires"]), int(time.time() * 1000), RENEW)
+    # Called in a worker thread (a plain dependency): waiting here holds up no other request.
+    if state.fresh_row("Tenant_Token", uuid.UUID(row["_uuid"][1])) is None:
+        if state.select("Tenant_Token", [["_uuid", "==", row["_uuid"]]], ["_uuid"]):
+            raise TokenError("tenant credential not yet in the gateway's replica of OVN_Inject; try again")
+        raise TokenError("tenant credential revoked")
     return TenantCaller(row["tenant"], _optional(row["max_services"]), _optional(row["max_flows"]), public_id)
 
 

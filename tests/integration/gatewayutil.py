@@ -37,7 +37,6 @@ def make_service(
     max_openflow_flows: int | None = None,
 ) -> str:
     """A fresh service (an old one of that name goes) with its attachments; returns a new token."""
-    new = tokens.new_token()
     with inject_api(box) as api:
         api.commit(api.service_del(name, if_exists=True))  # type: ignore[attr-defined]
         api.commit(  # type: ignore[attr-defined]
@@ -45,10 +44,24 @@ def make_service(
         )
         for kind, target, hook in targets:
             api.commit(api.attach_add(name, kind, target, hook))  # type: ignore[attr-defined]
+    return add_token(box, name, expires_ms)
+
+
+def add_token(box: Sandbox, service: str, expires_ms: int | None = None) -> str:
+    """A new token of ``service``, committed (the server shows it); returns it."""
+    new = tokens.new_token()
+    with inject_api(box) as api:
         api.commit(  # type: ignore[attr-defined]
-            api.token_add(name, new.public_id, new.secret_hash, now_ms(), expires_ms)  # type: ignore[attr-defined]
+            api.token_add(service, new.public_id, new.secret_hash, now_ms(), expires_ms)  # type: ignore[attr-defined]
         )
     return new.token
+
+
+def service_uuid(box: Sandbox, name: str) -> str:
+    """The uuid of the one service of that name (of any tenant)."""
+    with inject_api(box) as api:
+        [found] = [r.uuid for r in api.tables["Service"].rows.values() if r.name == name]  # type: ignore[attr-defined]
+    return str(found)
 
 
 def revoke(box: Sandbox, token: str) -> None:

@@ -23,6 +23,7 @@ from ovn_inject.db.commands import now_ms
 from ovn_inject.db.group import GroupCommit, _Write
 from ovn_inject.db.impl_idl import InjectDbApiIdlImpl, connect
 from ovn_inject.db.rows import FLOWS_VERSION, FlowIndex, committed_scalar
+from ovn_inject.db.tokenguard import token_row
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import topology as topologies
 from tests.waiting import wait_until
@@ -67,7 +68,9 @@ def setup(topo: Sandbox, request: pytest.FixtureRequest) -> Iterator[Setup]:
         with api.ovsdb_connection.lock:
             index.install(api.ovsdb_connection.idl)
         shown = Setup(api, other, index, str(service.uuid), str(attachment.uuid), new.public_id, group)
-        wait_for(api, lambda: api.tables["Token"].rows and service.uuid in api.tables["Service"].rows)
+        # The token itself: committed last, it may be missing from a replica that shows the service.
+        services = api.tables["Service"].rows
+        wait_for(api, lambda: token_row(api, new.public_id) is not None and service.uuid in services)
         yield shown
     finally:
         group.close()
