@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 from ovn_inject.constants import INJECT_DB_NAME
@@ -32,6 +33,17 @@ from ovn_inject.ovs_json import MessageStream
 COLUMNS = ["_uuid", "service", "secret_hash", "expires"]  # _uuid: the row in the IDL's replica
 #: At most this many tokens in one transact (a bound on one message).
 MAX_BATCH = 512
+
+
+Readers = dict[str, list[asyncio.Future[dict[str, Any] | None]]]  # public id -> the reads waiting on it
+
+
+@dataclass
+class _InFlight:
+    """One transact sent and not answered yet: its readers, and the timer that gives up on it."""
+
+    readers: Readers
+    timer: asyncio.TimerHandle
 
 
 def _addresses(remote: str) -> list[tuple[str, str, int]]:
@@ -61,11 +73,10 @@ class TokenReads:
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Lock | None = None
-        self._pending: dict[str, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._pending: Readers = {}
         self._flushing = False
-        self._inflight: dict[int, dict[str, list[asyncio.Future[dict[str, Any] | None]]]] = {}
+        self._inflight: dict[int, _InFlight] = {}  # by the transact's id
         self._next_id = 0
-        self._timers: dict[int, asyncio.TimerHandle] = {}  # each batch in flight: its deadline
 
     @property
     def usable(self) -> bool:
@@ -112,7 +123,7 @@ class TokenReads:
         self._pending = {}
         self._drop(error)
 
-    def _send(self, batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]]) -> None:
+    def _send(self, batch: Readers) -> None:
         self._next_id += 1
         ops = [
             {"op": "select", "table": "Token", "where": [["public_id", "==", p]], "columns": COLUMNS}
@@ -121,15 +132,12 @@ class TokenReads:
         message = {"id": self._next_id, "method": "transact", "params": [INJECT_DB_NAME, *ops]}
         writer = self._writer
         assert writer is not None
-        self._inflight[self._next_id] = batch
         # One timer a batch, not one a read: a read's own timeout was ~4% of a write's CPU.
-        self._timers[self._next_id] = asyncio.get_running_loop().call_later(
-            self.timeout, self._late, self._next_id, writer
-        )
+        timer = asyncio.get_running_loop().call_later(self.timeout, self._late, self._next_id, writer)
+        self._inflight[self._next_id] = _InFlight(batch, timer)
         writer.write(json.dumps(message).encode())
 
     def _late(self, request_id: int, writer: asyncio.StreamWriter) -> None:
-        self._timers.pop(request_id, None)
         if request_id in self._inflight and writer is self._writer:
             # A connection that stopped answering is not used again: every read on it fails.
             error = InjectDbError(f"{INJECT_DB_NAME} at {self.remote} did not answer in {self.timeout:g} s")
@@ -181,12 +189,11 @@ class TokenReads:
             reply = {"id": message.get("id"), "result": message.get("params", []), "error": None}
             writer.write(json.dumps(reply).encode())
             return
-        batch = self._inflight.pop(message.get("id"), None)  # type: ignore[arg-type]
-        timer = self._timers.pop(message.get("id"), None)  # type: ignore[arg-type]
-        if timer is not None:
-            timer.cancel()
-        if batch is None:
+        inflight = self._inflight.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if inflight is None:
             return
+        inflight.timer.cancel()
+        batch = inflight.readers
         results = message.get("result")
         if message.get("error") is not None or not isinstance(results, list):
             self._fail(batch, InjectDbError(f"{INJECT_DB_NAME} refused a token read: {message.get('error')}"))
@@ -209,15 +216,13 @@ class TokenReads:
         if self._reader_task is not None and self._reader_task is not asyncio.current_task():
             self._reader_task.cancel()
         self._reader_task = None
-        for batch in self._inflight.values():
-            self._fail(batch, error)
+        for inflight in self._inflight.values():
+            inflight.timer.cancel()
+            self._fail(inflight.readers, error)
         self._inflight = {}
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers = {}
 
     @staticmethod
-    def _fail(batch: dict[str, list[asyncio.Future[dict[str, Any] | None]]], error: Exception) -> None:
+    def _fail(batch: Readers, error: Exception) -> None:
         for futures in batch.values():
             for future in futures:
                 if not future.done():
