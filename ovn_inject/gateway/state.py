@@ -118,6 +118,14 @@ def _yield_less_often(idl: Any, every: int = YIELD_EVERY_ROWS) -> None:
     idl.cooperative_yield = cooperative_yield
 
 
+def _row_uuid(row: dict[str, Any]) -> uuid.UUID | None:
+    """The ``_uuid`` of a row a ``select`` returned, None if it was not asked for."""
+    found = row.get("_uuid")
+    if isinstance(found, list) and len(found) == 2 and found[0] == "uuid":
+        return uuid.UUID(found[1])
+    return None
+
+
 class GatewayState:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -238,11 +246,11 @@ class GatewayState:
 
     def _vouch(self, public_id: str, row: dict[str, Any]) -> None:
         """Remember which replica row a token the server accepted is (:meth:`authenticate_replica`)."""
-        found = row.get("_uuid")
-        if isinstance(found, list) and len(found) == 2 and found[0] == "uuid":
+        found = _row_uuid(row)
+        if found is not None:
             if len(self._vouched) >= MAX_VOUCHED:
                 self._vouched.clear()
-            self._vouched[public_id] = uuid.UUID(found[1])
+            self._vouched[public_id] = found
 
     async def authenticate_async(self, token: str) -> Caller | None:
         """:meth:`authenticate` without a thread; None when it needs one (call :meth:`authenticate`).
@@ -273,10 +281,8 @@ class GatewayState:
         A write's transaction checks its token in the replica (db.tokenguard):
         one created a moment ago, not there yet, would be refused as revoked.
         """
-        found = row.get("_uuid")
-        if not (isinstance(found, list) and len(found) == 2 and found[0] == "uuid"):
-            return True  # not asked for: nothing to wait for
-        return self.row("Token", found[1]) is not None
+        found = _row_uuid(row)
+        return found is None or self.row("Token", found) is not None  # none asked for: nothing to wait for
 
     def _name_of(self, service: Any) -> str:
         """The service's name, read without meeting ovsdbapp's thread as it ends a commit (see

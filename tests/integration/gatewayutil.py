@@ -10,6 +10,7 @@ import httpx
 from ovn_inject.core import tokens
 from ovn_inject.db.commands import now_ms
 from ovn_inject.db.impl_idl import connect
+from ovn_inject.gateway.state import GatewayState, Options
 from ovn_inject.sandbox import Sandbox
 from ovn_inject.sandbox import packets as pk
 from ovn_inject.sandbox import topology as topologies
@@ -25,6 +26,19 @@ def inject_api(box: Sandbox) -> Iterator[object]:
         yield api
     finally:
         api.close()
+
+
+@contextmanager
+def gateway_state(box: Sandbox) -> Iterator[GatewayState]:
+    """A gateway's state in this process on the DEMO topology, once the compiler placed the hooks."""
+    topologies.clear(box)
+    topologies.build(box, topologies.DEMO)
+    wait_hooks_ready(box)
+    state = GatewayState(Options(inject_db=box.inject_remote, nb=box.nb_remote, sb=box.sb_remote))
+    try:
+        yield state
+    finally:
+        state.close()
 
 
 def make_service(

@@ -22,10 +22,9 @@ from ovn_inject.gateway import fastpath
 from ovn_inject.gateway.app import create_app
 from ovn_inject.gateway.limits import Limits
 from ovn_inject.gateway.observe import REQUESTS
-from ovn_inject.gateway.state import GatewayState, Options
+from ovn_inject.gateway.state import GatewayState
 from ovn_inject.sandbox import Sandbox
-from ovn_inject.sandbox import topology as topologies
-from tests.integration.gatewayutil import make_service, revoke, stored_flows, wait_hooks_ready
+from tests.integration.gatewayutil import gateway_state, make_service, revoke, stored_flows
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -51,14 +50,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 @pytest.fixture(scope="module")
 def state(sandbox: Sandbox) -> Iterator[GatewayState]:
-    topologies.clear(sandbox)
-    topologies.build(sandbox, topologies.DEMO)
-    wait_hooks_ready(sandbox)
-    gateway = GatewayState(
-        Options(inject_db=sandbox.inject_remote, nb=sandbox.nb_remote, sb=sandbox.sb_remote)
-    )
-    yield gateway
-    gateway.close()
+    with gateway_state(sandbox) as gateway:
+        yield gateway
 
 
 def _normal(body: Any) -> Any:

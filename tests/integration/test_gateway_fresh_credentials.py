@@ -22,16 +22,15 @@ import pytest
 from ovn_inject.core import tokens
 from ovn_inject.gateway.app import create_app
 from ovn_inject.gateway.limits import Limits
-from ovn_inject.gateway.state import GatewayState, Options
+from ovn_inject.gateway.state import GatewayState
 from ovn_inject.gateway.tenant_auth import authenticate_tenant
 from ovn_inject.sandbox import Sandbox
-from ovn_inject.sandbox import topology as topologies
 from tests.integration.gatewayutil import (
     add_token,
+    gateway_state,
     make_service,
     service_uuid,
     stored_flows,
-    wait_hooks_ready,
 )
 from tests.integration.tenantutil import make_tenant
 from tests.waiting import wait_until
@@ -44,14 +43,8 @@ FLOW = {"priority": 10, "match": 'inport == "vm1" && tcp.dst == 80', "actions": 
 
 @pytest.fixture(scope="module")
 def state(sandbox: Sandbox) -> Iterator[GatewayState]:
-    topologies.clear(sandbox)
-    topologies.build(sandbox, topologies.DEMO)
-    wait_hooks_ready(sandbox)
-    gateway = GatewayState(
-        Options(inject_db=sandbox.inject_remote, nb=sandbox.nb_remote, sb=sandbox.sb_remote)
-    )
-    yield gateway
-    gateway.close()
+    with gateway_state(sandbox) as gateway:
+        yield gateway
 
 
 @contextlib.contextmanager
